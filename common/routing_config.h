@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The routing configuration of SPEC §4: feeds and their lines, output ports and
+ * subscribers. Loaded from YAML once, validated once, then passed around as
+ * `const struct routing_config *`. Shared by aster-dataplane (replay and start-up)
+ * and the control plane (asterctl apply -f).
+ */
+#ifndef ASTER_ROUTING_CONFIG_H
+#define ASTER_ROUTING_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define RC_NAME_MAX	     32 /* [a-z0-9_-]{1,31} plus NUL */
+#define RC_SESSION_LEN	     10 /* MoldUDP64 session, space padded */
+#define RC_MAX_LINES	     8
+#define RC_MAX_PAYLOAD_MIN   128
+#define RC_MAX_PAYLOAD_MAX   8192
+#define RC_MAX_PAYLOAD_DEF   1400
+#define RC_PROTOCOL_ITCH50   "moldudp64-itch50"
+#define RC_ERR_LEN	     512
+
+struct rc_line {
+	char name[RC_NAME_MAX];
+	uint32_t group;	  /* IPv4 destination, host byte order */
+	uint16_t port;	  /* UDP destination port, host byte order */
+	uint32_t cfg_line; /* line in the YAML file, for messages */
+};
+
+struct rc_feed {
+	char name[RC_NAME_MAX];
+	uint16_t n_lines;
+	struct rc_line lines[RC_MAX_LINES];
+	uint32_t cfg_line;
+};
+
+struct rc_port {
+	char name[RC_NAME_MAX];
+	uint32_t src_ip;   /* optional `src_ip`, host order; default 0.0.0.0 */
+	uint16_t src_port; /* optional `src_port`; 0 = use the subscriber's dst port */
+	uint32_t cfg_line;
+};
+
+struct rc_subscriber {
+	char name[RC_NAME_MAX];
+	uint32_t feed; /* index into routing_config.feeds */
+	uint32_t port; /* index into routing_config.ports */
+	uint8_t dst_mac[6];
+	uint32_t dst_ip;   /* host order */
+	uint16_t dst_port; /* host order */
+	char session[RC_SESSION_LEN + 1]; /* space padded to 10, NUL terminated */
+	uint32_t n_symbols;
+	char **symbols;		/* Hyperscan patterns as written */
+	uint32_t *symbol_lines; /* YAML line of each pattern */
+	uint64_t types[4];	/* bitmap over the 256 ITCH type bytes */
+	bool all_types;		/* `types` absent: every type, known or not */
+	uint16_t max_payload;	/* UDP payload bound, RC_MAX_PAYLOAD_MIN..MAX */
+	uint32_t cfg_line;
+};
+
+struct routing_config {
+	char *path; /* as given to the loader, used in every message */
+	uint32_t n_feeds;
+	struct rc_feed *feeds;
+	uint32_t n_ports;
+	struct rc_port *ports;
+	uint32_t n_subs;
+	struct rc_subscriber *subs;
+};
+
+/*
+ * Load and validate a routing YAML file. Returns the config, or NULL with errno set
+ * and `err` holding one line "FILE:LINE: KEY: what is wrong" (SPEC §4, STYLE §9).
+ * Patterns are checked with Hyperscan's parser (hs_expression_info) so an invalid
+ * one is reported here, naming the subscriber and the pattern.
+ */
+struct routing_config *routing_config_load(const char *path, char *err, size_t errlen);
+
+/* Same, from a buffer; `name` stands for the file name in messages. */
+struct routing_config *routing_config_parse(const char *text, size_t len, const char *name,
+					    char *err, size_t errlen);
+
+void routing_config_free(struct routing_config *cfg);
+
+/* Index of the named feed / port / subscriber, or -1. */
+int routing_config_feed_index(const struct routing_config *cfg, const char *name);
+int routing_config_port_index(const struct routing_config *cfg, const char *name);
+int routing_config_sub_index(const struct routing_config *cfg, const char *name);
+
+static inline bool rc_sub_wants_type(const struct rc_subscriber *s, uint8_t type)
+{
+	return s->all_types || (s->types[type >> 6] >> (type & 63)) & 1;
+}
+
+#endif

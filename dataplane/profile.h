@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * PMD profiles (pmd_config/NAME.yaml): how aster-dataplane uses the machine. EAL
+ * arguments, lcore roles, ports' drivers, queue and descriptor counts, burst and ring
+ * sizes, mempool sizes, arbitration hold limits. Every key has one default, min and
+ * max in profile.c's key table; unknown keys are errors.
+ */
+#ifndef ASTER_PROFILE_H
+#define ASTER_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PROFILE_MAX_LCORES 32
+#define PROFILE_ROLE_RX	   0x1
+#define PROFILE_ROLE_TX	   0x2
+
+struct profile_lcore {
+	uint16_t id;   /* EAL lcore id (not the main lcore) */
+	uint16_t cpu;  /* CPU it is pinned to */
+	uint8_t roles; /* PROFILE_ROLE_RX | PROFILE_ROLE_TX */
+};
+
+struct profile {
+	char path[256];
+	char name[64];
+	char rx_driver[16]; /* "net_pcap" (replay) */
+	char tx_driver[16]; /* "net_pcap" (writes DIR/<port>.pcap) or "net_null" (discards) */
+	uint16_t main_cpu;   /* CPU of the main lcore (control, housekeeping; never polls) */
+	uint16_t n_lcores;
+	struct profile_lcore lcores[PROFILE_MAX_LCORES];
+	uint16_t burst;	      /* rx/tx burst size, 1..512 */
+	uint16_t rx_descs;    /* per RX queue */
+	uint16_t tx_descs;    /* per TX queue */
+	uint32_t ring_size;   /* RX->TX ring entries, power of two */
+	uint32_t rx_mbufs;    /* RX mempool size (held packets count against it) */
+	uint32_t tx_mbufs;    /* TX mempool size */
+	uint16_t mbuf_cache;  /* per-lcore mempool cache */
+	uint16_t hold_packets; /* arbiter hold queue per feed */
+	uint32_t hold_us;      /* arbiter hold timeout in live mode, 0 = none */
+	uint32_t memory_mb;    /* EAL memory (-m) when running without hugepages */
+	uint32_t max_subscribers; /* per feed; sizes the locate bitmaps */
+	char eal_args[256];    /* extra EAL arguments, space separated */
+};
+
+/* Load and validate; 0, or -errno with `err` holding "FILE:LINE: KEY: message". */
+int profile_load(const char *path, struct profile *p, char *err, size_t errlen);
+
+/* One human-readable line per setting, logged once at start-up. */
+void profile_log(const struct profile *p);
+
+#endif
