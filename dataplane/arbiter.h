@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-feed sequencing and A/B line arbitration (SPEC §3.3).
+ *
+ * Messages are identified by (session, sequence). The arbiter delivers each at most
+ * once, in increasing order; the first copy on any line wins; a partly overlapping
+ * packet delivers only its new messages. A packet that arrives ahead of the next
+ * expected sequence is held (not copied: the caller's handle, e.g. the mbuf, is kept)
+ * until the missing range arrives on some line, or every line has moved past it
+ * (then the range was received on no line: a gap), or the hold times out (live mode),
+ * or the hold queue is full, or the input ends (arbiter_flush, replay). A declared gap
+ * is final: copies of its sequence numbers that arrive later are dropped as late.
+ *
+ * A line's progress is the sequence after its last valid packet (heartbeats and end of
+ * session included: they carry the next expected sequence). Each line is assumed to be
+ * in order on its own, which is what makes "every line moved past it" a proof of loss.
+ *
+ * Pure state machine: no EAL, no mbufs; delivery and release are callbacks.
+ * Written only by the RX lcore that owns the feed.
+ */
+#ifndef ASTER_ARBITER_H
+#define ASTER_ARBITER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define ARBITER_MAX_LINES   8
+#define ARBITER_HOLD_MAX    1024 /* upper bound of arbiter_init's hold_max */
+#define ARBITER_RETIRED	    4	 /* sessions remembered as finished */
+#define ARBITER_GAP_HISTORY 16	 /* declared gaps remembered to tell late from duplicate */
+
+_Static_assert((ARBITER_HOLD_MAX & (ARBITER_HOLD_MAX - 1)) == 0, "hold ring is indexed by mask");
+
+struct arbiter_pkt {
+	void *handle;	     /* caller's packet (mbuf); returned through release() */
+	const uint8_t *mold; /* MoldUDP64 payload, validated by mold_parse */
+	uint32_t len;
+	const uint8_t *session; /* 10 bytes inside `mold` */
+	uint64_t seq;
+	uint16_t n_msgs; /* 0 for heartbeat / end of session */
+	uint8_t line;	 /* index of the line it arrived on */
+};
+
+struct arbiter_ops {
+	/* Deliver messages [skip, n_msgs) of `pkt`, in order. Called in sequence order. */
+	void (*deliver)(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip);
+	/* A held packet is no longer needed (delivered or dropped): free it. */
+	void (*release)(void *ctx, void *handle);
+	/* A new session starts: clear the feed's locate bindings (SPEC §3.3, §3.4). */
+	void (*new_session)(void *ctx, const uint8_t *session);
+};
+
+struct arbiter_counters {
+	uint64_t messages;	/* unique messages delivered in order */
+	uint64_t duplicates;	/* messages already delivered (other line, overlap) */
+	uint64_t late;		/* messages arriving after their gap was declared */
+	uint64_t gaps;		/* gap events */
+	uint64_t gap_messages;	/* sequence numbers never received on any line */
+	uint64_t stale_session; /* packets of a session already finished */
+	uint64_t sessions;	/* streams started */
+	uint64_t held;		/* packets that waited in the hold queue */
+	uint64_t hold_overflow; /* gaps forced because the hold queue was full */
+	uint64_t hold_timeout;	/* gaps forced by the hold timeout (live mode) */
+};
+
+struct arbiter_held {
+	struct arbiter_pkt pkt;
+	uint64_t since_tsc;
+};
+
+struct arbiter {
+	/* configuration */
+	uint8_t n_lines;
+	uint16_t hold_max;
+	uint64_t hold_tsc; /* 0 = no time limit (replay) */
+	const struct arbiter_ops *ops;
+	void *ctx;
+
+	/* stream state */
+	bool active;
+	uint8_t session[10];
+	uint8_t retired[ARBITER_RETIRED][10];
+	uint8_t n_retired;
+	uint64_t expected;		       /* next sequence to deliver */
+	uint64_t line_next[ARBITER_MAX_LINES]; /* 0 = nothing received on the line yet */
+	uint64_t blocked_since; /* TSC since an announced gap waits with nothing held, 0 = none */
+	struct arbiter_gap {
+		uint64_t first, end; /* [first, end) */
+	} gap_hist[ARBITER_GAP_HISTORY];
+	uint8_t gap_hist_next;
+
+	/*
+	 * hold queue, sorted by seq: a ring over held[] (index mask ARBITER_HOLD_MAX - 1)
+	 * starting at held_head; at most hold_max entries are in use.
+	 */
+	uint16_t n_held;
+	uint16_t held_head;
+	struct arbiter_held held[ARBITER_HOLD_MAX];
+
+	struct arbiter_counters c;
+};
+
+/* hold_max in 1..ARBITER_HOLD_MAX; hold_tsc 0 disables the time limit. */
+void arbiter_init(struct arbiter *a, uint8_t n_lines, uint16_t hold_max, uint64_t hold_tsc,
+		  const struct arbiter_ops *ops, void *ctx);
+
+/*
+ * Take one valid packet (data, heartbeat or end of session). Delivers what can be
+ * delivered now, through ops->deliver. Returns true when the arbiter kept `pkt->handle`
+ * (it will call ops->release later), false when the caller still owns it and may free
+ * it now.
+ */
+bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_tsc);
+
+/* Live mode: declare the gaps whose hold time ran out. Call from housekeeping. */
+void arbiter_poll(struct arbiter *a, uint64_t now_tsc);
+
+/* End of input: nothing more will arrive; declare remaining gaps, deliver and release all. */
+void arbiter_flush(struct arbiter *a);
+
+#endif

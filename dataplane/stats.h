@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Counters (SPEC §3.7, §5). Every packet or message that is not delivered is counted
+ * under one named reason. Counter blocks are per lcore and cache aligned, written only
+ * by their lcore with plain stores; readers (stats.json, telemetry) sum them with
+ * relaxed loads and accept a slightly stale view.
+ */
+#ifndef ASTER_STATS_H
+#define ASTER_STATS_H
+
+#include <stdint.h>
+
+#include <rte_common.h>
+
+/* Reasons a packet (P) or a message (M) is not delivered. Names appear in stats.json. */
+#define STATS_DROP_LIST(X)                                                                 \
+	X(RUNT, "runt")			  /* P: frame shorter than its headers */           \
+	X(NOT_IPV4, "not_ipv4")		  /* P: EtherType not IPv4 */                        \
+	X(VLAN_STACKED, "vlan_stacked")	  /* P: more than one 802.1Q tag */                  \
+	X(IP_HEADER, "ip_header")	  /* P: bad IPv4 version, IHL or total length */     \
+	X(IP_FRAGMENT, "ip_fragment")	  /* P: IPv4 fragment */                             \
+	X(NOT_UDP, "not_udp")		  /* P: IPv4 protocol not UDP */                     \
+	X(UDP_LENGTH, "udp_length")	  /* P: UDP length inconsistent with IPv4 */         \
+	X(NO_FEED, "no_feed")		  /* P: destination matches no feed line */          \
+	X(FOREIGN_FEED, "foreign_feed")	  /* P: feed owned by another RX lcore */            \
+	X(MULTI_SEGMENT, "multi_segment") /* P: frame spans several mbufs */                 \
+	X(MALFORMED, "malformed")	  /* P: MoldUDP64/ITCH framing invalid (§3.2) */     \
+	X(STALE_SESSION, "stale_session") /* P: packet of a finished session */              \
+	X(DUPLICATE, "duplicate")	  /* M: already delivered (other line, overlap) */   \
+	X(LATE, "late")			  /* M: arrived after its gap was declared */        \
+	X(SHORT_MESSAGE, "short_message") /* M: shorter than type + locate */                \
+	X(UNBOUND_LOCATE, "unbound_locate") /* M: locate has no symbol yet (§3.4) */         \
+	X(NO_SUBSCRIBER, "no_subscriber") /* M: matched no subscriber */                     \
+	X(TOO_LARGE, "too_large")	  /* M: larger than a subscriber's max_payload */   \
+	X(NO_MBUF, "no_mbuf")		  /* M: output buffer pool empty */                  \
+	X(RING_FULL, "ring_full")	  /* M: RX->TX ring full (live mode only) */         \
+	X(TX_FULL, "tx_full")		  /* M: NIC TX queue full (live mode only) */
+
+enum stats_drop {
+	DROP_NONE = 0,
+#define X(id, name) DROP_##id,
+	STATS_DROP_LIST(X)
+#undef X
+	DROP__MAX
+};
+
+extern const char *const stats_drop_name[DROP__MAX];
+
+#define STATS_MAX_PORTS 64
+
+/* Per subscriber, in the block of the lcore that wrote it (RX: messages, packets and
+ * RX-side drops; TX: TX-side drops). Summed over blocks when read. */
+struct stats_sub {
+	uint64_t messages; /* messages framed for the subscriber */
+	uint64_t packets;  /* packets framed */
+	uint64_t dropped;  /* messages framed or due but not sent (ring/TX full, no mbuf, too large) */
+};
+
+/* One per lcore, cache aligned, written only by that lcore. */
+struct stats_block {
+	uint64_t drops[DROP__MAX];
+	uint64_t rx_packets[STATS_MAX_PORTS]; /* frames taken from each RX port */
+	uint64_t tx_packets[STATS_MAX_PORTS]; /* frames accepted by each TX port */
+	uint64_t ring_enqueued;		      /* packets handed to TX lcores */
+	uint64_t ring_dequeued;		      /* packets taken from rings (TX lcores) */
+	uint64_t tx_done;		      /* packets sent or dropped by TX lcores */
+	uint64_t iterations;		      /* polling loop turns: a heartbeat */
+	uint32_t n_subs;
+	struct stats_sub *subs; /* [n_subs] */
+} __rte_cache_aligned;
+
+struct stats_block *stats_block_create(uint32_t n_subs);
+void stats_block_free(struct stats_block *b);
+
+static inline uint64_t stats_read(const uint64_t *c)
+{
+	return __atomic_load_n(c, __ATOMIC_RELAXED);
+}
+
+/* Single-writer counter bump: a plain add, published with a relaxed store so readers on
+ * other threads never see a torn value. */
+static inline void stats_add(uint64_t *c, uint64_t n)
+{
+	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
+}
+
+struct lcore_map;
+struct arbiter_counters;
+
+/* Totals of one feed over every lcore (only its owner writes them). */
+struct stats_feed_totals {
+	uint64_t packets;
+	uint64_t malformed;
+	uint64_t messages, duplicates, late, gaps, gap_messages, stale_session, sessions, held,
+		hold_overflow, hold_timeout;
+};
+
+void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t);
+void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct stats_sub *t);
+/* Drops by reason, arbiter reasons (duplicate, late, stale_session) included. */
+void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX]);
+
+/* The stats.json object of SPEC §5 (feeds, subscribers, drops) plus ports and lcores.
+ * A new reference, or NULL when out of memory. */
+struct json_t;
+struct json_t *stats_json(const struct lcore_map *map);
+
+/* DPDK telemetry commands under /aster/ (dpdk-telemetry.py). Register once after EAL
+ * init; attach the running map, detach before freeing it. */
+int stats_telemetry_register(void);
+void stats_telemetry_attach(const struct lcore_map *map);
+void stats_telemetry_detach(void);
+
+#endif
