@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-subscriber MoldUDP64 framing (SPEC §3.6).
+ *
+ * The Ethernet/IPv4/UDP header is a template built once per subscriber; opening a
+ * packet copies it with the MoldUDP64 header, appending a message is a length prefix
+ * plus one memcpy, and the lengths, count, IP id and checksum are written once when
+ * the packet closes.
+ */
+#include <string.h>
+
+#include "publisher.h"
+
+/* offsets inside the frame */
+#define ETH_TYPE_OFF  12
+#define IP_OFF	      PUB_L2_LEN
+#define IP_TOTLEN_OFF (IP_OFF + 2)
+#define IP_ID_OFF     (IP_OFF + 4)
+#define IP_CKSUM_OFF  (IP_OFF + 10)
+#define UDP_OFF	      (PUB_L2_LEN + PUB_L3_LEN)
+#define UDP_LEN_OFF   (UDP_OFF + 4)
+#define MOLD_OFF      PUB_HDRS_LEN
+#define MOLD_SEQ_OFF  (MOLD_OFF + 10)
+#define MOLD_CNT_OFF  (MOLD_OFF + 18)
+
+/* MoldUDP64: 0xFFFF means end of session, so a data packet carries at most 0xFFFE. */
+#define MOLD_MAX_COUNT 0xFFFE
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+static inline void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)(v >> 32));
+	put32(p + 4, (uint32_t)v);
+}
+
+uint16_t publisher_ipv4_cksum(const uint8_t *hdr, uint32_t len)
+{
+	uint32_t sum = 0;
+	uint32_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(hdr[i] << 8 | hdr[i + 1]);
+	if (i < len)
+		sum += (uint32_t)hdr[i] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
+{
+	uint8_t *h = s->hdr;
+	size_t n = 0;
+
+	memset(s, 0, sizeof(*s));
+	memcpy(h, d->dst_mac, 6);
+	memcpy(h + 6, d->src_mac, 6);
+	put16(h + ETH_TYPE_OFF, 0x0800);
+
+	h[IP_OFF] = 0x45;	       /* version 4, IHL 5: no options */
+	h[IP_OFF + 1] = 0;	       /* TOS */
+	put16(h + IP_OFF + 6, 0x4000); /* DF: never fragmented (SPEC §3.1 drops fragments) */
+	h[IP_OFF + 8] = 64;	       /* TTL */
+	h[IP_OFF + 9] = 17;	       /* UDP */
+	put32(h + IP_OFF + 12, d->src_ip);
+	put32(h + IP_OFF + 16, d->dst_ip);
+
+	put16(h + UDP_OFF, d->src_port);
+	put16(h + UDP_OFF + 2, d->dst_port);
+	/* UDP checksum stays 0: optional for IPv4 */
+
+	/* SPEC §3.6: the subscriber's session, space padded to 10 */
+	if (d->session != NULL) {
+		while (n < sizeof(s->session) && d->session[n] != '\0')
+			n++;
+		memcpy(s->session, d->session, n);
+	}
+	memset(s->session + n, ' ', sizeof(s->session) - n);
+
+	s->max_payload = d->max_payload;
+	s->next_seq = 1; /* SPEC §3.6: sequence numbers start at 1 */
+}
+
+/* MoldUDP64 header + IPv4/UDP lengths and checksum for `payload` bytes of UDP data. */
+static void finish_headers(struct publisher_sub *s, uint8_t *data, uint32_t payload, uint16_t count)
+{
+	put16(data + MOLD_CNT_OFF, count);
+	put16(data + IP_TOTLEN_OFF, (uint16_t)(PUB_L3_LEN + PUB_L4_LEN + payload));
+	put16(data + IP_ID_OFF, s->ip_id++);
+	put16(data + UDP_LEN_OFF, (uint16_t)(PUB_L4_LEN + payload));
+	put16(data + IP_CKSUM_OFF, 0);
+	put16(data + IP_CKSUM_OFF, publisher_ipv4_cksum(data + IP_OFF, PUB_L3_LEN));
+}
+
+static void open_headers(const struct publisher_sub *s, uint8_t *data, uint64_t seq)
+{
+	memcpy(data, s->hdr, PUB_HDRS_LEN);
+	memcpy(data + MOLD_OFF, s->session, sizeof(s->session));
+	put64(data + MOLD_SEQ_OFF, seq);
+}
+
+static void close_pkt(struct publisher_sub *s, uint32_t sub, const struct publisher_ops *ops,
+		      void *ctx)
+{
+	finish_headers(s, s->data, s->len, s->n_msgs);
+	ops->close(ctx, sub, s->pkt, PUB_HDRS_LEN + s->len, s->n_msgs);
+	s->pkt = NULL;
+	s->data = NULL;
+	s->len = 0;
+	s->n_msgs = 0;
+}
+
+enum publisher_result publisher_append(struct publisher_sub *s, uint32_t sub, const uint8_t *msg,
+				       uint16_t len, const struct publisher_ops *ops, void *ctx)
+{
+	uint32_t need = 2 + (uint32_t)len;
+
+	/* SPEC §3.6: every packet carries at least one message and fits max_payload */
+	if (PUB_MOLD_HDR + need > s->max_payload)
+		return PUB_TOO_LARGE;
+	if (s->pkt != NULL && (s->len + need > s->max_payload || s->n_msgs == MOLD_MAX_COUNT))
+		close_pkt(s, sub, ops, ctx);
+	if (s->pkt == NULL) {
+		uint8_t *data = NULL;
+		void *pkt = ops->open(ctx, sub, &data);
+
+		if (pkt == NULL)
+			return PUB_NO_BUFFER; /* nothing framed: the sequence is not consumed */
+		s->pkt = pkt;
+		s->data = data;
+		s->len = PUB_MOLD_HDR;
+		open_headers(s, data, s->next_seq);
+	}
+	put16(s->data + PUB_HDRS_LEN + s->len, len);
+	memcpy(s->data + PUB_HDRS_LEN + s->len + 2, msg, len);
+	s->len += need;
+	s->n_msgs++;
+	/* numbered when framed, so a dropped message never leaves a hole (SPEC §3.6) */
+	s->next_seq++;
+	return PUB_OK;
+}
+
+void publisher_flush(struct publisher_sub *s, uint32_t sub, const struct publisher_ops *ops,
+		     void *ctx)
+{
+	if (s->pkt != NULL)
+		close_pkt(s, sub, ops, ctx);
+}
+
+uint32_t publisher_heartbeat(struct publisher_sub *s, uint8_t *data)
+{
+	/*
+	 * MoldUDP64: a heartbeat carries the sequence of the next message the receiver
+	 * will see. Messages of a still-open packet are not sent yet, so that is the
+	 * open packet's first sequence.
+	 */
+	open_headers(s, data, s->next_seq - s->n_msgs);
+	finish_headers(s, data, PUB_MOLD_HDR, 0);
+	return PUB_HDRS_LEN + PUB_MOLD_HDR;
+}

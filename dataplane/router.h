@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Message routing (SPEC §3.4, §3.5): locate -> symbol -> subscriber set.
+ *
+ * Two kinds of state:
+ *  - struct router_state: the rule set, one immutable object for the whole
+ *    dataplane (per feed: subscribers, type masks, compiled matcher, Hyperscan scratch
+ *    per RX lcore). Built off the polling cores, published with one atomic pointer
+ *    store (router_publish) and freed after every RX lcore reported a quiescent state
+ *    through rte_rcu_qsbr.
+ *  - struct router_locates: the locate bindings of one feed, written only by the RX
+ *    lcore that owns the feed. Each entry caches the symbol's subscriber bitmap, tagged
+ *    with the router_state version it was computed for; a stale entry is recomputed on
+ *    its next message, so the per-message path is a locate-indexed read plus the type
+ *    mask, and Hyperscan runs only when a symbol is first bound or the rules change.
+ */
+#ifndef ASTER_ROUTER_H
+#define ASTER_ROUTER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../common/routing_config.h"
+
+struct matcher;
+struct matcher_scratch;
+struct rte_rcu_qsbr;
+
+#define ROUTER_LOCATES 65536
+
+struct router_feed_rules {
+	uint32_t n_subs;  /* subscribers of this feed */
+	uint32_t n_words; /* (n_subs + 63) / 64 */
+	uint32_t *subs;	  /* feed-local index -> routing_config subscriber index */
+	uint64_t *type_mask; /* [256][n_words]: subscribers that take each type */
+	uint64_t *all;	     /* [n_words]: every subscriber (locate 0 is feed-wide) */
+	struct matcher *matcher;
+	struct matcher_scratch **scratch; /* [n_scratch], one per RX lcore */
+};
+
+struct router_state {
+	uint64_t version; /* strictly increasing across publishes */
+	uint32_t n_feeds;
+	uint32_t n_scratch;
+	struct router_feed_rules *feeds; /* [n_feeds], same order as routing_config */
+};
+
+struct router_locate {
+	uint64_t symbol;  /* stock field as on the wire; 0 = unbound */
+	uint64_t version; /* router_state version of the cached bitmap; 0 = none */
+};
+
+struct router_locates {
+	uint32_t max_words; /* bitmap stride capacity */
+	struct router_locate *e;  /* [ROUTER_LOCATES] */
+	uint64_t *bits;		  /* [ROUTER_LOCATES][stride], stride = rules n_words */
+};
+
+enum router_verdict {
+	ROUTE_OK = 0,	   /* `*subs` points at n_words words (may be all zero) */
+	ROUTE_UNBOUND,	   /* locate has no symbol yet: not delivered, counted */
+	ROUTE_SHORT,	   /* message too short to carry a locate */
+};
+
+/*
+ * Build the rule set of `cfg` with `n_scratch` Hyperscan scratch spaces per feed.
+ * Returns NULL with errno set and `err` holding one line naming the file, line,
+ * subscriber and pattern when a pattern does not compile.
+ */
+struct router_state *router_state_build(const struct routing_config *cfg, uint32_t n_scratch,
+					uint64_t version, char *err, size_t errlen);
+void router_state_free(struct router_state *rs);
+
+/* Largest n_subs over the feeds: router_locates_create() needs at least this many. */
+uint32_t router_state_max_subs(const struct router_state *rs);
+
+/*
+ * Locate table of one feed able to hold bitmaps of up to `max_subs` subscribers. A hard
+ * capacity: the caller checks once (router_state_max_subs) that every state it routes
+ * with fits, since router_route uses the state's n_words as the bitmap stride.
+ */
+struct router_locates *router_locates_create(uint32_t max_subs);
+void router_locates_free(struct router_locates *rl);
+/* New session: every binding cleared (SPEC §3.3). */
+void router_locates_reset(struct router_locates *rl);
+
+/*
+ * Route one message of feed `fr` (already sequenced). Binds the locate when the type
+ * has a stock field; locate 0 is feed-wide (type mask only). On ROUTE_OK, `*subs`
+ * points at the subscriber bitmap of the message's symbol, still to be ANDed with
+ * router_type_mask(fr, type). `scratch_idx` selects this lcore's Hyperscan scratch.
+ */
+enum router_verdict router_route(struct router_locates *rl, const struct router_state *rs,
+				 const struct router_feed_rules *fr, uint32_t scratch_idx,
+				 const uint8_t *msg, uint16_t len, const uint64_t **subs);
+
+static inline const uint64_t *router_type_mask(const struct router_feed_rules *fr, uint8_t type)
+{
+	return fr->type_mask + (uint32_t)type * fr->n_words;
+}
+
+/*
+ * Publish `next` as the current state for the RX lcores (one atomic store), wait until
+ * every registered RX lcore has passed a quiescent state, then free the previous
+ * state. Must not be called from a polling lcore. `qsbr` may be NULL when no lcore
+ * runs (tests, start-up).
+ */
+void router_publish(struct router_state **slot, struct router_state *next,
+		    struct rte_rcu_qsbr *qsbr);
+
+static inline const struct router_state *router_current(struct router_state *const *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+#endif
