@@ -1,0 +1,425 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * aster-dataplane: the DPDK primary process. main.c only orders things: arguments,
+ * configuration and profile (all validated before EAL starts, so a bad file never
+ * costs a port start), EAL, mempools, ports, the lcore map, launch, completion, and the
+ * ordered shutdown. Exit status: 0 done, 2 bad arguments / configuration / input
+ * file, 1 runtime failure.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_malloc.h>
+#include <rte_pdump.h>
+#include <rte_rcu_qsbr.h>
+
+#include "lcore.h"
+#include "port.h"
+#include "profile.h"
+#include "publisher.h"
+#include "replay.h"
+#include "router.h"
+#include "stats.h"
+
+#include "../common/routing_config.h"
+
+#define EXIT_USAGE	 2
+#define MAX_FEEDS	 16
+#define MAX_EAL_ARGS	 64
+#define DEFAULT_PROFILE	 "pmd_config/net_pcap.yaml"
+#define DEFAULT_STALL_S	 30.0
+
+struct args {
+	const char *config;
+	const char *profile;
+	const char *out;
+	const char *feeds[MAX_FEEDS];
+	unsigned int n_feeds;
+	const char *huge; /* auto | on | off */
+	const char *file_prefix;
+	double stall_s;
+	bool verbose;
+	bool linger; /* after completion, serve telemetry until SIGINT/SIGTERM */
+};
+
+static struct lcore_map *volatile running_map;
+static volatile sig_atomic_t signalled;
+
+static void on_signal(int sig)
+{
+	RTE_SET_USED(sig);
+	signalled = 1;
+	if (running_map != NULL)
+		__atomic_store_n(&running_map->stop, 1, __ATOMIC_RELEASE);
+}
+
+static void die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("aster-dataplane: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(status);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
+		"                       --out DIR [--profile PMD.yaml] [--huge auto|on|off]\n"
+		"                       [--file-prefix NAME] [--stall-timeout SECONDS] [--linger]\n"
+		"                       [--verbose]\n"
+		"Replays the feed pcaps through the dataplane (SPEC §5): DIR/<port>.pcap per output\n"
+		"port and DIR/stats.json. --linger keeps the process (and its DPDK telemetry) up\n"
+		"after completion until SIGINT or SIGTERM.\n");
+}
+
+static void parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"feed", required_argument, NULL, 'f'},
+		{"out", required_argument, NULL, 'o'},
+		{"profile", required_argument, NULL, 'p'},
+		{"huge", required_argument, NULL, 'H'},
+		{"file-prefix", required_argument, NULL, 'P'},
+		{"stall-timeout", required_argument, NULL, 's'},
+		{"verbose", no_argument, NULL, 'v'},
+		{"linger", no_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(a, 0, sizeof(*a));
+	a->profile = DEFAULT_PROFILE;
+	a->huge = "auto";
+	a->stall_s = DEFAULT_STALL_S;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': a->config = optarg; break;
+		case 'o': a->out = optarg; break;
+		case 'p': a->profile = optarg; break;
+		case 'H': a->huge = optarg; break;
+		case 'P': a->file_prefix = optarg; break;
+		case 'v': a->verbose = true; break;
+		case 'L': a->linger = true; break;
+		case 'f':
+			if (a->n_feeds == MAX_FEEDS)
+				die(EXIT_USAGE, "--feed: at most %d input files", MAX_FEEDS);
+			a->feeds[a->n_feeds++] = optarg;
+			break;
+		case 's': {
+			char *end;
+
+			a->stall_s = strtod(optarg, &end);
+			if (*end != '\0' || a->stall_s <= 0)
+				die(EXIT_USAGE, "--stall-timeout: '%s' is not a positive number", optarg);
+			break;
+		}
+		case 'h': usage(stdout); exit(0);
+		default:
+			die(EXIT_USAGE, "%s: unknown or incomplete option (see --help)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die(EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
+	if (a->config == NULL)
+		die(EXIT_USAGE, "--config ROUTING.yaml is required");
+	if (a->n_feeds == 0)
+		die(EXIT_USAGE, "--feed IN.pcap is required (replay mode)");
+	if (a->out == NULL)
+		die(EXIT_USAGE, "--out DIR is required");
+	if (strcmp(a->huge, "auto") && strcmp(a->huge, "on") && strcmp(a->huge, "off"))
+		die(EXIT_USAGE, "--huge: '%s' is not auto, on or off", a->huge);
+}
+
+/* Free hugepages in MB and whether hugetlbfs is mounted: decides --no-huge in auto. */
+static uint64_t hugepages_free_mb(void)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	uint64_t free_pages = 0, size_kb = 0;
+	bool mounted = false;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		sscanf(line, "HugePages_Free: %" SCNu64, &free_pages);
+		sscanf(line, "Hugepagesize: %" SCNu64, &size_kb);
+	}
+	fclose(f);
+	f = fopen("/proc/mounts", "r");
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, " hugetlbfs ") != NULL)
+			mounted = true;
+	fclose(f);
+	return mounted ? free_pages * size_kb / 1024 : 0;
+}
+
+static int eal_start(const struct args *a, const struct profile *prof, bool *no_huge)
+{
+	static char bufs[MAX_EAL_ARGS][320];
+	char *argv[MAX_EAL_ARGS + 1];
+	char extra[sizeof(prof->eal_args)];
+	int n = 0;
+
+#define ARG(...) (snprintf(bufs[n], sizeof(bufs[n]), __VA_ARGS__), argv[n] = bufs[n], n++)
+	ARG("aster-dataplane");
+	{
+		char lcores[256];
+		int len = snprintf(lcores, sizeof(lcores), "0@%u", prof->main_cpu);
+
+		for (uint16_t i = 0; i < prof->n_lcores; i++)
+			len += snprintf(lcores + len, sizeof(lcores) - (size_t)len, ",%u@%u",
+					prof->lcores[i].id, prof->lcores[i].cpu);
+		ARG("--lcores=%s", lcores);
+	}
+	ARG("--main-lcore=0");
+	if (a->file_prefix != NULL)
+		ARG("--file-prefix=%s", a->file_prefix);
+	else
+		ARG("--file-prefix=aster-%d", (int)getpid());
+	ARG("--no-pci");
+	*no_huge = strcmp(a->huge, "off") == 0 ||
+		   (strcmp(a->huge, "auto") == 0 && hugepages_free_mb() < prof->memory_mb);
+	if (*no_huge) {
+		ARG("--no-huge");
+		ARG("-m");
+		ARG("%u", prof->memory_mb);
+	} else {
+		ARG("--huge-unlink");
+	}
+	if (!a->verbose) {
+		ARG("--log-level=lib.*:error");
+		ARG("--log-level=pmd.*:error");
+	}
+	snprintf(extra, sizeof(extra), "%s", prof->eal_args);
+	for (char *save, *tok = strtok_r(extra, " \t", &save); tok && n < MAX_EAL_ARGS;
+	     tok = strtok_r(NULL, " \t", &save))
+		ARG("%s", tok);
+#undef ARG
+	argv[n] = NULL;
+	return rte_eal_init(n, argv);
+}
+
+static uint32_t tx_frame_max(const struct routing_config *cfg)
+{
+	uint32_t max = PUB_FRAME_MAX(RC_MAX_PAYLOAD_MIN);
+
+	for (uint32_t s = 0; s < cfg->n_subs; s++)
+		if (PUB_FRAME_MAX(cfg->subs[s].max_payload) > max)
+			max = PUB_FRAME_MAX(cfg->subs[s].max_payload);
+	return max;
+}
+
+static void check_limits(const struct args *a, const struct routing_config *cfg,
+			 const struct profile *prof)
+{
+	if (a->n_feeds + cfg->n_ports > RTE_MAX_ETHPORTS)
+		die(EXIT_USAGE, "%u input files and %u output ports exceed the %d ports DPDK allows",
+		    a->n_feeds, cfg->n_ports, RTE_MAX_ETHPORTS);
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		uint32_t n = 0;
+
+		for (uint32_t s = 0; s < cfg->n_subs; s++)
+			n += cfg->subs[s].feed == f;
+		if (n > prof->max_subscribers)
+			die(EXIT_USAGE, "%s:%u: feed \"%s\": %u subscribers exceed the profile's max_subscribers %u (%s)",
+			    cfg->path, cfg->feeds[f].cfg_line, cfg->feeds[f].name, n,
+			    prof->max_subscribers, prof->path);
+	}
+}
+
+static int write_stats(const char *dir, json_t *root)
+{
+	char path[4096], tmp[4200];
+
+	snprintf(path, sizeof(path), "%s/stats.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if (json_dump_file(root, tmp, JSON_INDENT(2) | JSON_SORT_KEYS) != 0)
+		return -EIO;
+	return rename(tmp, path) == 0 ? 0 : -errno;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	struct profile prof;
+	struct routing_config *cfg;
+	struct router_state *rs;
+	struct port_pools pools;
+	static struct lcore_map map;
+	uint64_t expected[MAX_FEEDS], input_packets = 0;
+	char err[RC_ERR_LEN + 256];
+	bool no_huge;
+	int rc;
+
+	parse_args(argc, argv, &a);
+
+	/* Everything that can be wrong with the inputs is found before EAL starts. */
+	cfg = routing_config_load(a.config, err, sizeof(err));
+	if (cfg == NULL)
+		die(EXIT_USAGE, "%s", err);
+	rc = profile_load(a.profile, &prof, err, sizeof(err));
+	if (rc != 0)
+		die(EXIT_USAGE, "%s", err);
+	check_limits(&a, cfg, &prof);
+	for (unsigned int i = 0; i < a.n_feeds; i++) {
+		if (replay_pcap_inspect(a.feeds[i], &expected[i], err, sizeof(err)) != 0)
+			die(EXIT_USAGE, "%s", err);
+		input_packets += expected[i];
+	}
+	if (mkdir(a.out, 0755) != 0 && errno != EEXIST)
+		die(EXIT_USAGE, "%s: cannot create output directory: %s", a.out, strerror(errno));
+	uint32_t n_rx = 0;
+
+	for (uint16_t i = 0; i < prof.n_lcores; i++)
+		n_rx += (prof.lcores[i].roles & PROFILE_ROLE_RX) != 0;
+	rs = router_state_build(cfg, n_rx, 1, err, sizeof(err));
+	if (rs == NULL)
+		die(EXIT_USAGE, "%s", err);
+	if (a.verbose)
+		profile_log(&prof);
+
+	rc = eal_start(&a, &prof, &no_huge);
+	if (rc < 0)
+		die(1, "EAL start failed: %s (profile %s, %s; run scripts/doctor-hugepages or use --huge off)",
+		    rte_strerror(rte_errno), prof.path,
+		    no_huge ? "no hugepages, -m from memory_mb" : "hugepages");
+	if (rte_pdump_init() != 0)
+		fprintf(stderr, "aster-dataplane: pdump unavailable: %s\n", rte_strerror(rte_errno));
+	if (stats_telemetry_register() != 0)
+		fprintf(stderr, "aster-dataplane: telemetry commands not registered\n");
+
+	rc = port_pools_create(&pools, &prof, tx_frame_max(cfg), err, sizeof(err));
+	if (rc != 0)
+		die(1, "%s", err);
+
+	map.cfg = cfg;
+	map.prof = &prof;
+	map.replay = true;
+	map.tx_pool = pools.tx;
+	map.n_rx_ports = (uint16_t)a.n_feeds;
+	map.tx_port_ids = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*map.tx_port_ids));
+	if (map.tx_port_ids == NULL)
+		die(1, "out of memory");
+	for (unsigned int i = 0; i < a.n_feeds; i++) {
+		if (port_create_rx_pcap(i, a.feeds[i], &map.rx_port_ids[i], err, sizeof(err)) != 0 ||
+		    port_start(map.rx_port_ids[i], 1, 0, &prof, pools.rx, err, sizeof(err)) != 0)
+			die(1, "%s", err);
+		map.rx_expected[i] = expected[i];
+	}
+	for (uint32_t p = 0; p < cfg->n_ports; p++) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/%s.pcap", a.out, cfg->ports[p].name);
+		if (port_create_tx(p, prof.tx_driver, path, &map.tx_port_ids[p], err, sizeof(err)) != 0 ||
+		    port_start(map.tx_port_ids[p], 0, 1, &prof, NULL, err, sizeof(err)) != 0)
+			die(1, "%s", err);
+	}
+
+	size_t qsz = rte_rcu_qsbr_get_memsize(n_rx);
+
+	map.qsbr = rte_zmalloc("qsbr", qsz, RTE_CACHE_LINE_SIZE);
+	if (map.qsbr == NULL || rte_rcu_qsbr_init(map.qsbr, n_rx) != 0)
+		die(1, "RCU QSBR variable: %s", rte_strerror(rte_errno));
+	router_publish(&map.router, rs, NULL);
+	if (lcore_map_build(&map, err, sizeof(err)) != 0)
+		die(1, "%s", err);
+	pools.rx_idle = rte_mempool_in_use_count(pools.rx);
+	pools.tx_idle = rte_mempool_in_use_count(pools.tx);
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	running_map = &map;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (lcore_map_launch(&map) != 0)
+		die(1, "cannot launch the polling lcores");
+	stats_telemetry_attach(&map);
+	rc = replay_wait(&map, a.stall_s, err, sizeof(err));
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	lcore_map_stop(&map);
+	running_map = NULL;
+	if (rc != 0)
+		fprintf(stderr, "aster-dataplane: %s\n", err);
+
+	/* Every input mbuf freed and every output mbuf sent: the pools are back to idle. */
+	unsigned int rx_final = rte_mempool_in_use_count(pools.rx);
+	unsigned int tx_final = rte_mempool_in_use_count(pools.tx);
+	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	uint64_t messages = 0;
+
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		struct stats_feed_totals t;
+
+		stats_feed_totals(&map, f, &t);
+		messages += t.messages;
+	}
+	json_t *root = stats_json(&map);
+
+	if (root == NULL)
+		die(1, "out of memory for stats.json");
+	json_object_set_new(root, "replay",
+			    json_pack("{sI sI sf sf sf sb}", "input_packets", (json_int_t)input_packets,
+				      "messages", (json_int_t)messages, "seconds", secs,
+				      "messages_per_s", secs > 0 ? (double)messages / secs : 0.0,
+				      "packets_per_s", secs > 0 ? (double)input_packets / secs : 0.0,
+				      "hugepages", !no_huge));
+	json_object_set_new(root, "mempools",
+			    json_pack("{s{sI sI} s{sI sI}}", "rx", "idle_in_use",
+				      (json_int_t)pools.rx_idle, "final_in_use", (json_int_t)rx_final,
+				      "tx", "idle_in_use", (json_int_t)pools.tx_idle, "final_in_use",
+				      (json_int_t)tx_final));
+	for (unsigned int i = 0; i < a.n_feeds; i++)
+		port_close(map.rx_port_ids[i]);
+	for (uint32_t p = 0; p < cfg->n_ports; p++)
+		port_close(map.tx_port_ids[p]);
+	if (write_stats(a.out, root) != 0)
+		die(1, "%s/stats.json: cannot write", a.out);
+	json_decref(root);
+	if (rc == 0)
+		printf("replayed %" PRIu64 " packets, %" PRIu64 " messages in %.3f s (%.0f messages/s)\n",
+		       input_packets, messages, secs, secs > 0 ? (double)messages / secs : 0.0);
+	if (rc == 0 && a.linger) {
+		const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20000000};
+
+		fflush(stdout);
+		while (!signalled)
+			nanosleep(&tick, NULL);
+	}
+	stats_telemetry_detach();
+
+	lcore_map_free(&map);
+	router_state_free(map.router);
+	rte_free(map.qsbr);
+	port_pools_free(&pools);
+	free(map.tx_port_ids);
+	routing_config_free(cfg);
+	rte_eal_cleanup();
+	return rc == 0 ? 0 : 1;
+}

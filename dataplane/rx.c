@@ -1,0 +1,373 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The RX stage: burst in from the feed ports, decode (frame.c, feed_moldudp64.c),
+ * arbitrate (arbiter.c), route (router.c) and frame (publisher.c), then hand the
+ * finished packets to the TX lcores, one SP/SC ring per TX lcore, at the end of
+ * every burst so no message waits for a timer (SPEC §3.6).
+ *
+ * Runs on a polling lcore: no allocation but mbufs, no locks, no logs, no syscalls.
+ * Every packet or message not delivered bumps a named counter (stats.h).
+ */
+#include <rte_branch_prediction.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf_dyn.h>
+#include <rte_pause.h>
+#include <rte_prefetch.h>
+#include <rte_rcu_qsbr.h>
+
+#include "feed_moldudp64.h"
+#include "frame.h"
+#include "itch50.h"
+#include "lcore.h"
+
+static inline void drop(struct rx_lcore *lc, enum stats_drop why, uint64_t n)
+{
+	stats_add(&lc->st->drops[why], n);
+}
+
+/* The MoldUDP64 count of a frame built by the publisher (to count a dropped frame's
+ * messages against its subscriber). */
+static inline uint16_t frame_msgs(const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *) + PUB_HDRS_LEN + 18;
+	return (uint16_t)((p[0] << 8) | p[1]);
+}
+
+/* Push one TX lcore's staged packets into its ring. Live: a full ring drops and counts
+ * the shortfall per subscriber, the RX core never waits. Replay: lossless, so hold the
+ * input back until the TX lcore made room (polling the TX stage ourselves when it
+ * shares this lcore, which would otherwise deadlock). */
+static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
+{
+	unsigned int done = 0;
+
+	while (done < s->n) {
+		done += rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts + done, s->n - done,
+						  NULL);
+		if (done == s->n)
+			break;
+		if (!lc->replay) {
+			for (unsigned int i = done; i < s->n; i++) {
+				struct rte_mbuf *m = s->pkts[i];
+				uint16_t n = frame_msgs(m);
+
+				drop(lc, DROP_RING_FULL, n);
+				stats_add(&lc->st->subs[m->hash.usr].dropped, n);
+				rte_pktmbuf_free(m);
+			}
+			break;
+		}
+		if (lc->local_tx != NULL)
+			tx_poll(lc->local_tx);
+		else
+			rte_pause();
+	}
+	stats_add(&lc->st->ring_enqueued, done);
+	s->n = 0;
+}
+
+static void *pub_open(void *ctx, uint32_t sub, uint8_t **data)
+{
+	struct rx_lcore *lc = ctx;
+	struct rte_mbuf *m = rte_pktmbuf_alloc(lc->tx_pool);
+
+	RTE_SET_USED(sub);
+	if (unlikely(m == NULL))
+		return NULL;
+	*data = rte_pktmbuf_mtod(m, uint8_t *);
+	return m;
+}
+
+static void pub_close(void *ctx, uint32_t sub, void *pkt, uint32_t frame_len, uint16_t n_msgs)
+{
+	struct rx_lcore *lc = ctx;
+	struct rte_mbuf *m = pkt;
+	struct rx_stage *s = &lc->stage[lc->sub_tx[sub]];
+
+	RTE_SET_USED(n_msgs);
+	m->data_len = (uint16_t)frame_len;
+	m->pkt_len = frame_len;
+	m->port = lc->sub_port[sub];
+	m->hash.usr = sub;
+	stats_add(&lc->st->subs[sub].packets, 1);
+	s->pkts[s->n++] = m;
+	if (s->n == RTE_DIM(s->pkts))
+		stage_push(lc, s);
+}
+
+static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint16_t len)
+{
+	enum publisher_result r = publisher_append(&lc->pubs[sub], sub, msg, len, &lc->pub_ops, lc);
+
+	if (unlikely(r != PUB_OK)) {
+		drop(lc, r == PUB_TOO_LARGE ? DROP_TOO_LARGE : DROP_NO_MBUF, 1);
+		stats_add(&lc->st->subs[sub].dropped, 1);
+		return;
+	}
+	stats_add(&lc->st->subs[sub].messages, 1);
+	if (!lc->dirty[sub]) {
+		lc->dirty[sub] = 1;
+		lc->dirty_list[lc->n_dirty++] = sub;
+	}
+}
+
+/* SPEC §3.4-3.5: route one sequenced message to every subscriber whose patterns match
+ * its symbol and whose types include it. */
+static void route(struct rx_lcore *lc, struct rx_feed *fd, const struct router_feed_rules *fr,
+		  const uint8_t *msg, uint16_t len)
+{
+	const uint64_t *subs;
+	enum router_verdict v = router_route(fd->locates, lc->rs, fr, lc->index, msg, len, &subs);
+
+	if (unlikely(v != ROUTE_OK)) {
+		drop(lc, v == ROUTE_SHORT ? DROP_SHORT_MESSAGE : DROP_UNBOUND_LOCATE, 1);
+		return;
+	}
+	const uint64_t *types = router_type_mask(fr, msg[0]);
+	bool any = false;
+
+	for (uint32_t w = 0; w < fr->n_words; w++) {
+		uint64_t bits = subs[w] & types[w];
+
+		while (bits != 0) {
+			uint32_t b = (uint32_t)__builtin_ctzll(bits);
+
+			bits &= bits - 1;
+			publish(lc, fr->subs[w * 64 + b], msg, len);
+			any = true;
+		}
+	}
+	if (!any)
+		drop(lc, DROP_NO_SUBSCRIBER, 1);
+}
+
+static void arb_deliver(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip)
+{
+	struct rx_feed *fd = ctx;
+	struct rx_lcore *lc = fd->lc;
+	const struct router_feed_rules *fr = &lc->rs->feeds[fd->feed];
+	uint32_t off = MOLD_HDR_LEN;
+
+	for (uint16_t i = 0; i < pkt->n_msgs; i++) {
+		uint16_t len;
+		const uint8_t *msg = mold_next(pkt->mold, &off, &len);
+
+		if (i >= skip)
+			route(lc, fd, fr, msg, len);
+	}
+}
+
+static void arb_release(void *ctx, void *handle)
+{
+	RTE_SET_USED(ctx);
+	rte_pktmbuf_free(handle);
+}
+
+static void arb_new_session(void *ctx, const uint8_t *session)
+{
+	struct rx_feed *fd = ctx;
+
+	RTE_SET_USED(session);
+	router_locates_reset(fd->locates);
+}
+
+const struct arbiter_ops rx_arbiter_ops = {
+	.deliver = arb_deliver,
+	.release = arb_release,
+	.new_session = arb_new_session,
+};
+
+void rx_lcore_bind_ops(struct rx_lcore *lc)
+{
+	lc->pub_ops.open = pub_open;
+	lc->pub_ops.close = pub_close;
+}
+
+static const struct rx_line *line_find(const struct rx_lcore *lc, uint32_t ip, uint16_t port)
+{
+	for (uint16_t i = 0; i < lc->n_lines; i++)
+		if (lc->lines[i].group == ip && lc->lines[i].udp_port == port)
+			return &lc->lines[i];
+	return NULL;
+}
+
+/* One received frame, SPEC §3.1-3.3. Consumes the mbuf (freed, or kept by the arbiter). */
+static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
+{
+	struct frame_udp f;
+	struct mold_hdr h;
+	int why;
+
+	if (unlikely(m->nb_segs != 1)) {
+		drop(lc, DROP_MULTI_SEGMENT, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	why = frame_parse_udp(p, m->data_len, &f);
+	if (unlikely(why != 0)) {
+		drop(lc, (enum stats_drop)why, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	const struct rx_line *ln = line_find(lc, f.dst_ip, f.dst_port);
+
+	if (unlikely(ln == NULL || ln->feed_slot == LCORE_FOREIGN)) {
+		drop(lc, ln == NULL ? DROP_NO_FEED : DROP_FOREIGN_FEED, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct rx_feed *fd = &lc->feeds[ln->feed_slot];
+	const uint8_t *mold = p + f.payload_off;
+
+	stats_add(&fd->packets, 1);
+	if (unlikely(mold_parse(mold, f.payload_len, &h) != MOLD_OK)) {
+		/* SPEC §3.2: dropped whole; its range counts as not received on this line. */
+		stats_add(&fd->malformed, 1);
+		drop(lc, DROP_MALFORMED, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
+	struct arbiter_pkt ap = {
+		.handle = m,
+		.mold = mold,
+		.len = f.payload_len,
+		.session = h.session,
+		.seq = h.seq,
+		.n_msgs = h.n_msgs,
+		.line = ln->line,
+	};
+
+	if (!arbiter_accept(&fd->arb, &ap, now))
+		rte_pktmbuf_free(m);
+}
+
+/* End of burst: close every open subscriber packet and push the staging areas. */
+static void rx_flush(struct rx_lcore *lc)
+{
+	for (uint32_t i = 0; i < lc->n_dirty; i++) {
+		uint32_t sub = lc->dirty_list[i];
+
+		publisher_flush(&lc->pubs[sub], sub, &lc->pub_ops, lc);
+		lc->dirty[sub] = 0;
+	}
+	lc->n_dirty = 0;
+	for (uint16_t t = 0; t < lc->n_tx; t++)
+		if (lc->stage[t].n != 0)
+			stage_push(lc, &lc->stage[t]);
+}
+
+static void rx_poll_live(struct rx_lcore *lc, uint64_t now)
+{
+	struct rte_mbuf *pkts[LCORE_BURST_MAX];
+
+	for (uint16_t i = 0; i < lc->n_ports; i++) {
+		uint16_t port = lc->ports[i].port_id;
+		uint16_t n = rte_eth_rx_burst(port, 0, pkts, lc->prof->burst);
+
+		if (n == 0)
+			continue;
+		stats_add(&lc->st->rx_packets[port], n);
+		for (uint16_t j = 0; j < n; j++) {
+			if (j + 1 < n)
+				rte_prefetch0(rte_pktmbuf_mtod(pkts[j + 1], void *));
+			rx_packet(lc, pkts[j], now);
+		}
+	}
+}
+
+static inline uint64_t rx_stamp(const struct rx_lcore *lc, const struct rte_mbuf *m)
+{
+	if (lc->ts_offset < 0 || !(m->ol_flags & lc->ts_flag))
+		return 0;
+	return *RTE_MBUF_DYNFIELD(m, lc->ts_offset, const rte_mbuf_timestamp_t *);
+}
+
+/*
+ * Replay: the inputs are files, read as fast as the lcore goes, so the order in which
+ * two lines' packets meet is not given by the wire. Merge them by the pcap record time
+ * net_pcap puts in the Rx timestamp field (ties: port order), as they would have met
+ * live; a packet is processed only once every unfinished port has a packet buffered.
+ */
+static bool rx_poll_merged(struct rx_lcore *lc, uint64_t now)
+{
+	for (uint16_t i = 0; i < lc->n_ports; i++) {
+		struct rx_port *p = &lc->ports[i];
+		uint64_t *got = &lc->st->rx_packets[p->port_id];
+
+		if (p->i_buf < p->n_buf || *got >= p->expected)
+			continue;
+		p->i_buf = 0;
+		p->n_buf = rte_eth_rx_burst(p->port_id, 0, p->buf, lc->prof->burst);
+		stats_add(got, p->n_buf);
+	}
+	for (;;) {
+		struct rx_port *best = NULL;
+		uint64_t best_ts = 0;
+
+		for (uint16_t i = 0; i < lc->n_ports; i++) {
+			struct rx_port *p = &lc->ports[i];
+
+			if (p->i_buf < p->n_buf) {
+				uint64_t ts = rx_stamp(lc, p->buf[p->i_buf]);
+
+				if (best == NULL || ts < best_ts) {
+					best = p;
+					best_ts = ts;
+				}
+			} else if (lc->st->rx_packets[p->port_id] < p->expected) {
+				return false; /* its next packet is not read yet */
+			}
+		}
+		if (best == NULL)
+			return true; /* every port read to its end and processed */
+		rx_packet(lc, best->buf[best->i_buf++], now);
+	}
+}
+
+void rx_drain(struct rx_lcore *lc)
+{
+	lc->rs = router_current(lc->router_slot);
+	for (uint16_t i = 0; i < lc->n_feeds; i++)
+		arbiter_flush(&lc->feeds[i].arb);
+	rx_flush(lc);
+	__atomic_store_n(&lc->drained, 1, __ATOMIC_RELEASE);
+}
+
+void rx_poll(struct rx_lcore *lc)
+{
+	uint64_t now = rte_rdtsc();
+
+	lc->rs = router_current(lc->router_slot);
+	if (lc->replay) {
+		if (lc->drained)
+			goto quiescent;
+		bool finished = rx_poll_merged(lc, now);
+
+		rx_flush(lc);
+		if (finished)
+			rx_drain(lc);
+	} else {
+		rx_poll_live(lc, now);
+		rx_flush(lc);
+	}
+quiescent:
+	/* This lcore holds no router_state reference past this point. */
+	if (lc->qsbr != NULL)
+		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
+	stats_add(&lc->st->iterations, 1);
+}
+
+void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc)
+{
+	if (lc->prof->hold_us == 0)
+		return;
+	lc->rs = router_current(lc->router_slot);
+	for (uint16_t i = 0; i < lc->n_feeds; i++)
+		arbiter_poll(&lc->feeds[i].arb, now_tsc);
+	rx_flush(lc);
+	if (lc->qsbr != NULL)
+		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
+}
