@@ -1,0 +1,53 @@
+#!/bin/bash
+# DPDK telemetry of a running dataplane: a replay kept up with --linger answers
+# dpdk-telemetry.py's /aster/ commands with the same counters it wrote to stats.json,
+# and SIGTERM to scripts/replay stops it and removes its runtime directory.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+gen feed --messages 20000 --symbols 300 --subscribers 6 --garbage 0.02 --seed 51
+prefix="aster-teltest-$$"
+"${REPLAY[@]}" --config "$W/feed/routing.yaml" --feed "$W/feed/a.pcap" --feed "$W/feed/b.pcap" \
+	--out "$W/out" --file-prefix "$prefix" --linger >"$W/replay.log" 2>&1 &
+pid=$!
+stop() { kill -TERM "$pid" 2>/dev/null || true; }
+trap 'stop; chmod -R u+rwX "$W" 2>/dev/null; rm -rf "$W"' EXIT
+for _ in $(seq 300); do
+	[ -f "$W/out/stats.json" ] && break
+	kill -0 "$pid" 2>/dev/null || fail "replay exited early: $(tail -n 1 "$W/replay.log")"
+	sleep 0.1
+done
+[ -f "$W/out/stats.json" ] || fail "no stats.json after 30 s"
+
+printf '/aster/feeds\n/aster/feed,itch\n/aster/subscriber,sub0001\n/aster/drops\n/aster/lcores\n' |
+	timeout 20 dpdk-telemetry.py -f "$prefix" >"$W/tel.out" 2>&1 || fail "dpdk-telemetry.py: $(tail -n 1 "$W/tel.out")"
+/usr/bin/python3 - "$W/tel.out" "$W/out/stats.json" <<'PY' || exit 1
+import json, sys
+replies = {}
+for line in open(sys.argv[1]):
+    line = line.strip().lstrip("-> ").strip()
+    if line.startswith("{"):
+        replies.update(json.loads(line))
+st = json.load(open(sys.argv[2]))
+def want(cond, what):
+    if not cond:
+        sys.exit(f"FAIL test_telemetry: {what}; telemetry said {replies}")
+want(replies.get("/aster/feeds") == ["itch"], "/aster/feeds")
+feed = replies.get("/aster/feed", {})
+for k, v in st["feeds"]["itch"].items():
+    want(feed.get(k) == v, f"/aster/feed,itch {k} = {feed.get(k)}, stats.json {v}")
+want(replies.get("/aster/subscriber") == st["subscribers"]["sub0001"], "/aster/subscriber,sub0001")
+want(replies.get("/aster/drops") == st["drops"], "/aster/drops")
+want(any(k.startswith("rx") and v > 0 for k, v in replies.get("/aster/lcores", {}).items()),
+     "/aster/lcores heartbeat")
+PY
+
+kill -TERM "$pid"
+for _ in $(seq 100); do
+	kill -0 "$pid" 2>/dev/null || break
+	sleep 0.1
+done
+kill -0 "$pid" 2>/dev/null && fail "replay still running 10 s after SIGTERM"
+pgrep -f -- "--file-prefix $prefix" >/dev/null && fail "aster-dataplane still running after SIGTERM"
+[ ! -e "/var/run/dpdk/$prefix" ] || fail "/var/run/dpdk/$prefix left behind"
+echo "PASS $TEST_NAME"
