@@ -12,19 +12,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RC_NAME_MAX	     32 /* [a-z0-9_-]{1,31} plus NUL */
-#define RC_SESSION_LEN	     10 /* MoldUDP64 session, space padded */
-#define RC_MAX_LINES	     8
-#define RC_MAX_PAYLOAD_MIN   128
-#define RC_MAX_PAYLOAD_MAX   8192
-#define RC_MAX_PAYLOAD_DEF   1400
-#define RC_PROTOCOL_ITCH50   "moldudp64-itch50"
-#define RC_ERR_LEN	     512
+#define RC_NAME_MAX	   32 /* [a-z0-9_-]{1,31} plus NUL */
+#define RC_SESSION_LEN	   10 /* MoldUDP64 session, space padded */
+#define RC_MAX_LINES	   8
+#define RC_MAX_PAYLOAD_MIN 128
+#define RC_MAX_PAYLOAD_MAX 8192
+#define RC_MAX_PAYLOAD_DEF 1400
+#define RC_PROTOCOL_ITCH50 "moldudp64-itch50"
+#define RC_ERR_LEN	   512
 
 struct rc_line {
 	char name[RC_NAME_MAX];
-	uint32_t group;	  /* IPv4 destination, host byte order */
-	uint16_t port;	  /* UDP destination port, host byte order */
+	uint32_t group;	   /* IPv4 destination, host byte order */
+	uint16_t port;	   /* UDP destination port, host byte order */
 	uint32_t cfg_line; /* line in the YAML file, for messages */
 };
 
@@ -47,8 +47,8 @@ struct rc_subscriber {
 	uint32_t feed; /* index into routing_config.feeds */
 	uint32_t port; /* index into routing_config.ports */
 	uint8_t dst_mac[6];
-	uint32_t dst_ip;   /* host order */
-	uint16_t dst_port; /* host order */
+	uint32_t dst_ip;		  /* host order */
+	uint16_t dst_port;		  /* host order */
 	char session[RC_SESSION_LEN + 1]; /* space padded to 10, NUL terminated */
 	uint32_t n_symbols;
 	char **symbols;		/* Hyperscan patterns as written */

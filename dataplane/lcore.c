@@ -134,14 +134,14 @@ static void rx_pub_init(struct rx_lcore *lc, const struct lcore_map *map, uint32
 	if (rte_eth_macaddr_get(map->tx_port_ids[sub->port], &mac) != 0)
 		memset(&mac, 0, sizeof(mac));
 	struct publisher_dst d = {
-		.src_mac = mac.addr_bytes,
-		.dst_mac = sub->dst_mac,
-		.src_ip = port->src_ip,
-		.dst_ip = sub->dst_ip,
-		.src_port = port->src_port ? port->src_port : sub->dst_port,
-		.dst_port = sub->dst_port,
-		.session = sub->session,
-		.max_payload = sub->max_payload,
+	    .src_mac = mac.addr_bytes,
+	    .dst_mac = sub->dst_mac,
+	    .src_ip = port->src_ip,
+	    .dst_ip = sub->dst_ip,
+	    .src_port = port->src_port ? port->src_port : sub->dst_port,
+	    .dst_port = sub->dst_port,
+	    .session = sub->session,
+	    .max_payload = sub->max_payload,
 	};
 	publisher_sub_init(&lc->pubs[s], &d);
 }
@@ -236,14 +236,15 @@ int lcore_map_build(struct lcore_map *map, char *err, size_t errlen)
 
 			if (feed_owner[f] == r) {
 				struct rx_feed *fd = &lc->feeds[lc->n_feeds];
-				uint64_t hold_tsc = map->replay ? 0 :
-					rte_get_tsc_hz() / 1000000 * prof->hold_us;
+				uint64_t hold_tsc =
+				    map->replay ? 0 : rte_get_tsc_hz() / 1000000 * prof->hold_us;
 
 				fd->feed = f;
 				fd->lc = lc;
 				fd->locates = router_locates_create(prof->max_subscribers);
 				if (fd->locates == NULL) {
-					snprintf(err, errlen, "out of memory for the locate table of feed %s",
+					snprintf(err, errlen,
+						 "out of memory for the locate table of feed %s",
 						 feed->name);
 					return -ENOMEM;
 				}

@@ -30,11 +30,11 @@
 
 #include "../common/routing_config.h"
 
-#define LCORE_MAX_RX	  16
-#define LCORE_MAX_TX	  16
-#define LCORE_MAX_PORTS	  STATS_MAX_PORTS
-#define LCORE_BURST_MAX	  512
-#define LCORE_FOREIGN	  UINT16_MAX
+#define LCORE_MAX_RX	16
+#define LCORE_MAX_TX	16
+#define LCORE_MAX_PORTS STATS_MAX_PORTS
+#define LCORE_BURST_MAX 512
+#define LCORE_FOREIGN	UINT16_MAX
 
 struct rx_lcore;
 
@@ -59,7 +59,7 @@ struct rx_line {
 /* An RX port (queue 0) polled by this lcore. */
 struct rx_port {
 	uint16_t port_id;
-	uint64_t expected; /* replay: packets in its pcap; UINT64_MAX when live */
+	uint64_t expected;     /* replay: packets in its pcap; UINT64_MAX when live */
 	uint16_t n_buf, i_buf; /* replay merge: mbufs read and not yet processed */
 	struct rte_mbuf *buf[LCORE_BURST_MAX];
 };
@@ -82,7 +82,7 @@ struct rx_lcore {
 	struct rte_rcu_qsbr *qsbr;
 	const struct router_state *rs; /* state read at the top of the current iteration */
 	struct rte_mempool *tx_pool;
-	bool replay; /* lossless: hold input back instead of dropping on a full ring */
+	bool replay;   /* lossless: hold input back instead of dropping on a full ring */
 	int ts_offset; /* Rx timestamp dynfield offset, -1 when the PMD gives none */
 	uint64_t ts_flag;
 
@@ -95,16 +95,16 @@ struct rx_lcore {
 
 	/* per subscriber (routing_config index), only those of owned feeds are used */
 	struct publisher_sub *pubs;
-	uint16_t *sub_tx;	 /* TX lcore index serving the subscriber's port */
-	uint16_t *sub_port;	 /* DPDK port id of the subscriber's port */
-	uint8_t *dirty;		 /* has an open packet listed in dirty_list */
+	uint16_t *sub_tx;   /* TX lcore index serving the subscriber's port */
+	uint16_t *sub_port; /* DPDK port id of the subscriber's port */
+	uint8_t *dirty;	    /* has an open packet listed in dirty_list */
 	uint32_t *dirty_list;
 	uint32_t n_dirty;
 	struct publisher_ops pub_ops;
 
 	uint16_t n_tx;
-	struct rx_stage *stage;	     /* [n_tx] */
-	struct tx_lcore *local_tx;   /* TX stage on the same lcore, polled while waiting */
+	struct rx_stage *stage;	   /* [n_tx] */
+	struct tx_lcore *local_tx; /* TX stage on the same lcore, polled while waiting */
 
 	/* replay handshake with the main lcore */
 	uint32_t input_done; /* main -> rx: every input packet has been read */

@@ -37,11 +37,11 @@
 
 #include "../common/routing_config.h"
 
-#define EXIT_USAGE	 2
-#define MAX_FEEDS	 16
-#define MAX_EAL_ARGS	 64
-#define DEFAULT_PROFILE	 "pmd_config/net_pcap.yaml"
-#define DEFAULT_STALL_S	 30.0
+#define EXIT_USAGE	2
+#define MAX_FEEDS	16
+#define MAX_EAL_ARGS	64
+#define DEFAULT_PROFILE "pmd_config/net_pcap.yaml"
+#define DEFAULT_STALL_S 30.0
 
 struct args {
 	const char *config;
@@ -82,30 +82,31 @@ static void die(int status, const char *fmt, ...)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
-		"                       --out DIR [--profile PMD.yaml] [--huge auto|on|off]\n"
-		"                       [--file-prefix NAME] [--stall-timeout SECONDS] [--linger]\n"
-		"                       [--verbose]\n"
-		"Replays the feed pcaps through the dataplane (SPEC §5): DIR/<port>.pcap per output\n"
-		"port and DIR/stats.json. --linger keeps the process (and its DPDK telemetry) up\n"
-		"after completion until SIGINT or SIGTERM.\n");
+	fprintf(
+	    f,
+	    "usage: aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
+	    "                       --out DIR [--profile PMD.yaml] [--huge auto|on|off]\n"
+	    "                       [--file-prefix NAME] [--stall-timeout SECONDS] [--linger]\n"
+	    "                       [--verbose]\n"
+	    "Replays the feed pcaps through the dataplane (SPEC §5): DIR/<port>.pcap per output\n"
+	    "port and DIR/stats.json. --linger keeps the process (and its DPDK telemetry) up\n"
+	    "after completion until SIGINT or SIGTERM.\n");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"feed", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},
-		{"profile", required_argument, NULL, 'p'},
-		{"huge", required_argument, NULL, 'H'},
-		{"file-prefix", required_argument, NULL, 'P'},
-		{"stall-timeout", required_argument, NULL, 's'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"linger", no_argument, NULL, 'L'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"feed", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"profile", required_argument, NULL, 'p'},
+	    {"huge", required_argument, NULL, 'H'},
+	    {"file-prefix", required_argument, NULL, 'P'},
+	    {"stall-timeout", required_argument, NULL, 's'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"linger", no_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -116,13 +117,27 @@ static void parse_args(int argc, char **argv, struct args *a)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'c': a->config = optarg; break;
-		case 'o': a->out = optarg; break;
-		case 'p': a->profile = optarg; break;
-		case 'H': a->huge = optarg; break;
-		case 'P': a->file_prefix = optarg; break;
-		case 'v': a->verbose = true; break;
-		case 'L': a->linger = true; break;
+		case 'c':
+			a->config = optarg;
+			break;
+		case 'o':
+			a->out = optarg;
+			break;
+		case 'p':
+			a->profile = optarg;
+			break;
+		case 'H':
+			a->huge = optarg;
+			break;
+		case 'P':
+			a->file_prefix = optarg;
+			break;
+		case 'v':
+			a->verbose = true;
+			break;
+		case 'L':
+			a->linger = true;
+			break;
 		case 'f':
 			if (a->n_feeds == MAX_FEEDS)
 				die(EXIT_USAGE, "--feed: at most %d input files", MAX_FEEDS);
@@ -133,10 +148,13 @@ static void parse_args(int argc, char **argv, struct args *a)
 
 			a->stall_s = strtod(optarg, &end);
 			if (*end != '\0' || a->stall_s <= 0)
-				die(EXIT_USAGE, "--stall-timeout: '%s' is not a positive number", optarg);
+				die(EXIT_USAGE, "--stall-timeout: '%s' is not a positive number",
+				    optarg);
 			break;
 		}
-		case 'h': usage(stdout); exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
 		default:
 			die(EXIT_USAGE, "%s: unknown or incomplete option (see --help)",
 			    argv[optind - 1]);
@@ -239,7 +257,8 @@ static void check_limits(const struct args *a, const struct routing_config *cfg,
 			 const struct profile *prof)
 {
 	if (a->n_feeds + cfg->n_ports > RTE_MAX_ETHPORTS)
-		die(EXIT_USAGE, "%u input files and %u output ports exceed the %d ports DPDK allows",
+		die(EXIT_USAGE,
+		    "%u input files and %u output ports exceed the %d ports DPDK allows",
 		    a->n_feeds, cfg->n_ports, RTE_MAX_ETHPORTS);
 	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
 		uint32_t n = 0;
@@ -247,7 +266,9 @@ static void check_limits(const struct args *a, const struct routing_config *cfg,
 		for (uint32_t s = 0; s < cfg->n_subs; s++)
 			n += cfg->subs[s].feed == f;
 		if (n > prof->max_subscribers)
-			die(EXIT_USAGE, "%s:%u: feed \"%s\": %u subscribers exceed the profile's max_subscribers %u (%s)",
+			die(EXIT_USAGE,
+			    "%s:%u: feed \"%s\": %u subscribers exceed the profile's "
+			    "max_subscribers %u (%s)",
 			    cfg->path, cfg->feeds[f].cfg_line, cfg->feeds[f].name, n,
 			    prof->max_subscribers, prof->path);
 	}
@@ -306,11 +327,14 @@ int main(int argc, char **argv)
 
 	rc = eal_start(&a, &prof, &no_huge);
 	if (rc < 0)
-		die(1, "EAL start failed: %s (profile %s, %s; run scripts/doctor-hugepages or use --huge off)",
+		die(1,
+		    "EAL start failed: %s (profile %s, %s; run scripts/doctor-hugepages or use "
+		    "--huge off)",
 		    rte_strerror(rte_errno), prof.path,
 		    no_huge ? "no hugepages, -m from memory_mb" : "hugepages");
 	if (rte_pdump_init() != 0)
-		fprintf(stderr, "aster-dataplane: pdump unavailable: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "aster-dataplane: pdump unavailable: %s\n",
+			rte_strerror(rte_errno));
 	if (stats_telemetry_register() != 0)
 		fprintf(stderr, "aster-dataplane: telemetry commands not registered\n");
 
@@ -327,7 +351,8 @@ int main(int argc, char **argv)
 	if (map.tx_port_ids == NULL)
 		die(1, "out of memory");
 	for (unsigned int i = 0; i < a.n_feeds; i++) {
-		if (port_create_rx_pcap(i, a.feeds[i], &map.rx_port_ids[i], err, sizeof(err)) != 0 ||
+		if (port_create_rx_pcap(i, a.feeds[i], &map.rx_port_ids[i], err, sizeof(err)) !=
+			0 ||
 		    port_start(map.rx_port_ids[i], 1, 0, &prof, pools.rx, err, sizeof(err)) != 0)
 			die(1, "%s", err);
 		map.rx_expected[i] = expected[i];
@@ -336,7 +361,8 @@ int main(int argc, char **argv)
 		char path[4096];
 
 		snprintf(path, sizeof(path), "%s/%s.pcap", a.out, cfg->ports[p].name);
-		if (port_create_tx(p, prof.tx_driver, path, &map.tx_port_ids[p], err, sizeof(err)) != 0 ||
+		if (port_create_tx(p, prof.tx_driver, path, &map.tx_port_ids[p], err,
+				   sizeof(err)) != 0 ||
 		    port_start(map.tx_port_ids[p], 0, 1, &prof, NULL, err, sizeof(err)) != 0)
 			die(1, "%s", err);
 	}
@@ -384,17 +410,17 @@ int main(int argc, char **argv)
 
 	if (root == NULL)
 		die(1, "out of memory for stats.json");
-	json_object_set_new(root, "replay",
-			    json_pack("{sI sI sf sf sf sb}", "input_packets", (json_int_t)input_packets,
-				      "messages", (json_int_t)messages, "seconds", secs,
-				      "messages_per_s", secs > 0 ? (double)messages / secs : 0.0,
-				      "packets_per_s", secs > 0 ? (double)input_packets / secs : 0.0,
-				      "hugepages", !no_huge));
-	json_object_set_new(root, "mempools",
-			    json_pack("{s{sI sI} s{sI sI}}", "rx", "idle_in_use",
-				      (json_int_t)pools.rx_idle, "final_in_use", (json_int_t)rx_final,
-				      "tx", "idle_in_use", (json_int_t)pools.tx_idle, "final_in_use",
-				      (json_int_t)tx_final));
+	json_object_set_new(
+	    root, "replay",
+	    json_pack("{sI sI sf sf sf sb}", "input_packets", (json_int_t)input_packets, "messages",
+		      (json_int_t)messages, "seconds", secs, "messages_per_s",
+		      secs > 0 ? (double)messages / secs : 0.0, "packets_per_s",
+		      secs > 0 ? (double)input_packets / secs : 0.0, "hugepages", !no_huge));
+	json_object_set_new(
+	    root, "mempools",
+	    json_pack("{s{sI sI} s{sI sI}}", "rx", "idle_in_use", (json_int_t)pools.rx_idle,
+		      "final_in_use", (json_int_t)rx_final, "tx", "idle_in_use",
+		      (json_int_t)pools.tx_idle, "final_in_use", (json_int_t)tx_final));
 	for (unsigned int i = 0; i < a.n_feeds; i++)
 		port_close(map.rx_port_ids[i]);
 	for (uint32_t p = 0; p < cfg->n_ports; p++)
@@ -403,7 +429,8 @@ int main(int argc, char **argv)
 		die(1, "%s/stats.json: cannot write", a.out);
 	json_decref(root);
 	if (rc == 0)
-		printf("replayed %" PRIu64 " packets, %" PRIu64 " messages in %.3f s (%.0f messages/s)\n",
+		printf("replayed %" PRIu64 " packets, %" PRIu64
+		       " messages in %.3f s (%.0f messages/s)\n",
 		       input_packets, messages, secs, secs > 0 ? (double)messages / secs : 0.0);
 	if (rc == 0 && a.linger) {
 		const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20000000};

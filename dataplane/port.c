@@ -138,8 +138,8 @@ int port_start(uint16_t port_id, uint16_t n_rxq, uint16_t n_txq, const struct pr
 		goto fail;
 	return 0;
 fail:
-	snprintf(err, errlen, "port %u (%s): setup failed: %s", port_id, info.driver_name ? info.driver_name : "?",
-		 rte_strerror(-rc));
+	snprintf(err, errlen, "port %u (%s): setup failed: %s", port_id,
+		 info.driver_name ? info.driver_name : "?", rte_strerror(-rc));
 	return rc;
 }
 

@@ -26,21 +26,21 @@ struct profile {
 	char name[64];
 	char rx_driver[16]; /* "net_pcap" (replay) */
 	char tx_driver[16]; /* "net_pcap" (writes DIR/<port>.pcap) or "net_null" (discards) */
-	uint16_t main_cpu;   /* CPU of the main lcore (control, housekeeping; never polls) */
+	uint16_t main_cpu;  /* CPU of the main lcore (control, housekeeping; never polls) */
 	uint16_t n_lcores;
 	struct profile_lcore lcores[PROFILE_MAX_LCORES];
-	uint16_t burst;	      /* rx/tx burst size, 1..512 */
-	uint16_t rx_descs;    /* per RX queue */
-	uint16_t tx_descs;    /* per TX queue */
-	uint32_t ring_size;   /* RX->TX ring entries, power of two */
-	uint32_t rx_mbufs;    /* RX mempool size (held packets count against it) */
-	uint32_t tx_mbufs;    /* TX mempool size */
-	uint16_t mbuf_cache;  /* per-lcore mempool cache */
-	uint16_t hold_packets; /* arbiter hold queue per feed */
-	uint32_t hold_us;      /* arbiter hold timeout in live mode, 0 = none */
-	uint32_t memory_mb;    /* EAL memory (-m) when running without hugepages */
+	uint16_t burst;		  /* rx/tx burst size, 1..512 */
+	uint16_t rx_descs;	  /* per RX queue */
+	uint16_t tx_descs;	  /* per TX queue */
+	uint32_t ring_size;	  /* RX->TX ring entries, power of two */
+	uint32_t rx_mbufs;	  /* RX mempool size (held packets count against it) */
+	uint32_t tx_mbufs;	  /* TX mempool size */
+	uint16_t mbuf_cache;	  /* per-lcore mempool cache */
+	uint16_t hold_packets;	  /* arbiter hold queue per feed */
+	uint32_t hold_us;	  /* arbiter hold timeout in live mode, 0 = none */
+	uint32_t memory_mb;	  /* EAL memory (-m) when running without hugepages */
 	uint32_t max_subscribers; /* per feed; sizes the locate bitmaps */
-	char eal_args[256];    /* extra EAL arguments, space separated */
+	char eal_args[256];	  /* extra EAL arguments, space separated */
 };
 
 /* Load and validate; 0, or -errno with `err` holding "FILE:LINE: KEY: message". */

@@ -15,11 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PUB_L2_LEN	14
-#define PUB_L3_LEN	20
-#define PUB_L4_LEN	8
-#define PUB_HDRS_LEN	(PUB_L2_LEN + PUB_L3_LEN + PUB_L4_LEN) /* 42: MoldUDP64 starts here */
-#define PUB_MOLD_HDR	20
+#define PUB_L2_LEN		   14
+#define PUB_L3_LEN		   20
+#define PUB_L4_LEN		   8
+#define PUB_HDRS_LEN		   (PUB_L2_LEN + PUB_L3_LEN + PUB_L4_LEN) /* 42: MoldUDP64 starts here */
+#define PUB_MOLD_HDR		   20
 #define PUB_FRAME_MAX(max_payload) (PUB_HDRS_LEN + (uint32_t)(max_payload))
 
 struct publisher_ops {
@@ -32,24 +32,24 @@ struct publisher_ops {
 
 struct publisher_sub {
 	/* fixed after init */
-	uint8_t hdr[PUB_HDRS_LEN];	/* Eth/IPv4/UDP template, lengths and checksum 0 */
+	uint8_t hdr[PUB_HDRS_LEN]; /* Eth/IPv4/UDP template, lengths and checksum 0 */
 	uint8_t session[10];
 	uint16_t max_payload;
 	/* stream state */
-	uint64_t next_seq;		/* sequence of the next message to frame, from 1 */
-	void *pkt;			/* open packet, NULL when none */
-	uint8_t *data;			/* its bytes */
-	uint32_t len;			/* bytes used in the UDP payload, header included */
-	uint16_t n_msgs;		/* messages in the open packet */
+	uint64_t next_seq; /* sequence of the next message to frame, from 1 */
+	void *pkt;	   /* open packet, NULL when none */
+	uint8_t *data;	   /* its bytes */
+	uint32_t len;	   /* bytes used in the UDP payload, header included */
+	uint16_t n_msgs;   /* messages in the open packet */
 	uint16_t ip_id;
 };
 
 struct publisher_dst {
-	const uint8_t *src_mac; /* 6 bytes */
-	const uint8_t *dst_mac; /* 6 bytes */
+	const uint8_t *src_mac;	 /* 6 bytes */
+	const uint8_t *dst_mac;	 /* 6 bytes */
 	uint32_t src_ip, dst_ip; /* host order */
 	uint16_t src_port, dst_port;
-	const char *session;	/* up to 10 printable chars, space padded here */
+	const char *session; /* up to 10 printable chars, space padded here */
 	uint16_t max_payload;
 };
 

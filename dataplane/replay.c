@@ -32,8 +32,8 @@ int replay_pcap_inspect(const char *path, uint64_t *packets, char *err, size_t e
 		return -EINVAL;
 	}
 	if (pcap_datalink(p) != DLT_EN10MB) {
-		snprintf(err, errlen, "%s: link type %s, not Ethernet",
-			 path, pcap_datalink_val_to_name(pcap_datalink(p)) ?: "unknown");
+		snprintf(err, errlen, "%s: link type %s, not Ethernet", path,
+			 pcap_datalink_val_to_name(pcap_datalink(p)) ?: "unknown");
 		pcap_close(p);
 		return -EINVAL;
 	}
@@ -76,7 +76,8 @@ int replay_wait(struct lcore_map *map, double stall_s, char *err, size_t errlen)
 		}
 		for (uint16_t i = 0; i < map->n_rx_ports; i++) {
 			for (uint16_t r = 0; r < map->n_rx; r++)
-				read += stats_read(&map->rx[r]->st->rx_packets[map->rx_port_ids[i]]);
+				read +=
+				    stats_read(&map->rx[r]->st->rx_packets[map->rx_port_ids[i]]);
 			expected += map->rx_expected[i];
 		}
 		for (uint16_t t = 0; t < map->n_tx; t++)
@@ -91,12 +92,11 @@ int replay_wait(struct lcore_map *map, double stall_s, char *err, size_t errlen)
 			last = read + done;
 			moved = now_s();
 		} else if (now_s() - moved > stall_s) {
-			snprintf(err, errlen,
-				 "replay stalled for %.0f s: %" PRIu64 " of %" PRIu64
-				 " input packets read, %" PRIu64 " of %" PRIu64
-				 " output frames sent%s",
-				 stall_s, read, expected, done, enq,
-				 drained ? "" : ", RX not drained");
+			snprintf(
+			    err, errlen,
+			    "replay stalled for %.0f s: %" PRIu64 " of %" PRIu64
+			    " input packets read, %" PRIu64 " of %" PRIu64 " output frames sent%s",
+			    stall_s, read, expected, done, enq, drained ? "" : ", RX not drained");
 			return -ETIMEDOUT;
 		}
 		nanosleep(&tick, NULL);

@@ -29,9 +29,9 @@ struct rte_rcu_qsbr;
 #define ROUTER_LOCATES 65536
 
 struct router_feed_rules {
-	uint32_t n_subs;  /* subscribers of this feed */
-	uint32_t n_words; /* (n_subs + 63) / 64 */
-	uint32_t *subs;	  /* feed-local index -> routing_config subscriber index */
+	uint32_t n_subs;     /* subscribers of this feed */
+	uint32_t n_words;    /* (n_subs + 63) / 64 */
+	uint32_t *subs;	     /* feed-local index -> routing_config subscriber index */
 	uint64_t *type_mask; /* [256][n_words]: subscribers that take each type */
 	uint64_t *all;	     /* [n_words]: every subscriber (locate 0 is feed-wide) */
 	struct matcher *matcher;
@@ -51,15 +51,15 @@ struct router_locate {
 };
 
 struct router_locates {
-	uint32_t max_words; /* bitmap stride capacity */
-	struct router_locate *e;  /* [ROUTER_LOCATES] */
-	uint64_t *bits;		  /* [ROUTER_LOCATES][stride], stride = rules n_words */
+	uint32_t max_words;	 /* bitmap stride capacity */
+	struct router_locate *e; /* [ROUTER_LOCATES] */
+	uint64_t *bits;		 /* [ROUTER_LOCATES][stride], stride = rules n_words */
 };
 
 enum router_verdict {
-	ROUTE_OK = 0,	   /* `*subs` points at n_words words (may be all zero) */
-	ROUTE_UNBOUND,	   /* locate has no symbol yet: not delivered, counted */
-	ROUTE_SHORT,	   /* message too short to carry a locate */
+	ROUTE_OK = 0,  /* `*subs` points at n_words words (may be all zero) */
+	ROUTE_UNBOUND, /* locate has no symbol yet: not delivered, counted */
+	ROUTE_SHORT,   /* message too short to carry a locate */
 };
 
 /*

@@ -43,8 +43,8 @@ static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
 	unsigned int done = 0;
 
 	while (done < s->n) {
-		done += rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts + done, s->n - done,
-						  NULL);
+		done +=
+		    rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts + done, s->n - done, NULL);
 		if (done == s->n)
 			break;
 		if (!lc->replay) {
@@ -173,9 +173,9 @@ static void arb_new_session(void *ctx, const uint8_t *session)
 }
 
 const struct arbiter_ops rx_arbiter_ops = {
-	.deliver = arb_deliver,
-	.release = arb_release,
-	.new_session = arb_new_session,
+    .deliver = arb_deliver,
+    .release = arb_release,
+    .new_session = arb_new_session,
 };
 
 void rx_lcore_bind_ops(struct rx_lcore *lc)
@@ -231,13 +231,13 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 		return;
 	}
 	struct arbiter_pkt ap = {
-		.handle = m,
-		.mold = mold,
-		.len = f.payload_len,
-		.session = h.session,
-		.seq = h.seq,
-		.n_msgs = h.n_msgs,
-		.line = ln->line,
+	    .handle = m,
+	    .mold = mold,
+	    .len = f.payload_len,
+	    .session = h.session,
+	    .seq = h.seq,
+	    .n_msgs = h.n_msgs,
+	    .line = ln->line,
 	};
 
 	if (!arbiter_accept(&fd->arb, &ap, now))

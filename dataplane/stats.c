@@ -14,10 +14,9 @@
 #include "lcore.h"
 #include "stats.h"
 
-const char *const stats_drop_name[DROP__MAX] = {
-	[DROP_NONE] = "none",
+const char *const stats_drop_name[DROP__MAX] = {[DROP_NONE] = "none",
 #define X(id, name) [DROP_##id] = name,
-	STATS_DROP_LIST(X)
+						STATS_DROP_LIST(X)
 #undef X
 };
 
@@ -109,9 +108,10 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 	}
 }
 
-#define FEED_FIELDS(X)                                                                     \
-	X(packets) X(messages) X(duplicates) X(gaps) X(gap_messages) X(malformed) X(late)  \
-	X(stale_session) X(sessions) X(held) X(hold_overflow) X(hold_timeout)
+#define FEED_FIELDS(X)                                                                             \
+	X(packets)                                                                                 \
+	X(messages) X(duplicates) X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session)    \
+	    X(sessions) X(held) X(hold_overflow) X(hold_timeout)
 
 struct json_t *stats_json(const struct lcore_map *map)
 {
@@ -156,9 +156,9 @@ struct json_t *stats_json(const struct lcore_map *map)
 		char name[32];
 
 		snprintf(name, sizeof(name), "tx%u", map->tx[t]->lcore_id);
-		json_object_set_new(lcores, name,
-				    json_pack("{sI}", "packets",
-					      (json_int_t)stats_read(&map->tx[t]->st->tx_done)));
+		json_object_set_new(
+		    lcores, name,
+		    json_pack("{sI}", "packets", (json_int_t)stats_read(&map->tx[t]->st->tx_done)));
 	}
 	json_object_set_new(root, "feeds", feeds);
 	json_object_set_new(root, "subscribers", subs);
@@ -295,10 +295,11 @@ int stats_telemetry_register(void)
 	rc |= rte_telemetry_register_cmd("/aster/feeds", tel_feeds, "Feed names.");
 	rc |= rte_telemetry_register_cmd("/aster/feed", tel_feed,
 					 "Counters of one feed. Parameters: feed name.");
-	rc |= rte_telemetry_register_cmd("/aster/subscribers", tel_subscribers,
-					 "Subscriber names.");
-	rc |= rte_telemetry_register_cmd("/aster/subscriber", tel_subscriber,
-					 "Counters of one subscriber. Parameters: subscriber name.");
+	rc |=
+	    rte_telemetry_register_cmd("/aster/subscribers", tel_subscribers, "Subscriber names.");
+	rc |=
+	    rte_telemetry_register_cmd("/aster/subscriber", tel_subscriber,
+				       "Counters of one subscriber. Parameters: subscriber name.");
 	rc |= rte_telemetry_register_cmd("/aster/drops", tel_drops, "Drops by reason.");
 	rc |= rte_telemetry_register_cmd("/aster/lcores", tel_lcores, "Polling lcore heartbeats.");
 	return rc ? -EINVAL : 0;

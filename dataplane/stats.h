@@ -13,35 +13,35 @@
 #include <rte_common.h>
 
 /* Reasons a packet (P) or a message (M) is not delivered. Names appear in stats.json. */
-#define STATS_DROP_LIST(X)                                                                 \
-	X(RUNT, "runt")			  /* P: frame shorter than its headers */           \
-	X(NOT_IPV4, "not_ipv4")		  /* P: EtherType not IPv4 */                        \
-	X(VLAN_STACKED, "vlan_stacked")	  /* P: more than one 802.1Q tag */                  \
-	X(IP_HEADER, "ip_header")	  /* P: bad IPv4 version, IHL or total length */     \
-	X(IP_FRAGMENT, "ip_fragment")	  /* P: IPv4 fragment */                             \
-	X(NOT_UDP, "not_udp")		  /* P: IPv4 protocol not UDP */                     \
-	X(UDP_LENGTH, "udp_length")	  /* P: UDP length inconsistent with IPv4 */         \
-	X(NO_FEED, "no_feed")		  /* P: destination matches no feed line */          \
-	X(FOREIGN_FEED, "foreign_feed")	  /* P: feed owned by another RX lcore */            \
-	X(MULTI_SEGMENT, "multi_segment") /* P: frame spans several mbufs */                 \
-	X(MALFORMED, "malformed")	  /* P: MoldUDP64/ITCH framing invalid (§3.2) */     \
-	X(STALE_SESSION, "stale_session") /* P: packet of a finished session */              \
-	X(DUPLICATE, "duplicate")	  /* M: already delivered (other line, overlap) */   \
-	X(LATE, "late")			  /* M: arrived after its gap was declared */        \
-	X(SHORT_MESSAGE, "short_message") /* M: shorter than type + locate */                \
-	X(UNBOUND_LOCATE, "unbound_locate") /* M: locate has no symbol yet (§3.4) */         \
-	X(NO_SUBSCRIBER, "no_subscriber") /* M: matched no subscriber */                     \
-	X(TOO_LARGE, "too_large")	  /* M: larger than a subscriber's max_payload */   \
-	X(NO_MBUF, "no_mbuf")		  /* M: output buffer pool empty */                  \
-	X(RING_FULL, "ring_full")	  /* M: RX->TX ring full (live mode only) */         \
-	X(TX_FULL, "tx_full")		  /* M: NIC TX queue full (live mode only) */
+#define STATS_DROP_LIST(X)                                                                         \
+	X(RUNT, "runt")			    /* P: frame shorter than its headers */                \
+	X(NOT_IPV4, "not_ipv4")		    /* P: EtherType not IPv4 */                            \
+	X(VLAN_STACKED, "vlan_stacked")	    /* P: more than one 802.1Q tag */                      \
+	X(IP_HEADER, "ip_header")	    /* P: bad IPv4 version, IHL or total length */         \
+	X(IP_FRAGMENT, "ip_fragment")	    /* P: IPv4 fragment */                                 \
+	X(NOT_UDP, "not_udp")		    /* P: IPv4 protocol not UDP */                         \
+	X(UDP_LENGTH, "udp_length")	    /* P: UDP length inconsistent with IPv4 */             \
+	X(NO_FEED, "no_feed")		    /* P: destination matches no feed line */              \
+	X(FOREIGN_FEED, "foreign_feed")	    /* P: feed owned by another RX lcore */                \
+	X(MULTI_SEGMENT, "multi_segment")   /* P: frame spans several mbufs */                     \
+	X(MALFORMED, "malformed")	    /* P: MoldUDP64/ITCH framing invalid (§3.2) */        \
+	X(STALE_SESSION, "stale_session")   /* P: packet of a finished session */                  \
+	X(DUPLICATE, "duplicate")	    /* M: already delivered (other line, overlap) */       \
+	X(LATE, "late")			    /* M: arrived after its gap was declared */            \
+	X(SHORT_MESSAGE, "short_message")   /* M: shorter than type + locate */                    \
+	X(UNBOUND_LOCATE, "unbound_locate") /* M: locate has no symbol yet (§3.4) */              \
+	X(NO_SUBSCRIBER, "no_subscriber")   /* M: matched no subscriber */                         \
+	X(TOO_LARGE, "too_large")	    /* M: larger than a subscriber's max_payload */        \
+	X(NO_MBUF, "no_mbuf")		    /* M: output buffer pool empty */                      \
+	X(RING_FULL, "ring_full")	    /* M: RX->TX ring full (live mode only) */             \
+	X(TX_FULL, "tx_full")		    /* M: NIC TX queue full (live mode only) */
 
 enum stats_drop {
 	DROP_NONE = 0,
 #define X(id, name) DROP_##id,
 	STATS_DROP_LIST(X)
 #undef X
-	DROP__MAX
+	    DROP__MAX
 };
 
 extern const char *const stats_drop_name[DROP__MAX];
@@ -53,7 +53,8 @@ extern const char *const stats_drop_name[DROP__MAX];
 struct stats_sub {
 	uint64_t messages; /* messages framed for the subscriber */
 	uint64_t packets;  /* packets framed */
-	uint64_t dropped;  /* messages framed or due but not sent (ring/TX full, no mbuf, too large) */
+	uint64_t
+	    dropped; /* messages framed or due but not sent (ring/TX full, no mbuf, too large) */
 };
 
 /* One per lcore, cache aligned, written only by that lcore. */
@@ -92,7 +93,7 @@ struct stats_feed_totals {
 	uint64_t packets;
 	uint64_t malformed;
 	uint64_t messages, duplicates, late, gaps, gap_messages, stale_session, sessions, held,
-		hold_overflow, hold_timeout;
+	    hold_overflow, hold_timeout;
 };
 
 void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t);

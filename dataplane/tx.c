@@ -42,8 +42,8 @@ void tx_poll(struct tx_lcore *tx)
 	struct rte_mbuf *pkts[LCORE_BURST_MAX];
 
 	for (uint16_t r = 0; r < tx->n_rings; r++) {
-		unsigned int n = rte_ring_sc_dequeue_burst(tx->rings[r], (void **)pkts,
-							   tx->prof->burst, NULL);
+		unsigned int n =
+		    rte_ring_sc_dequeue_burst(tx->rings[r], (void **)pkts, tx->prof->burst, NULL);
 
 		if (n == 0)
 			continue;

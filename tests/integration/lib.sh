@@ -37,20 +37,28 @@ gen() {
 		fail "aster-feedgen $*: $(tail -n 1 "$W/$name.feedgen")"
 }
 
-# replay_and_check NAME: replays $W/NAME's captures (a.pcap, and b.pcap if present)
-# through the real dataplane, then checks the result independently (and with tshark).
-replay_and_check() {
-	local name=$1 d="$W/$1" out="$W/$1.out"
-	local feeds=(--feed "$d/a.pcap")
+# replay_check FEED RUN [REPLAY OPTIONS...]: replays $W/FEED's captures (a.pcap, and
+# b.pcap if present) through the real dataplane into $W/RUN.out with the extra replay
+# options given, then checks the result independently (tshark too unless NO_TSHARK=1).
+replay_check() {
+	local feed=$1 run=$2 d="$W/$1" out="$W/$2.out"
+	local feeds=(--feed "$d/a.pcap") tshark=(--tshark)
 
+	shift 2
 	[ -f "$d/b.pcap" ] && feeds+=(--feed "$d/b.pcap")
-	"${REPLAY[@]}" --config "$d/routing.yaml" "${feeds[@]}" --out "$out" \
-		>"$W/$name.replay" 2>&1 ||
-		fail "$name: replay exit $?: $(tail -n 1 "$W/$name.replay")"
-	[ -f "$out/out0.pcap" ] || fail "$name: replay wrote no out0.pcap"
-	[ -f "$out/stats.json" ] || fail "$name: replay wrote no stats.json"
-	"${CHECK[@]}" --config "$d/routing.yaml" "${feeds[@]}" --out "$out" --tshark \
-		>"$W/$name.check" 2>&1 ||
-		fail "$name: $(grep -m1 -v '^OK' "$W/$name.check" || tail -n 1 "$W/$name.check")"
-	echo "$name: $(tail -n 1 "$W/$name.check")"
+	[ "${NO_TSHARK:-0}" = 1 ] && tshark=()
+	"${REPLAY[@]}" --config "$d/routing.yaml" "${feeds[@]}" --out "$out" "$@" \
+		>"$W/$run.replay" 2>&1 ||
+		fail "$run: replay exit $?: $(tail -n 1 "$W/$run.replay")"
+	[ -f "$out/stats.json" ] || fail "$run: replay wrote no stats.json"
+	"${CHECK[@]}" --config "$d/routing.yaml" "${feeds[@]}" --out "$out" "${tshark[@]}" \
+		>"$W/$run.check" 2>&1 ||
+		fail "$run: $(grep -m1 -v '^OK' "$W/$run.check" || tail -n 1 "$W/$run.check")"
+	echo "$run: $(tail -n 1 "$W/$run.check")"
+}
+
+# replay_and_check NAME: replay_check of feed NAME with the default profile.
+replay_and_check() {
+	replay_check "$1" "$1"
+	[ -f "$W/$1.out/out0.pcap" ] || fail "$1: replay wrote no out0.pcap"
 }
