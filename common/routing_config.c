@@ -443,8 +443,11 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 			return -ENOMEM;
 		s->symbol_lines[i] = yaml_doc_line(item);
 		s->n_symbols++;
-		/* Subscribers often share patterns: parse each distinct one once (~100 us). */
-		if (name_set_find(&l->patterns, pat) != NULL)
+		/* Subscribers often share patterns: parse each distinct one once (~100 us);
+		 * exact symbols, the bulk of large tables, need no parse at all. */
+		uint64_t key;
+
+		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key))
 			continue;
 		if (hs_expression_info(pat, RC_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 			rc = yaml_doc_error(&l->doc, item, "symbols",
@@ -692,4 +695,38 @@ int routing_config_sub_index(const struct routing_config *cfg, const char *name)
 		if (strcmp(cfg->subs[i].name, name) == 0)
 			return (int)i;
 	return -1;
+}
+
+static bool symbol_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+bool rc_pattern_exact_key(const char *expr, uint64_t *key)
+{
+	char sym[8];
+	unsigned int n = 0;
+	const char *p = expr;
+
+	if (*p++ != '^')
+		return false;
+	for (; *p != '\0' && *p != '$'; p++) {
+		char c = *p;
+
+		if (c == '\\') {
+			c = *++p;
+			if (c <= ' ' || c > '~' || symbol_char(c))
+				return false;
+		} else if (!symbol_char(c)) {
+			return false;
+		}
+		if (n == sizeof(sym))
+			return false;
+		sym[n++] = c;
+	}
+	if (n == 0 || p[0] != '$' || p[1] != '\0')
+		return false;
+	memset(sym + n, ' ', sizeof(sym) - n);
+	memcpy(key, sym, sizeof(sym));
+	return true;
 }

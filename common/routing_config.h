@@ -88,6 +88,15 @@ int routing_config_feed_index(const struct routing_config *cfg, const char *name
 int routing_config_port_index(const struct routing_config *cfg, const char *name);
 int routing_config_sub_index(const struct routing_config *cfg, const char *name);
 
+/*
+ * Whether `expr` is an exact-symbol pattern `^LIT$`, LIT 1..8 symbol characters: letters,
+ * digits, or a backslash-escaped printable non-alphanumeric (always a literal in PCRE
+ * syntax); an escaped space is refused (symbols are matched without trailing spaces).
+ * Such a pattern needs no Hyperscan: `*key` is the symbol space padded to 8 bytes, as
+ * the stock field carries it. Always a valid expression.
+ */
+bool rc_pattern_exact_key(const char *expr, uint64_t *key);
+
 static inline bool rc_sub_wants_type(const struct rc_subscriber *s, uint8_t type)
 {
 	return s->all_types || (s->types[type >> 6] >> (type & 63)) & 1;

@@ -365,3 +365,12 @@ void arbiter_flush(struct arbiter *a)
 	if (a->active)
 		drain(a);
 }
+
+void arbiter_discard(struct arbiter *a)
+{
+	while (a->n_held > 0) {
+		a->ops->release(a->ctx, held_at(a, 0)->pkt.handle);
+		a->held_head = (uint16_t)((a->held_head + 1) & HOLD_MASK);
+		a->n_held--;
+	}
+}

@@ -15,6 +15,7 @@
 #ifndef ASTER_LCORE_H
 #define ASTER_LCORE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -38,22 +39,31 @@
 
 struct rx_lcore;
 
-/* A feed owned by an RX lcore: its arbiter and locate bindings. */
+#define RX_FEED_LOG 1024 /* table versions remembered per feed */
+
+/*
+ * A feed owned by an RX lcore: its arbiter and locate bindings. Lives in a stable slot
+ * across routing-table versions (allocated and freed by the control side, off the
+ * polling cores, around an RCU grace period).
+ */
 struct rx_feed {
-	uint32_t feed; /* routing_config feed index */
+	uint32_t slot;
 	struct arbiter arb;
 	struct router_locates *locates;
 	uint64_t packets;   /* frames on any of its lines */
 	uint64_t malformed; /* frames dropped whole (SPEC §3.2) */
 	struct rx_lcore *lc;
-};
-
-/* A feed line as seen by one RX lcore. */
-struct rx_line {
-	uint32_t group;	    /* host order */
-	uint16_t udp_port;  /* host order */
-	uint16_t feed_slot; /* index into rx_lcore.feeds, LCORE_FOREIGN if not ours */
-	uint8_t line;	    /* line index within its feed */
+	/* Which table version routed which part of the feed: entry i says messages from
+	 * (session, seq) on were routed by `version`. Written by the RX lcore (entry first,
+	 * then n_log with release), read by the control thread. */
+	uint64_t log_version; /* version of the last entry, 0 = none */
+	uint64_t n_log;
+	struct rx_feed_log {
+		uint64_t version;	/* router_state generation */
+		uint64_t table_version; /* control plane's table version */
+		uint64_t seq;
+		uint8_t session[10];
+	} log[RX_FEED_LOG];
 };
 
 /* An RX port (queue 0) polled by this lcore. */
@@ -77,7 +87,6 @@ struct rx_lcore {
 	unsigned int lcore_id;
 	uint32_t index; /* among RX lcores: Hyperscan scratch and RCU thread id */
 	const struct profile *prof;
-	const struct routing_config *cfg;
 	struct router_state **router_slot;
 	struct rte_rcu_qsbr *qsbr;
 	const struct router_state *rs; /* state read at the top of the current iteration */
@@ -88,12 +97,9 @@ struct rx_lcore {
 
 	uint16_t n_ports;
 	struct rx_port *ports;
-	uint16_t n_lines;
-	struct rx_line *lines;
-	uint16_t n_feeds;
-	struct rx_feed *feeds;
+	struct rx_feed *feed_by_slot[ROUTER_MAX_FEED_SLOTS]; /* NULL: not ours */
 
-	/* per subscriber (routing_config index), only those of owned feeds are used */
+	/* per subscriber slot; only those of owned feeds are used */
 	struct publisher_sub *pubs;
 	uint16_t *sub_tx;   /* TX lcore index serving the subscriber's port */
 	uint16_t *sub_port; /* DPDK port id of the subscriber's port */
@@ -142,17 +148,39 @@ struct lcore_ctx {
  * main.c holds.
  */
 struct lcore_map {
-	const struct routing_config *cfg;
 	const struct profile *prof;
 	bool replay;
 	struct router_state *router; /* the published slot (router_publish) */
+	uint32_t n_scratch;	     /* Hyperscan scratch spaces per rule set */
 	struct rte_rcu_qsbr *qsbr;
 	struct rte_mempool *tx_pool;
 
 	uint16_t n_rx_ports;
 	uint16_t rx_port_ids[LCORE_MAX_PORTS];
 	uint64_t rx_expected[LCORE_MAX_PORTS]; /* replay: pcap packet counts */
-	uint16_t *tx_port_ids;		       /* [cfg->n_ports] */
+	uint16_t n_tx_ports;
+	struct {
+		char name[RC_NAME_MAX];
+		uint16_t port_id;
+	} tx_ports[LCORE_MAX_PORTS]; /* output ports by name (routing config `ports`) */
+	uint32_t max_subs;	     /* subscriber slots */
+
+	/*
+	 * The table in force and its slot numbering, changed only by lcore_map_apply (main
+	 * at start-up, then the control thread); `lock` orders that against readers on
+	 * other threads (telemetry).
+	 */
+	pthread_mutex_t lock;
+	struct routing_config *table;
+	uint64_t table_version;	       /* control plane's number, 0 = local file */
+	uint64_t generation;	       /* router_state.version of the table in force */
+	struct router_state *prebuilt; /* from lcore_table_build, used by the next apply */
+	uint32_t *feed_slot;	       /* [table->n_feeds] */
+	uint32_t *sub_slot;	       /* [table->n_subs] */
+	uint8_t feed_used[ROUTER_MAX_FEED_SLOTS];
+	uint16_t feed_owner[ROUTER_MAX_FEED_SLOTS]; /* RX lcore index */
+	uint8_t *sub_used;			    /* [max_subs] */
+	struct stats_sub *sub_base;		    /* [max_subs] counters at slot reuse */
 
 	uint16_t n_rx, n_tx;
 	struct rx_lcore *rx[LCORE_MAX_RX];
@@ -165,13 +193,37 @@ struct lcore_map {
 };
 
 /*
- * Build the RX and TX lcore state from the profile's roles: feeds spread over the RX
- * lcores (in replay all inputs and feeds go to the first RX lcore, which merges the
- * input files by time), output ports over the TX lcores, one ring per (RX, TX) pair.
- * The caller has filled cfg, prof, replay, router, tx_pool and the port ids.
+ * Build the RX and TX lcore state from the profile's roles: output ports spread over
+ * the TX lcores, one ring per (RX, TX) pair, input ports over the RX lcores (in replay
+ * all go to the first RX lcore, which merges the input files by time). The caller has
+ * filled prof, replay, qsbr, tx_pool, max_subs and the ports. No table yet.
  * 0 or -errno with `err` filled.
  */
 int lcore_map_build(struct lcore_map *map, char *err, size_t errlen);
+
+struct lcore_apply_result {
+	uint64_t build_ns;   /* rule set built: Hyperscan compile, tables */
+	uint64_t publish_ns; /* pointer swap until every RX lcore was quiescent */
+	uint32_t feeds_added, feeds_removed, subs_added, subs_removed;
+	uint32_t regex_reused; /* feeds whose Hyperscan database was kept (no compile) */
+};
+
+/*
+ * Make `cfg` the routing table, version `version`, while the lcores run (or before
+ * they start): build the rule set off the polling cores, give new feeds and
+ * subscribers slots (state of unchanged ones is kept: arbiter, locate bindings,
+ * output sequence numbers), publish with one pointer swap, wait for every RX lcore's
+ * quiescent state, then free what the old table alone used. Feeds spread over RX lcores
+ * by slot (replay: all on the first). Takes ownership of `cfg` on success.
+ * `dry_run` builds and validates only. 0 or -errno with one line in `err`.
+ */
+int lcore_map_apply(struct lcore_map *map, struct routing_config *cfg, uint64_t version,
+		    bool dry_run, struct lcore_apply_result *res, char *err, size_t errlen);
+
+/* Build (and so validate) the rule set of `cfg` without touching the map: used before
+ * EAL starts, so a bad table is reported before any port starts. */
+struct router_state *lcore_table_build(const struct routing_config *cfg, uint32_t n_scratch,
+				       char *err, size_t errlen);
 int lcore_map_launch(struct lcore_map *map);
 /* Stop the polling loops and wait for them. */
 void lcore_map_stop(struct lcore_map *map);

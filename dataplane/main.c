@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -20,6 +21,8 @@
 #include <jansson.h>
 #include <rte_eal.h>
 #include <rte_errno.h>
+#include <rte_bus_vdev.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_log.h>
@@ -27,6 +30,7 @@
 #include <rte_pdump.h>
 #include <rte_rcu_qsbr.h>
 
+#include "ctl.h"
 #include "lcore.h"
 #include "port.h"
 #include "profile.h"
@@ -37,11 +41,13 @@
 
 #include "../common/routing_config.h"
 
-#define EXIT_USAGE	2
-#define MAX_FEEDS	16
-#define MAX_EAL_ARGS	64
-#define DEFAULT_PROFILE "pmd_config/net_pcap.yaml"
-#define DEFAULT_STALL_S 30.0
+#define EXIT_USAGE	    2
+#define MAX_FEEDS	    16
+#define MAX_EAL_ARGS	    64
+#define DEFAULT_PROFILE	    "pmd_config/net_pcap.yaml"
+#define DEFAULT_STALL_S	    30.0
+#define DEFAULT_CTL_SOCKET  "/run/aster/dataplane.sock"
+#define DEFAULT_HEALTH_FILE "/run/aster/dataplane.health"
 
 struct args {
 	const char *config;
@@ -53,7 +59,9 @@ struct args {
 	const char *file_prefix;
 	double stall_s;
 	bool verbose;
-	bool linger; /* after completion, serve telemetry until SIGINT/SIGTERM */
+	bool linger;		 /* after completion, serve telemetry until SIGINT/SIGTERM */
+	const char *ctl_socket;	 /* live mode */
+	const char *health_file; /* live mode */
 };
 
 static struct lcore_map *volatile running_map;
@@ -105,6 +113,8 @@ static void parse_args(int argc, char **argv, struct args *a)
 	    {"stall-timeout", required_argument, NULL, 's'},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"linger", no_argument, NULL, 'L'},
+	    {"ctl-socket", required_argument, NULL, 'S'},
+	    {"health-file", required_argument, NULL, 'F'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -138,6 +148,12 @@ static void parse_args(int argc, char **argv, struct args *a)
 		case 'L':
 			a->linger = true;
 			break;
+		case 'S':
+			a->ctl_socket = optarg;
+			break;
+		case 'F':
+			a->health_file = optarg;
+			break;
 		case 'f':
 			if (a->n_feeds == MAX_FEEDS)
 				die(EXIT_USAGE, "--feed: at most %d input files", MAX_FEEDS);
@@ -162,12 +178,16 @@ static void parse_args(int argc, char **argv, struct args *a)
 	}
 	if (optind < argc)
 		die(EXIT_USAGE, "unexpected argument '%s' (see --help)", argv[optind]);
-	if (a->config == NULL)
-		die(EXIT_USAGE, "--config ROUTING.yaml is required");
-	if (a->n_feeds == 0)
-		die(EXIT_USAGE, "--feed IN.pcap is required (replay mode)");
-	if (a->out == NULL)
-		die(EXIT_USAGE, "--out DIR is required");
+	a->ctl_socket = a->ctl_socket ? a->ctl_socket : DEFAULT_CTL_SOCKET;
+	a->health_file = a->health_file ? a->health_file : DEFAULT_HEALTH_FILE;
+	if (a->n_feeds != 0) { /* replay */
+		if (a->config == NULL)
+			die(EXIT_USAGE, "--config ROUTING.yaml is required with --feed");
+		if (a->out == NULL)
+			die(EXIT_USAGE, "--out DIR is required with --feed");
+	} else if (a->out != NULL || a->linger) {
+		die(EXIT_USAGE, "--out and --linger are replay options: give --feed IN.pcap");
+	}
 	if (strcmp(a->huge, "auto") && strcmp(a->huge, "on") && strcmp(a->huge, "off"))
 		die(EXIT_USAGE, "--huge: '%s' is not auto, on or off", a->huge);
 }
@@ -220,7 +240,23 @@ static int eal_start(const struct args *a, const struct profile *prof, bool *no_
 		ARG("--file-prefix=%s", a->file_prefix);
 	else
 		ARG("--file-prefix=aster-%d", (int)getpid());
-	ARG("--no-pci");
+	{
+		bool pci = false;
+
+		for (uint16_t i = 0; i < prof->n_rx_ports + prof->n_tx_ports; i++) {
+			const char *dev = i < prof->n_rx_ports
+					      ? prof->rx_ports[i].dev
+					      : prof->tx_ports[i - prof->n_rx_ports].dev;
+
+			if (a->n_feeds == 0 && strncmp(dev, "net_", 4) != 0) {
+				ARG("-a");
+				ARG("%s", dev);
+				pci = true;
+			}
+		}
+		if (!pci)
+			ARG("--no-pci");
+	}
 	*no_huge = strcmp(a->huge, "off") == 0 ||
 		   (strcmp(a->huge, "auto") == 0 && hugepages_free_mb() < prof->memory_mb);
 	if (*no_huge) {
@@ -285,51 +321,171 @@ static int write_stats(const char *dir, json_t *root)
 	return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
+/* Replay's end: stats.json (SPEC §5) with the rate and the mempool leak check, the
+ * one-line summary, and --linger. Returns the replay's status. */
+static int replay_report(const struct args *a, struct lcore_map *map,
+			 const struct port_pools *pools, uint64_t input_packets,
+			 const struct timespec *t0, const struct timespec *t1, bool no_huge, int rc)
+{
+	/* Every input mbuf freed and every output mbuf sent: the pools are back to idle. */
+	unsigned int rx_final = rte_mempool_in_use_count(pools->rx);
+	unsigned int tx_final = rte_mempool_in_use_count(pools->tx);
+	double secs = (double)(t1->tv_sec - t0->tv_sec) + (double)(t1->tv_nsec - t0->tv_nsec) / 1e9;
+	uint64_t messages = 0;
+
+	for (uint32_t f = 0; f < map->table->n_feeds; f++) {
+		struct stats_feed_totals t;
+
+		stats_feed_totals(map, f, &t);
+		messages += t.messages;
+	}
+	json_t *root = stats_json(map);
+
+	if (root == NULL)
+		die(1, "out of memory for stats.json");
+	json_object_set_new(
+	    root, "replay",
+	    json_pack("{sI sI sf sf sf sb}", "input_packets", (json_int_t)input_packets, "messages",
+		      (json_int_t)messages, "seconds", secs, "messages_per_s",
+		      secs > 0 ? (double)messages / secs : 0.0, "packets_per_s",
+		      secs > 0 ? (double)input_packets / secs : 0.0, "hugepages", !no_huge));
+	json_object_set_new(
+	    root, "mempools",
+	    json_pack("{s{sI sI} s{sI sI}}", "rx", "idle_in_use", (json_int_t)pools->rx_idle,
+		      "final_in_use", (json_int_t)rx_final, "tx", "idle_in_use",
+		      (json_int_t)pools->tx_idle, "final_in_use", (json_int_t)tx_final));
+	/* net_pcap writes each burst as it goes; the dump files are complete here. */
+	if (write_stats(a->out, root) != 0)
+		die(1, "%s/stats.json: cannot write", a->out);
+	json_decref(root);
+	if (rc == 0)
+		printf("replayed %" PRIu64 " packets, %" PRIu64
+		       " messages in %.3f s (%.0f messages/s)\n",
+		       input_packets, messages, secs, secs > 0 ? (double)messages / secs : 0.0);
+	if (rc == 0 && a->linger) {
+		const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20000000};
+
+		fflush(stdout);
+		while (!signalled)
+			nanosleep(&tick, NULL);
+	}
+	return rc;
+}
+
+/* Output frames are sized for the largest max_payload the table may ever ask for: the
+ * table's own in replay, the SPEC maximum live (tables change). */
+static uint32_t tx_room(const struct args *a, const struct routing_config *cfg)
+{
+	return a->n_feeds ? tx_frame_max(cfg) : PUB_FRAME_MAX(RC_MAX_PAYLOAD_MAX);
+}
+
+/* Create and start a live port: a DPDK virtual device ("net_xxx,args") or a PCI device
+ * already probed by EAL (-a). */
+static uint16_t live_port(const struct profile_port *pp, bool rx, const struct profile *prof,
+			  struct rte_mempool *pool)
+{
+	char err[512], name[sizeof(pp->dev)], *args;
+	uint16_t port_id;
+	int rc;
+
+	if (strncmp(pp->dev, "net_", 4) == 0) {
+		snprintf(name, sizeof(name), "%s", pp->dev);
+		args = strchr(name, ',');
+		if (args != NULL)
+			*args = '\0';
+		args = strchr(pp->dev, ',');
+		rc = rte_vdev_init(name, args ? args + 1 : "");
+		if (rc != 0)
+			die(1, "%s: port %s (%s): cannot create: %s", prof->path, pp->name, pp->dev,
+			    rte_strerror(-rc));
+	} else {
+		snprintf(name, sizeof(name), "%s", pp->dev);
+	}
+	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0)
+		die(1, "%s: port %s (%s): no such ethdev (is the NIC bound to vfio-pci?)",
+		    prof->path, pp->name, pp->dev);
+	if (port_start(port_id, rx ? 1 : 0, rx ? 0 : 1, prof, pool, err, sizeof(err)) != 0)
+		die(1, "%s: port %s: %s", prof->path, pp->name, err);
+	if (rx) {
+		/* Feed groups are multicast: accept them (IGMP joins are issue #5's). */
+		if (rte_eth_promiscuous_enable(port_id) != 0)
+			fprintf(stderr, "aster-dataplane: port %s: promiscuous mode unavailable\n",
+				pp->name);
+		rte_eth_allmulticast_enable(port_id);
+	}
+	return port_id;
+}
+
+static uint64_t make_boot_id(void)
+{
+	uint64_t id = 0;
+
+	if (getrandom(&id, sizeof(id), 0) != sizeof(id))
+		id = rte_rdtsc() ^ ((uint64_t)getpid() << 32);
+	return id ? id : 1;
+}
+
+/* An empty table: live mode before any table is applied. */
+static struct routing_config *empty_table(void)
+{
+	struct routing_config *cfg = calloc(1, sizeof(*cfg));
+
+	if (cfg == NULL || (cfg->path = strdup("empty")) == NULL)
+		die(1, "out of memory");
+	return cfg;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
 	struct profile prof;
-	struct routing_config *cfg;
-	struct router_state *rs;
+	struct routing_config *cfg = NULL;
 	struct port_pools pools;
+	struct lcore_apply_result res;
 	static struct lcore_map map;
 	uint64_t expected[MAX_FEEDS], input_packets = 0;
 	char err[RC_ERR_LEN + 256];
-	bool no_huge;
+	bool no_huge, live;
+	uint32_t n_rx = 0;
 	int rc;
 
 	parse_args(argc, argv, &a);
+	live = a.n_feeds == 0;
 
 	/* Everything that can be wrong with the inputs is found before EAL starts. */
-	cfg = routing_config_load(a.config, err, sizeof(err));
-	if (cfg == NULL)
-		die(EXIT_USAGE, "%s", err);
 	rc = profile_load(a.profile, &prof, err, sizeof(err));
 	if (rc != 0)
 		die(EXIT_USAGE, "%s", err);
+	if (live && (prof.n_rx_ports == 0 || prof.n_tx_ports == 0))
+		die(EXIT_USAGE,
+		    "%s: rx_ports and tx_ports are needed in live mode (or give --feed)",
+		    prof.path);
+	if (a.config != NULL) {
+		cfg = routing_config_load(a.config, err, sizeof(err));
+		if (cfg == NULL)
+			die(EXIT_USAGE, "%s", err);
+	} else {
+		cfg = empty_table();
+	}
 	check_limits(&a, cfg, &prof);
 	for (unsigned int i = 0; i < a.n_feeds; i++) {
 		if (replay_pcap_inspect(a.feeds[i], &expected[i], err, sizeof(err)) != 0)
 			die(EXIT_USAGE, "%s", err);
 		input_packets += expected[i];
 	}
-	if (mkdir(a.out, 0755) != 0 && errno != EEXIST)
+	if (!live && mkdir(a.out, 0755) != 0 && errno != EEXIST)
 		die(EXIT_USAGE, "%s: cannot create output directory: %s", a.out, strerror(errno));
-	uint32_t n_rx = 0;
-
 	for (uint16_t i = 0; i < prof.n_lcores; i++)
 		n_rx += (prof.lcores[i].roles & PROFILE_ROLE_RX) != 0;
-	rs = router_state_build(cfg, n_rx, 1, err, sizeof(err));
-	if (rs == NULL)
+	map.prebuilt = lcore_table_build(cfg, n_rx, err, sizeof(err));
+	if (map.prebuilt == NULL)
 		die(EXIT_USAGE, "%s", err);
 	if (a.verbose)
 		profile_log(&prof);
 
 	rc = eal_start(&a, &prof, &no_huge);
 	if (rc < 0)
-		die(1,
-		    "EAL start failed: %s (profile %s, %s; run scripts/doctor-hugepages or use "
-		    "--huge off)",
+		die(1, "EAL start failed: %s (profile %s, %s; see scripts/doctor, or --huge off)",
 		    rte_strerror(rte_errno), prof.path,
 		    no_huge ? "no hugepages, -m from memory_mb" : "hugepages");
 	if (rte_pdump_init() != 0)
@@ -337,34 +493,47 @@ int main(int argc, char **argv)
 			rte_strerror(rte_errno));
 	if (stats_telemetry_register() != 0)
 		fprintf(stderr, "aster-dataplane: telemetry commands not registered\n");
-
-	rc = port_pools_create(&pools, &prof, tx_frame_max(cfg), err, sizeof(err));
+	rc = port_pools_create(&pools, &prof, tx_room(&a, cfg), err, sizeof(err));
 	if (rc != 0)
 		die(1, "%s", err);
 
-	map.cfg = cfg;
 	map.prof = &prof;
-	map.replay = true;
+	map.replay = !live;
 	map.tx_pool = pools.tx;
-	map.n_rx_ports = (uint16_t)a.n_feeds;
-	map.tx_port_ids = calloc(cfg->n_ports ? cfg->n_ports : 1, sizeof(*map.tx_port_ids));
-	if (map.tx_port_ids == NULL)
-		die(1, "out of memory");
-	for (unsigned int i = 0; i < a.n_feeds; i++) {
-		if (port_create_rx_pcap(i, a.feeds[i], &map.rx_port_ids[i], err, sizeof(err)) !=
-			0 ||
-		    port_start(map.rx_port_ids[i], 1, 0, &prof, pools.rx, err, sizeof(err)) != 0)
-			die(1, "%s", err);
-		map.rx_expected[i] = expected[i];
-	}
-	for (uint32_t p = 0; p < cfg->n_ports; p++) {
-		char path[4096];
+	map.max_subs = live ? prof.max_subscribers : (cfg->n_subs ? cfg->n_subs : 1);
+	if (live) {
+		map.n_rx_ports = prof.n_rx_ports;
+		for (uint16_t i = 0; i < prof.n_rx_ports; i++)
+			map.rx_port_ids[i] = live_port(&prof.rx_ports[i], true, &prof, pools.rx);
+		map.n_tx_ports = prof.n_tx_ports;
+		for (uint16_t i = 0; i < prof.n_tx_ports; i++) {
+			snprintf(map.tx_ports[i].name, sizeof(map.tx_ports[i].name), "%s",
+				 prof.tx_ports[i].name);
+			map.tx_ports[i].port_id = live_port(&prof.tx_ports[i], false, &prof, NULL);
+		}
+	} else {
+		map.n_rx_ports = (uint16_t)a.n_feeds;
+		for (unsigned int i = 0; i < a.n_feeds; i++) {
+			if (port_create_rx_pcap(i, a.feeds[i], &map.rx_port_ids[i], err,
+						sizeof(err)) != 0 ||
+			    port_start(map.rx_port_ids[i], 1, 0, &prof, pools.rx, err,
+				       sizeof(err)) != 0)
+				die(1, "%s", err);
+			map.rx_expected[i] = expected[i];
+		}
+		map.n_tx_ports = (uint16_t)cfg->n_ports;
+		for (uint32_t p = 0; p < cfg->n_ports; p++) {
+			char path[4096];
 
-		snprintf(path, sizeof(path), "%s/%s.pcap", a.out, cfg->ports[p].name);
-		if (port_create_tx(p, prof.tx_driver, path, &map.tx_port_ids[p], err,
-				   sizeof(err)) != 0 ||
-		    port_start(map.tx_port_ids[p], 0, 1, &prof, NULL, err, sizeof(err)) != 0)
-			die(1, "%s", err);
+			snprintf(path, sizeof(path), "%s/%s.pcap", a.out, cfg->ports[p].name);
+			snprintf(map.tx_ports[p].name, sizeof(map.tx_ports[p].name), "%s",
+				 cfg->ports[p].name);
+			if (port_create_tx(p, prof.tx_driver, path, &map.tx_ports[p].port_id, err,
+					   sizeof(err)) != 0 ||
+			    port_start(map.tx_ports[p].port_id, 0, 1, &prof, NULL, err,
+				       sizeof(err)) != 0)
+				die(1, "%s", err);
+		}
 	}
 
 	size_t qsz = rte_rcu_qsbr_get_memsize(n_rx);
@@ -372,9 +541,11 @@ int main(int argc, char **argv)
 	map.qsbr = rte_zmalloc("qsbr", qsz, RTE_CACHE_LINE_SIZE);
 	if (map.qsbr == NULL || rte_rcu_qsbr_init(map.qsbr, n_rx) != 0)
 		die(1, "RCU QSBR variable: %s", rte_strerror(rte_errno));
-	router_publish(&map.router, rs, NULL);
 	if (lcore_map_build(&map, err, sizeof(err)) != 0)
 		die(1, "%s", err);
+	/* The table from --config (version 0: a local file; aster-control replaces it). */
+	if (lcore_map_apply(&map, cfg, 0, false, &res, err, sizeof(err)) != 0)
+		die(EXIT_USAGE, "%s", err);
 	pools.rx_idle = rte_mempool_in_use_count(pools.rx);
 	pools.tx_idle = rte_mempool_in_use_count(pools.tx);
 
@@ -387,66 +558,41 @@ int main(int argc, char **argv)
 	if (lcore_map_launch(&map) != 0)
 		die(1, "cannot launch the polling lcores");
 	stats_telemetry_attach(&map);
-	rc = replay_wait(&map, a.stall_s, err, sizeof(err));
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	lcore_map_stop(&map);
-	running_map = NULL;
-	if (rc != 0)
-		fprintf(stderr, "aster-dataplane: %s\n", err);
-
-	/* Every input mbuf freed and every output mbuf sent: the pools are back to idle. */
-	unsigned int rx_final = rte_mempool_in_use_count(pools.rx);
-	unsigned int tx_final = rte_mempool_in_use_count(pools.tx);
-	double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-	uint64_t messages = 0;
-
-	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
-		struct stats_feed_totals t;
-
-		stats_feed_totals(&map, f, &t);
-		messages += t.messages;
-	}
-	json_t *root = stats_json(&map);
-
-	if (root == NULL)
-		die(1, "out of memory for stats.json");
-	json_object_set_new(
-	    root, "replay",
-	    json_pack("{sI sI sf sf sf sb}", "input_packets", (json_int_t)input_packets, "messages",
-		      (json_int_t)messages, "seconds", secs, "messages_per_s",
-		      secs > 0 ? (double)messages / secs : 0.0, "packets_per_s",
-		      secs > 0 ? (double)input_packets / secs : 0.0, "hugepages", !no_huge));
-	json_object_set_new(
-	    root, "mempools",
-	    json_pack("{s{sI sI} s{sI sI}}", "rx", "idle_in_use", (json_int_t)pools.rx_idle,
-		      "final_in_use", (json_int_t)rx_final, "tx", "idle_in_use",
-		      (json_int_t)pools.tx_idle, "final_in_use", (json_int_t)tx_final));
-	for (unsigned int i = 0; i < a.n_feeds; i++)
-		port_close(map.rx_port_ids[i]);
-	for (uint32_t p = 0; p < cfg->n_ports; p++)
-		port_close(map.tx_port_ids[p]);
-	if (write_stats(a.out, root) != 0)
-		die(1, "%s/stats.json: cannot write", a.out);
-	json_decref(root);
-	if (rc == 0)
-		printf("replayed %" PRIu64 " packets, %" PRIu64
-		       " messages in %.3f s (%.0f messages/s)\n",
-		       input_packets, messages, secs, secs > 0 ? (double)messages / secs : 0.0);
-	if (rc == 0 && a.linger) {
+	if (live) {
 		const struct timespec tick = {.tv_sec = 0, .tv_nsec = 20000000};
+		struct ctl *ctl =
+		    ctl_start(&map, a.ctl_socket, a.health_file, make_boot_id(), err, sizeof(err));
 
-		fflush(stdout);
+		if (ctl == NULL) {
+			lcore_map_stop(&map);
+			die(1, "%s", err);
+		}
+		fprintf(
+		    stderr,
+		    "aster-dataplane: live on %u input and %u output ports, control socket %s\n",
+		    map.n_rx_ports, map.n_tx_ports, a.ctl_socket);
 		while (!signalled)
 			nanosleep(&tick, NULL);
+		ctl_stop(ctl);
+		lcore_map_stop(&map);
+		rc = 0;
+	} else {
+		rc = replay_wait(&map, a.stall_s, err, sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		lcore_map_stop(&map);
+		if (rc != 0)
+			fprintf(stderr, "aster-dataplane: %s\n", err);
+		rc = replay_report(&a, &map, &pools, input_packets, &t0, &t1, no_huge, rc);
 	}
+	running_map = NULL;
 	stats_telemetry_detach();
-
+	for (uint16_t i = 0; i < map.n_rx_ports; i++)
+		port_close(map.rx_port_ids[i]);
+	for (uint16_t p = 0; p < map.n_tx_ports; p++)
+		port_close(map.tx_ports[p].port_id);
 	lcore_map_free(&map);
-	router_state_free(map.router);
 	rte_free(map.qsbr);
 	port_pools_free(&pools);
-	free(map.tx_port_ids);
-	routing_config_free(cfg);
 	rte_eal_cleanup();
 	return rc == 0 ? 0 : 1;
 }

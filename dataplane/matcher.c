@@ -23,6 +23,8 @@
 
 #include "matcher.h"
 
+#include "../common/routing_config.h"
+
 /* SPEC §3.5: case-sensitive, unanchored unless the pattern anchors itself. */
 #define MATCHER_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
 #define SYM_LEN		 8
@@ -38,6 +40,20 @@ struct regex_group {
 	uint32_t count;
 };
 
+/*
+ * A compiled Hyperscan database and its distinct expressions (id k = exprs[k]), shared
+ * by consecutive matchers of a feed while the set of expressions stays the same: a table
+ * change that only touches exact symbols, types or subscribers pays no compile.
+ * References are taken and dropped only off the polling cores (build and free).
+ */
+struct regex_db {
+	hs_database_t *db;
+	uint32_t refs;
+	uint32_t n;
+	char **exprs;	  /* [n], copies */
+	uint32_t *sorted; /* ids ordered by expression, for set comparison */
+};
+
 struct matcher {
 	/* exact literals */
 	struct exact_slot *slots;
@@ -45,7 +61,8 @@ struct matcher {
 	uint32_t *exact_subs;
 	uint32_t n_exact;
 	/* Hyperscan: id = index into groups */
-	hs_database_t *db;
+	struct regex_db *rdb;
+	hs_database_t *db; /* rdb->db, or NULL */
 	struct regex_group *groups;
 	uint32_t *regex_subs;
 	uint32_t n_regex;
@@ -54,46 +71,6 @@ struct matcher {
 struct matcher_scratch {
 	hs_scratch_t *hs; /* NULL when the matcher has no regex */
 };
-
-static int is_alnum(char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
-}
-
-/*
- * Whether `expr` is `^LIT$` with LIT 1..8 symbol characters: letters, digits, or a
- * backslash-escaped printable non-alphanumeric (always a literal in PCRE syntax).
- * An escaped space is refused: the symbol is matched without trailing spaces, so a
- * literal ending in one must not be folded into the padding.
- */
-static bool exact_literal(const char *expr, uint64_t *key)
-{
-	char sym[SYM_LEN];
-	unsigned int n = 0;
-	const char *p = expr;
-
-	if (*p++ != '^')
-		return false;
-	for (; *p != '\0' && *p != '$'; p++) {
-		char c = *p;
-
-		if (c == '\\') {
-			c = *++p;
-			if (c <= ' ' || c > '~' || is_alnum(c))
-				return false;
-		} else if (!is_alnum(c)) {
-			return false;
-		}
-		if (n == SYM_LEN)
-			return false;
-		sym[n++] = c;
-	}
-	if (n == 0 || p[0] != '$' || p[1] != '\0')
-		return false;
-	memset(sym + n, ' ', SYM_LEN - n);
-	memcpy(key, sym, SYM_LEN);
-	return true;
-}
 
 static inline uint64_t slot_hash(uint64_t key)
 {
@@ -199,8 +176,97 @@ static int cmp_order(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, char *err,
-		       size_t errlen, uint32_t *bad)
+static const char *const *sort_exprs; /* qsort context: build is single threaded */
+
+static int cmp_expr_id(const void *a, const void *b)
+{
+	return strcmp(sort_exprs[*(const uint32_t *)a], sort_exprs[*(const uint32_t *)b]);
+}
+
+static void rdb_put(struct regex_db *r)
+{
+	if (r == NULL || --r->refs != 0)
+		return;
+	hs_free_database(r->db);
+	for (uint32_t i = 0; i < r->n; i++)
+		free(r->exprs[i]);
+	free(r->exprs);
+	free(r->sorted);
+	free(r);
+}
+
+/* Wrap a freshly compiled database with copies of its expressions. */
+static struct regex_db *rdb_new(hs_database_t *db, const char **exprs, uint32_t n)
+{
+	struct regex_db *r = calloc(1, sizeof(*r));
+
+	if (r == NULL || (r->exprs = calloc(n, sizeof(*r->exprs))) == NULL ||
+	    (r->sorted = malloc(n * sizeof(*r->sorted))) == NULL) {
+		if (r != NULL)
+			free(r->exprs);
+		free(r);
+		return NULL;
+	}
+	r->db = db;
+	r->refs = 1;
+	r->n = n;
+	for (uint32_t i = 0; i < n; i++) {
+		r->sorted[i] = i;
+		if ((r->exprs[i] = strdup(exprs[i])) == NULL) {
+			r->db = NULL;
+			rdb_put(r);
+			return NULL;
+		}
+	}
+	sort_exprs = (const char *const *)r->exprs;
+	qsort(r->sorted, n, sizeof(*r->sorted), cmp_expr_id);
+	return r;
+}
+
+/*
+ * When `prev` holds exactly the expressions of `m` (in any order), renumber m's groups
+ * to prev's ids and share its database. Returns true when shared.
+ */
+static bool rdb_reuse(struct matcher *m, struct regex_db *prev, const char **exprs, uint32_t n)
+{
+	uint32_t *mine, *perm;
+	struct regex_group *groups;
+	bool same = true;
+
+	if (prev == NULL || prev->n != n || n == 0)
+		return false;
+	mine = malloc(n * sizeof(*mine));
+	perm = malloc(n * sizeof(*perm));
+	groups = malloc(n * sizeof(*groups));
+	if (mine == NULL || perm == NULL || groups == NULL) {
+		same = false;
+		goto out;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		mine[i] = i;
+	sort_exprs = exprs;
+	qsort(mine, n, sizeof(*mine), cmp_expr_id);
+	for (uint32_t i = 0; i < n && same; i++) {
+		same = strcmp(exprs[mine[i]], prev->exprs[prev->sorted[i]]) == 0;
+		perm[mine[i]] = prev->sorted[i];
+	}
+	if (same) {
+		for (uint32_t g = 0; g < n; g++)
+			groups[perm[g]] = m->groups[g];
+		memcpy(m->groups, groups, n * sizeof(*groups));
+		prev->refs++;
+		m->rdb = prev;
+		m->db = prev->db;
+	}
+out:
+	free(groups);
+	free(perm);
+	free(mine);
+	return same;
+}
+
+static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, struct regex_db *prev,
+		       char *err, size_t errlen, uint32_t *bad)
 {
 	const char **exprs = NULL;
 	unsigned int *flags = NULL, *ids = NULL;
@@ -254,6 +320,10 @@ static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, ch
 		m->groups[g].count = n_subs - m->groups[g].first;
 	}
 
+	if (rdb_reuse(m, prev, exprs, n_groups)) {
+		rc = 0;
+		goto free_tmp;
+	}
 	if (hs_compile_multi(exprs, flags, ids, n_groups, HS_MODE_BLOCK, NULL, &m->db, &cerr) !=
 	    HS_SUCCESS) {
 		/* map Hyperscan's index back to the caller's first use of the expression */
@@ -263,6 +333,12 @@ static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, ch
 		hs_free_compile_error(cerr);
 		m->db = NULL;
 		rc = -EINVAL;
+		goto free_tmp;
+	}
+	m->rdb = rdb_new(m->db, exprs, n_groups);
+	if (m->rdb == NULL) {
+		hs_free_database(m->db);
+		m->db = NULL;
 		goto free_tmp;
 	}
 	rc = 0;
@@ -276,6 +352,13 @@ free_tmp:
 
 struct matcher *matcher_build(const struct matcher_pattern *pats, uint32_t n, char *err,
 			      size_t errlen, uint32_t *bad)
+{
+	return matcher_build_from(pats, n, NULL, err, errlen, bad);
+}
+
+struct matcher *matcher_build_from(const struct matcher_pattern *pats, uint32_t n,
+				   const struct matcher *prev, char *err, size_t errlen,
+				   uint32_t *bad)
 {
 	struct exact_pair *pairs = NULL;
 	struct regex_ref *refs = NULL;
@@ -296,7 +379,7 @@ struct matcher *matcher_build(const struct matcher_pattern *pats, uint32_t n, ch
 	for (uint32_t i = 0; i < n; i++) {
 		uint64_t key;
 
-		if (exact_literal(pats[i].expr, &key)) {
+		if (rc_pattern_exact_key(pats[i].expr, &key)) {
 			pairs[n_pairs].key = key;
 			pairs[n_pairs++].sub = pats[i].sub;
 		} else {
@@ -315,9 +398,9 @@ struct matcher *matcher_build(const struct matcher_pattern *pats, uint32_t n, ch
 		char dummy_err[1];
 		uint32_t dummy_bad;
 
-		rc = regex_build(m, refs, n_refs, err != NULL ? err : dummy_err,
-				 err != NULL ? errlen : sizeof(dummy_err),
-				 bad != NULL ? bad : &dummy_bad);
+		rc = regex_build(
+		    m, refs, n_refs, prev != NULL ? prev->rdb : NULL, err != NULL ? err : dummy_err,
+		    err != NULL ? errlen : sizeof(dummy_err), bad != NULL ? bad : &dummy_bad);
 		if (rc < 0)
 			goto fail;
 	}
@@ -338,7 +421,7 @@ void matcher_free(struct matcher *m)
 {
 	if (m == NULL)
 		return;
-	hs_free_database(m->db);
+	rdb_put(m->rdb);
 	free(m->regex_subs);
 	free(m->groups);
 	free(m->exact_subs);
@@ -448,4 +531,9 @@ uint32_t matcher_n_exact(const struct matcher *m)
 uint32_t matcher_n_regex(const struct matcher *m)
 {
 	return m->n_regex;
+}
+
+bool matcher_shares_db(const struct matcher *a, const struct matcher *b)
+{
+	return a != NULL && b != NULL && a->rdb != NULL && a->rdb == b->rdb;
 }

@@ -14,6 +14,7 @@
 #ifndef ASTER_MATCHER_H
 #define ASTER_MATCHER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,7 +32,18 @@ struct matcher_pattern {
  */
 struct matcher *matcher_build(const struct matcher_pattern *pats, uint32_t n, char *err,
 			      size_t errlen, uint32_t *bad);
+/*
+ * The same, reusing `prev`'s compiled Hyperscan database when the set of regex
+ * expressions is unchanged (exact-symbol, type and subscriber changes): no compile.
+ * `prev` stays valid and owned by its holder.
+ */
+struct matcher *matcher_build_from(const struct matcher_pattern *pats, uint32_t n,
+				   const struct matcher *prev, char *err, size_t errlen,
+				   uint32_t *bad);
 void matcher_free(struct matcher *m);
+
+/* Whether two matchers share one compiled database (tests, logs). */
+bool matcher_shares_db(const struct matcher *a, const struct matcher *b);
 
 /* Check one expression with Hyperscan's parser. 0, or -EINVAL with `err` filled. */
 int matcher_check(const char *expr, char *err, size_t errlen);

@@ -34,6 +34,8 @@ enum {
 	K_MEMORY_MB,
 	K_MAX_SUBSCRIBERS,
 	K_EAL_ARGS,
+	K_RX_PORTS,
+	K_TX_PORTS,
 	K_N
 };
 
@@ -63,7 +65,41 @@ static const struct yaml_doc_key keys[K_N] = {
     [K_MEMORY_MB] = {"memory_mb", YAML_DOC_INT, false, 64, 65536, 512, NULL, NULL},
     [K_MAX_SUBSCRIBERS] = {"max_subscribers", YAML_DOC_INT, false, 1, 65536, 1024, NULL, NULL},
     [K_EAL_ARGS] = {"eal_args", YAML_DOC_STR, false, 0, 255, 0, "", NULL},
+    /* Live mode only: the feed inputs and the output ports (names as in the routing
+     * table's `ports`). Replay makes its own net_pcap ports from its arguments. */
+    [K_RX_PORTS] = {"rx_ports", YAML_DOC_SEQ, false, 1, PROFILE_MAX_PORTS, 0, NULL, NULL},
+    [K_TX_PORTS] = {"tx_ports", YAML_DOC_SEQ, false, 1, PROFILE_MAX_PORTS, 0, NULL, NULL},
 };
+
+enum { P_NAME, P_DEV, P_N };
+static const struct yaml_doc_key port_keys[P_N] = {
+    [P_NAME] = {"name", YAML_DOC_STR, true, 1, 31, 0, NULL, NULL},
+    /* "net_af_packet0,iface=veth0" (a DPDK virtual device and its arguments) or a PCI
+     * address "0000:3b:00.0" */
+    [P_DEV] = {"dev", YAML_DOC_STR, true, 1, 255, 0, NULL, NULL},
+};
+
+static int parse_ports(struct yaml_doc *d, yaml_node_t *seq, const char *key,
+		       struct profile_port *ports, uint16_t *n)
+{
+	for (size_t i = 0; i < yaml_doc_seq_len(seq); i++) {
+		yaml_node_t *v[P_N], *node = yaml_doc_seq_item(d, seq, i);
+		struct profile_port *pp = &ports[*n];
+		int rc = yaml_doc_map(d, node, key, port_keys, P_N, v, NULL);
+
+		if (rc < 0)
+			return rc;
+		snprintf(pp->name, sizeof(pp->name), "%s",
+			 yaml_doc_str(v[P_NAME], &port_keys[P_NAME]));
+		snprintf(pp->dev, sizeof(pp->dev), "%s", yaml_doc_str(v[P_DEV], &port_keys[P_DEV]));
+		for (uint16_t j = 0; j < *n; j++)
+			if (strcmp(ports[j].name, pp->name) == 0)
+				return yaml_doc_error(d, v[P_NAME], "name", "duplicate port \"%s\"",
+						      pp->name);
+		(*n)++;
+	}
+	return 0;
+}
 
 enum { L_ID, L_CPU, L_ROLES, L_N };
 static const struct yaml_doc_key lcore_keys[L_N] = {
@@ -151,7 +187,10 @@ static int parse(struct yaml_doc *d, struct profile *p)
 	p->max_subscribers = (uint32_t)yaml_doc_int(v[K_MAX_SUBSCRIBERS], &keys[K_MAX_SUBSCRIBERS]);
 	snprintf(p->eal_args, sizeof(p->eal_args), "%s",
 		 yaml_doc_str(v[K_EAL_ARGS], &keys[K_EAL_ARGS]));
-	return 0;
+	rc = parse_ports(d, v[K_RX_PORTS], "rx_ports", p->rx_ports, &p->n_rx_ports);
+	if (rc < 0)
+		return rc;
+	return parse_ports(d, v[K_TX_PORTS], "tx_ports", p->tx_ports, &p->n_tx_ports);
 }
 
 int profile_load(const char *path, struct profile *p, char *err, size_t errlen)

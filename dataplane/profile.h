@@ -21,6 +21,13 @@ struct profile_lcore {
 	uint8_t roles; /* PROFILE_ROLE_RX | PROFILE_ROLE_TX */
 };
 
+#define PROFILE_MAX_PORTS 16
+
+struct profile_port {
+	char name[32];
+	char dev[256]; /* vdev "net_xxx,args" or PCI address */
+};
+
 struct profile {
 	char path[256];
 	char name[64];
@@ -29,18 +36,21 @@ struct profile {
 	uint16_t main_cpu;  /* CPU of the main lcore (control, housekeeping; never polls) */
 	uint16_t n_lcores;
 	struct profile_lcore lcores[PROFILE_MAX_LCORES];
-	uint16_t burst;		  /* rx/tx burst size, 1..512 */
-	uint16_t rx_descs;	  /* per RX queue */
-	uint16_t tx_descs;	  /* per TX queue */
-	uint32_t ring_size;	  /* RX->TX ring entries, power of two */
-	uint32_t rx_mbufs;	  /* RX mempool size (held packets count against it) */
-	uint32_t tx_mbufs;	  /* TX mempool size */
-	uint16_t mbuf_cache;	  /* per-lcore mempool cache */
-	uint16_t hold_packets;	  /* arbiter hold queue per feed */
-	uint32_t hold_us;	  /* arbiter hold timeout in live mode, 0 = none */
-	uint32_t memory_mb;	  /* EAL memory (-m) when running without hugepages */
-	uint32_t max_subscribers; /* per feed; sizes the locate bitmaps */
-	char eal_args[256];	  /* extra EAL arguments, space separated */
+	uint16_t burst;			 /* rx/tx burst size, 1..512 */
+	uint16_t rx_descs;		 /* per RX queue */
+	uint16_t tx_descs;		 /* per TX queue */
+	uint32_t ring_size;		 /* RX->TX ring entries, power of two */
+	uint32_t rx_mbufs;		 /* RX mempool size (held packets count against it) */
+	uint32_t tx_mbufs;		 /* TX mempool size */
+	uint16_t mbuf_cache;		 /* per-lcore mempool cache */
+	uint16_t hold_packets;		 /* arbiter hold queue per feed */
+	uint32_t hold_us;		 /* arbiter hold timeout in live mode, 0 = none */
+	uint32_t memory_mb;		 /* EAL memory (-m) when running without hugepages */
+	uint32_t max_subscribers;	 /* per feed; sizes the locate bitmaps */
+	char eal_args[256];		 /* extra EAL arguments, space separated */
+	uint16_t n_rx_ports, n_tx_ports; /* live mode ports */
+	struct profile_port rx_ports[PROFILE_MAX_PORTS];
+	struct profile_port tx_ports[PROFILE_MAX_PORTS];
 };
 
 /* Load and validate; 0, or -errno with `err` holding "FILE:LINE: KEY: message". */

@@ -19,7 +19,8 @@
 #include "router.h"
 
 static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t n_scratch,
-		      struct router_feed_rules *fr, char *err, size_t errlen)
+		      const struct matcher *prev, struct router_feed_rules *fr, char *err,
+		      size_t errlen)
 {
 	struct matcher_pattern *pats = NULL;
 	uint32_t *pat_sub = NULL, *pat_sym = NULL; /* pattern -> config subscriber, symbol */
@@ -77,7 +78,9 @@ static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t 
 		n++;
 	}
 
-	fr->matcher = matcher_build(pats, n_pats, hs_err, sizeof(hs_err), &bad);
+	snprintf(fr->name, sizeof(fr->name), "%s", cfg->feeds[feed].name);
+	fr->matcher = matcher_build_from(pats, n_pats, prev, hs_err, sizeof(hs_err), &bad);
+	fr->regex_reused = matcher_shares_db(fr->matcher, prev);
 	if (fr->matcher == NULL) {
 		rc = -errno;
 		if (bad < n_pats) {
@@ -115,6 +118,21 @@ free_tmp:
 struct router_state *router_state_build(const struct routing_config *cfg, uint32_t n_scratch,
 					uint64_t version, char *err, size_t errlen)
 {
+	return router_state_build_from(cfg, NULL, n_scratch, version, err, errlen);
+}
+
+static const struct matcher *prev_matcher(const struct router_state *prev, const char *feed)
+{
+	for (uint32_t f = 0; prev != NULL && f < prev->n_feeds; f++)
+		if (strcmp(prev->feeds[f].name, feed) == 0)
+			return prev->feeds[f].matcher;
+	return NULL;
+}
+
+struct router_state *router_state_build_from(const struct routing_config *cfg,
+					     const struct router_state *prev, uint32_t n_scratch,
+					     uint64_t version, char *err, size_t errlen)
+{
 	struct router_state *rs = calloc(1, sizeof(*rs));
 	int rc;
 
@@ -122,13 +140,36 @@ struct router_state *router_state_build(const struct routing_config *cfg, uint32
 		goto nomem;
 	rs->version = version;
 	rs->n_scratch = n_scratch;
+	if (cfg->n_feeds > ROUTER_MAX_FEED_SLOTS) {
+		snprintf(err, errlen, "%s: feeds: %u feeds, at most %d", cfg->path, cfg->n_feeds,
+			 ROUTER_MAX_FEED_SLOTS);
+		router_state_free(rs);
+		errno = EINVAL;
+		return NULL;
+	}
 	rs->feeds = calloc(cfg->n_feeds ? cfg->n_feeds : 1, sizeof(*rs->feeds));
 	if (rs->feeds == NULL)
 		goto nomem;
+	for (uint32_t f = 0; f < cfg->n_feeds; f++)
+		rs->n_lines += cfg->feeds[f].n_lines;
+	rs->lines = calloc(rs->n_lines ? rs->n_lines : 1, sizeof(*rs->lines));
+	if (rs->lines == NULL)
+		goto nomem;
+	for (uint32_t f = 0, i = 0; f < cfg->n_feeds; f++)
+		for (uint16_t l = 0; l < cfg->feeds[f].n_lines; l++, i++) {
+			rs->lines[i].group = cfg->feeds[f].lines[l].group;
+			rs->lines[i].udp_port = cfg->feeds[f].lines[l].port;
+			rs->lines[i].feed = (uint16_t)f;
+			rs->lines[i].line = (uint8_t)l;
+		}
+	for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
+		rs->slot_index[k] = k < cfg->n_feeds ? (int16_t)k : (int16_t)-1;
 	/* n_feeds grows as feeds are built so router_state_free unwinds a partial state */
 	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
 		rs->n_feeds = f + 1;
-		rc = build_feed(cfg, f, n_scratch, &rs->feeds[f], err, errlen);
+		rs->feeds[f].slot = f;
+		rc = build_feed(cfg, f, n_scratch, prev_matcher(prev, cfg->feeds[f].name),
+				&rs->feeds[f], err, errlen);
 		if (rc < 0) {
 			router_state_free(rs);
 			errno = -rc;
@@ -160,7 +201,23 @@ void router_state_free(struct router_state *rs)
 		free(fr->subs);
 	}
 	free(rs->feeds);
+	free(rs->lines);
 	free(rs);
+}
+
+void router_state_set_slots(struct router_state *rs, const uint32_t *feed_slot,
+			    const uint32_t *sub_slot)
+{
+	for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
+		rs->slot_index[k] = -1;
+	for (uint32_t f = 0; f < rs->n_feeds; f++) {
+		struct router_feed_rules *fr = &rs->feeds[f];
+
+		fr->slot = feed_slot[f];
+		rs->slot_index[fr->slot] = (int16_t)f;
+		for (uint32_t i = 0; i < fr->n_subs; i++)
+			fr->subs[i] = sub_slot[fr->subs[i]];
+	}
 }
 
 uint32_t router_state_max_subs(const struct router_state *rs)

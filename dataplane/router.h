@@ -26,7 +26,16 @@ struct matcher;
 struct matcher_scratch;
 struct rte_rcu_qsbr;
 
-#define ROUTER_LOCATES 65536
+#define ROUTER_LOCATES	      65536
+#define ROUTER_MAX_FEED_SLOTS 64
+
+/* A feed line: destination group and port -> the feed (index in router_state.feeds). */
+struct router_line {
+	uint32_t group;	   /* host order */
+	uint16_t udp_port; /* host order */
+	uint16_t feed;
+	uint8_t line; /* index of the line within its feed */
+};
 
 struct router_feed_rules {
 	uint32_t n_subs;     /* subscribers of this feed */
@@ -36,13 +45,20 @@ struct router_feed_rules {
 	uint64_t *all;	     /* [n_words]: every subscriber (locate 0 is feed-wide) */
 	struct matcher *matcher;
 	struct matcher_scratch **scratch; /* [n_scratch], one per RX lcore */
+	uint32_t slot;			  /* the feed's stable runtime slot (arbiter, locates) */
+	char name[RC_NAME_MAX];
+	bool regex_reused; /* the Hyperscan database came from the previous state */
 };
 
 struct router_state {
-	uint64_t version; /* strictly increasing across publishes */
+	uint64_t version;	/* generation: strictly increasing across publishes */
+	uint64_t table_version; /* the control plane's number for this table, 0 = local file */
 	uint32_t n_feeds;
 	uint32_t n_scratch;
 	struct router_feed_rules *feeds; /* [n_feeds], same order as routing_config */
+	uint32_t n_lines;
+	struct router_line *lines;		   /* every line of every feed */
+	int16_t slot_index[ROUTER_MAX_FEED_SLOTS]; /* feed slot -> index in feeds, -1 */
 };
 
 struct router_locate {
@@ -70,6 +86,34 @@ enum router_verdict {
 struct router_state *router_state_build(const struct routing_config *cfg, uint32_t n_scratch,
 					uint64_t version, char *err, size_t errlen);
 void router_state_free(struct router_state *rs);
+
+/*
+ * The same, for a table replacing `prev` (the state in force, or NULL): a feed whose
+ * set of regex expressions is unchanged shares prev's compiled Hyperscan database
+ * instead of compiling it again. `prev` is only read; call off the polling cores.
+ */
+struct router_state *router_state_build_from(const struct routing_config *cfg,
+					     const struct router_state *prev, uint32_t n_scratch,
+					     uint64_t version, char *err, size_t errlen);
+
+/*
+ * Renumber a state built by router_state_build to the dataplane's stable slots before publishing
+ * it: feed f becomes slot feed_slot[f] (< ROUTER_MAX_FEED_SLOTS), subscriber i (config
+ * index) becomes sub_slot[i] in every feed's `subs`. router_state_build numbers both
+ * by config index.
+ */
+void router_state_set_slots(struct router_state *rs, const uint32_t *feed_slot,
+			    const uint32_t *sub_slot);
+
+/* The line a frame to `group`:`udp_port` belongs to, or NULL (SPEC §3.1). */
+static inline const struct router_line *router_line_find(const struct router_state *rs,
+							 uint32_t group, uint16_t udp_port)
+{
+	for (uint32_t i = 0; i < rs->n_lines; i++)
+		if (rs->lines[i].group == group && rs->lines[i].udp_port == udp_port)
+			return &rs->lines[i];
+	return NULL;
+}
 
 /* Largest n_subs over the feeds: router_locates_create() needs at least this many. */
 uint32_t router_state_max_subs(const struct router_state *rs);

@@ -8,6 +8,8 @@
  * Runs on a polling lcore: no allocation but mbufs, no locks, no logs, no syscalls.
  * Every packet or message not delivered bumps a named counter (stats.h).
  */
+#include <string.h>
+
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -142,13 +144,38 @@ static void route(struct rx_lcore *lc, struct rx_feed *fd, const struct router_f
 		drop(lc, DROP_NO_SUBSCRIBER, 1);
 }
 
+/* Remember from which (session, sequence) on the feed is routed by a new table version,
+ * so a routing change can be audited message by message. */
+static void log_version(struct rx_feed *fd, uint64_t version, const struct arbiter_pkt *pkt,
+			uint16_t skip)
+{
+	uint64_t n = fd->n_log;
+	struct rx_feed_log *e = &fd->log[n % RX_FEED_LOG];
+
+	e->version = version;
+	e->table_version = fd->lc->rs->table_version;
+	e->seq = pkt->seq + skip;
+	memcpy(e->session, pkt->session, sizeof(e->session));
+	fd->log_version = version;
+	__atomic_store_n(&fd->n_log, n + 1, __ATOMIC_RELEASE);
+}
+
 static void arb_deliver(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip)
 {
 	struct rx_feed *fd = ctx;
 	struct rx_lcore *lc = fd->lc;
-	const struct router_feed_rules *fr = &lc->rs->feeds[fd->feed];
+	int16_t fi = lc->rs->slot_index[fd->slot];
 	uint32_t off = MOLD_HDR_LEN;
 
+	if (unlikely(fi < 0)) {
+		/* the feed left the table while these were held: nobody subscribes */
+		drop(lc, DROP_NO_SUBSCRIBER, (uint64_t)(pkt->n_msgs - skip));
+		return;
+	}
+	const struct router_feed_rules *fr = &lc->rs->feeds[fi];
+
+	if (unlikely(fd->log_version != lc->rs->version) && pkt->n_msgs > skip)
+		log_version(fd, lc->rs->version, pkt, skip);
 	for (uint16_t i = 0; i < pkt->n_msgs; i++) {
 		uint16_t len;
 		const uint8_t *msg = mold_next(pkt->mold, &off, &len);
@@ -184,14 +211,6 @@ void rx_lcore_bind_ops(struct rx_lcore *lc)
 	lc->pub_ops.close = pub_close;
 }
 
-static const struct rx_line *line_find(const struct rx_lcore *lc, uint32_t ip, uint16_t port)
-{
-	for (uint16_t i = 0; i < lc->n_lines; i++)
-		if (lc->lines[i].group == ip && lc->lines[i].udp_port == port)
-			return &lc->lines[i];
-	return NULL;
-}
-
 /* One received frame, SPEC §3.1-3.3. Consumes the mbuf (freed, or kept by the arbiter). */
 static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 {
@@ -212,14 +231,14 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 		rte_pktmbuf_free(m);
 		return;
 	}
-	const struct rx_line *ln = line_find(lc, f.dst_ip, f.dst_port);
+	const struct router_line *ln = router_line_find(lc->rs, f.dst_ip, f.dst_port);
+	struct rx_feed *fd = ln ? lc->feed_by_slot[lc->rs->feeds[ln->feed].slot] : NULL;
 
-	if (unlikely(ln == NULL || ln->feed_slot == LCORE_FOREIGN)) {
+	if (unlikely(fd == NULL)) {
 		drop(lc, ln == NULL ? DROP_NO_FEED : DROP_FOREIGN_FEED, 1);
 		rte_pktmbuf_free(m);
 		return;
 	}
-	struct rx_feed *fd = &lc->feeds[ln->feed_slot];
 	const uint8_t *mold = p + f.payload_off;
 
 	stats_add(&fd->packets, 1);
@@ -330,8 +349,9 @@ static bool rx_poll_merged(struct rx_lcore *lc, uint64_t now)
 void rx_drain(struct rx_lcore *lc)
 {
 	lc->rs = router_current(lc->router_slot);
-	for (uint16_t i = 0; i < lc->n_feeds; i++)
-		arbiter_flush(&lc->feeds[i].arb);
+	for (uint32_t i = 0; i < ROUTER_MAX_FEED_SLOTS; i++)
+		if (lc->feed_by_slot[i] != NULL)
+			arbiter_flush(&lc->feed_by_slot[i]->arb);
 	rx_flush(lc);
 	__atomic_store_n(&lc->drained, 1, __ATOMIC_RELEASE);
 }
@@ -365,8 +385,9 @@ void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc)
 	if (lc->prof->hold_us == 0)
 		return;
 	lc->rs = router_current(lc->router_slot);
-	for (uint16_t i = 0; i < lc->n_feeds; i++)
-		arbiter_poll(&lc->feeds[i].arb, now_tsc);
+	for (uint32_t i = 0; i < ROUTER_MAX_FEED_SLOTS; i++)
+		if (lc->feed_by_slot[i] != NULL)
+			arbiter_poll(&lc->feed_by_slot[i]->arb, now_tsc);
 	rx_flush(lc);
 	if (lc->qsbr != NULL)
 		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);

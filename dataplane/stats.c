@@ -45,48 +45,55 @@ void stats_block_free(struct stats_block *b)
 
 void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t)
 {
+	uint32_t slot = map->feed_slot[feed];
+	const struct rx_feed *fd = map->rx[map->feed_owner[slot]]->feed_by_slot[slot];
+	const struct arbiter_counters *c;
+
 	memset(t, 0, sizeof(*t));
-	for (uint16_t r = 0; r < map->n_rx; r++) {
-		const struct rx_lcore *lc = map->rx[r];
-
-		for (uint16_t i = 0; i < lc->n_feeds; i++) {
-			const struct rx_feed *fd = &lc->feeds[i];
-			const struct arbiter_counters *c = &fd->arb.c;
-
-			if (fd->feed != feed)
-				continue;
-			t->packets += stats_read(&fd->packets);
-			t->malformed += stats_read(&fd->malformed);
-			t->messages += stats_read(&c->messages);
-			t->duplicates += stats_read(&c->duplicates);
-			t->late += stats_read(&c->late);
-			t->gaps += stats_read(&c->gaps);
-			t->gap_messages += stats_read(&c->gap_messages);
-			t->stale_session += stats_read(&c->stale_session);
-			t->sessions += stats_read(&c->sessions);
-			t->held += stats_read(&c->held);
-			t->hold_overflow += stats_read(&c->hold_overflow);
-			t->hold_timeout += stats_read(&c->hold_timeout);
-		}
-	}
+	if (fd == NULL)
+		return;
+	c = &fd->arb.c;
+	t->packets = stats_read(&fd->packets);
+	t->malformed = stats_read(&fd->malformed);
+	t->messages = stats_read(&c->messages);
+	t->duplicates = stats_read(&c->duplicates);
+	t->late = stats_read(&c->late);
+	t->gaps = stats_read(&c->gaps);
+	t->gap_messages = stats_read(&c->gap_messages);
+	t->stale_session = stats_read(&c->stale_session);
+	t->sessions = stats_read(&c->sessions);
+	t->held = stats_read(&c->held);
+	t->hold_overflow = stats_read(&c->hold_overflow);
+	t->hold_timeout = stats_read(&c->hold_timeout);
 }
 
-static void block_sub(const struct stats_block *b, uint32_t sub, struct stats_sub *t)
+static void block_sub(const struct stats_block *b, uint32_t slot, struct stats_sub *t)
 {
-	if (b == NULL || sub >= b->n_subs)
+	if (b == NULL || slot >= b->n_subs)
 		return;
-	t->messages += stats_read(&b->subs[sub].messages);
-	t->packets += stats_read(&b->subs[sub].packets);
-	t->dropped += stats_read(&b->subs[sub].dropped);
+	t->messages += stats_read(&b->subs[slot].messages);
+	t->packets += stats_read(&b->subs[slot].packets);
+	t->dropped += stats_read(&b->subs[slot].dropped);
+}
+
+void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_sub *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint16_t r = 0; r < map->n_rx; r++)
+		block_sub(map->rx[r]->st, slot, t);
+	for (uint16_t i = 0; i < map->n_tx; i++)
+		block_sub(map->tx[i]->st, slot, t);
 }
 
 void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct stats_sub *t)
 {
-	memset(t, 0, sizeof(*t));
-	for (uint16_t r = 0; r < map->n_rx; r++)
-		block_sub(map->rx[r]->st, sub, t);
-	for (uint16_t i = 0; i < map->n_tx; i++)
-		block_sub(map->tx[i]->st, sub, t);
+	uint32_t slot = map->sub_slot[sub];
+	const struct stats_sub *base = &map->sub_base[slot];
+
+	stats_slot_totals(map, slot, t);
+	t->messages -= base->messages;
+	t->packets -= base->packets;
+	t->dropped -= base->dropped;
 }
 
 void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
@@ -98,7 +105,7 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 	for (uint16_t t = 0; t < map->n_tx; t++)
 		for (int d = 0; d < DROP__MAX; d++)
 			drops[d] += stats_read(&map->tx[t]->st->drops[d]);
-	for (uint32_t f = 0; f < map->cfg->n_feeds; f++) {
+	for (uint32_t f = 0; map->table != NULL && f < map->table->n_feeds; f++) {
 		struct stats_feed_totals t;
 
 		stats_feed_totals(map, f, &t);
@@ -110,12 +117,13 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 
 #define FEED_FIELDS(X)                                                                             \
 	X(packets)                                                                                 \
-	X(messages) X(duplicates) X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session)    \
-	    X(sessions) X(held) X(hold_overflow) X(hold_timeout)
+	X(messages)                                                                                \
+	X(duplicates) X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session) X(sessions)    \
+	    X(held) X(hold_overflow) X(hold_timeout)
 
 struct json_t *stats_json(const struct lcore_map *map)
 {
-	const struct routing_config *cfg = map->cfg;
+	const struct routing_config *cfg = map->table;
 	json_t *root = json_object(), *feeds = json_object(), *subs = json_object();
 	json_t *drops = json_object(), *lcores = json_object();
 	uint64_t d[DROP__MAX];
@@ -177,17 +185,33 @@ fail:
 /* Telemetry: the callbacks run on DPDK's telemetry thread. The map is attached while
  * the lcores run; the lock only orders attach/detach against a callback in flight. */
 static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
-static const struct lcore_map *tel_map;
+static struct lcore_map *tel_map;
+
+/* Hold the attach lock and the map's table lock (a table apply swaps names and slots
+ * under it) while a callback reads. */
+static void tel_acquire(void)
+{
+	pthread_mutex_lock(&tel_lock);
+	if (tel_map != NULL)
+		pthread_mutex_lock(&tel_map->lock);
+}
+
+static void tel_release(void)
+{
+	if (tel_map != NULL)
+		pthread_mutex_unlock(&tel_map->lock);
+	pthread_mutex_unlock(&tel_lock);
+}
 
 static int tel_feeds(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	pthread_mutex_lock(&tel_lock);
-	for (uint32_t f = 0; tel_map != NULL && f < tel_map->cfg->n_feeds; f++)
-		rte_tel_data_add_array_string(d, tel_map->cfg->feeds[f].name);
-	pthread_mutex_unlock(&tel_lock);
+	tel_acquire();
+	for (uint32_t f = 0; tel_map != NULL && f < tel_map->table->n_feeds; f++)
+		rte_tel_data_add_array_string(d, tel_map->table->feeds[f].name);
+	tel_release();
 	return 0;
 }
 
@@ -196,9 +220,9 @@ static int tel_feed(const char *cmd, const char *params, struct rte_tel_data *d)
 	int rc = -EINVAL;
 
 	RTE_SET_USED(cmd);
-	pthread_mutex_lock(&tel_lock);
+	tel_acquire();
 	if (tel_map != NULL && params != NULL) {
-		int f = routing_config_feed_index(tel_map->cfg, params);
+		int f = routing_config_feed_index(tel_map->table, params);
 
 		if (f >= 0) {
 			struct stats_feed_totals t;
@@ -211,7 +235,7 @@ static int tel_feed(const char *cmd, const char *params, struct rte_tel_data *d)
 			rc = 0;
 		}
 	}
-	pthread_mutex_unlock(&tel_lock);
+	tel_release();
 	return rc;
 }
 
@@ -220,10 +244,10 @@ static int tel_subscribers(const char *cmd, const char *params, struct rte_tel_d
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	pthread_mutex_lock(&tel_lock);
-	for (uint32_t s = 0; tel_map != NULL && s < tel_map->cfg->n_subs; s++)
-		rte_tel_data_add_array_string(d, tel_map->cfg->subs[s].name);
-	pthread_mutex_unlock(&tel_lock);
+	tel_acquire();
+	for (uint32_t s = 0; tel_map != NULL && s < tel_map->table->n_subs; s++)
+		rte_tel_data_add_array_string(d, tel_map->table->subs[s].name);
+	tel_release();
 	return 0;
 }
 
@@ -232,9 +256,9 @@ static int tel_subscriber(const char *cmd, const char *params, struct rte_tel_da
 	int rc = -EINVAL;
 
 	RTE_SET_USED(cmd);
-	pthread_mutex_lock(&tel_lock);
+	tel_acquire();
 	if (tel_map != NULL && params != NULL) {
-		int s = routing_config_sub_index(tel_map->cfg, params);
+		int s = routing_config_sub_index(tel_map->table, params);
 
 		if (s >= 0) {
 			struct stats_sub t;
@@ -247,7 +271,7 @@ static int tel_subscriber(const char *cmd, const char *params, struct rte_tel_da
 			rc = 0;
 		}
 	}
-	pthread_mutex_unlock(&tel_lock);
+	tel_release();
 	return rc;
 }
 
@@ -258,13 +282,13 @@ static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&tel_lock);
+	tel_acquire();
 	if (tel_map != NULL) {
 		stats_drop_totals(tel_map, drops);
 		for (int i = 1; i < DROP__MAX; i++)
 			rte_tel_data_add_dict_u64(d, stats_drop_name[i], drops[i]);
 	}
-	pthread_mutex_unlock(&tel_lock);
+	tel_release();
 	return 0;
 }
 
@@ -275,7 +299,7 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
 	rte_tel_data_start_dict(d);
-	pthread_mutex_lock(&tel_lock);
+	tel_acquire();
 	for (uint16_t r = 0; tel_map != NULL && r < tel_map->n_rx; r++) {
 		snprintf(name, sizeof(name), "rx%u_iterations", tel_map->rx[r]->lcore_id);
 		rte_tel_data_add_dict_u64(d, name, stats_read(&tel_map->rx[r]->st->iterations));
@@ -284,7 +308,7 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 		snprintf(name, sizeof(name), "tx%u_packets", tel_map->tx[t]->lcore_id);
 		rte_tel_data_add_dict_u64(d, name, stats_read(&tel_map->tx[t]->st->tx_done));
 	}
-	pthread_mutex_unlock(&tel_lock);
+	tel_release();
 	return 0;
 }
 
@@ -305,7 +329,7 @@ int stats_telemetry_register(void)
 	return rc ? -EINVAL : 0;
 }
 
-void stats_telemetry_attach(const struct lcore_map *map)
+void stats_telemetry_attach(struct lcore_map *map)
 {
 	pthread_mutex_lock(&tel_lock);
 	tel_map = map;

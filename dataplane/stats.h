@@ -96,8 +96,12 @@ struct stats_feed_totals {
 	    hold_overflow, hold_timeout;
 };
 
+/* By index in the table in force (map->table); the caller holds map->lock or is the
+ * thread that applies tables. */
 void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t);
 void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct stats_sub *t);
+/* Raw sums of one subscriber slot over every lcore block (no baseline). */
+void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_sub *t);
 /* Drops by reason, arbiter reasons (duplicate, late, stale_session) included. */
 void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX]);
 
@@ -109,7 +113,7 @@ struct json_t *stats_json(const struct lcore_map *map);
 /* DPDK telemetry commands under /aster/ (dpdk-telemetry.py). Register once after EAL
  * init; attach the running map, detach before freeing it. */
 int stats_telemetry_register(void);
-void stats_telemetry_attach(const struct lcore_map *map);
+void stats_telemetry_attach(struct lcore_map *map);
 void stats_telemetry_detach(void);
 
 #endif

@@ -190,7 +190,8 @@ Test(profile, unknown_and_missing_keys)
 	expect_error(MINIMAL "bursts: 32\n",
 		     "5: bursts: unknown key (expected one of: name, rx_driver, tx_driver, "
 		     "main_cpu, lcores, burst, rx_descs, tx_descs, ring_size, rx_mbufs, tx_mbufs, "
-		     "mbuf_cache, hold_packets, hold_us, memory_mb, max_subscribers, eal_args)");
+		     "mbuf_cache, hold_packets, hold_us, memory_mb, max_subscribers, eal_args, "
+		     "rx_ports, tx_ports)");
 	expect_error("name: x\nburst: 32\n", "1: lcores: missing required key");
 	expect_error("lcores:\n  - {id: 1, cpu: 1, roles: [rx, tx]}\n",
 		     "1: name: missing required key");
@@ -322,4 +323,28 @@ Test(profile, log, .init = cr_redirect_stderr)
 	cr_expect_not_null(strstr(buf, "profile: lcore 2 on cpu 0 roles tx\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: ring_size = 4096\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: tx_driver = net_pcap\n"), "%s", buf);
+}
+
+/* Live mode ports: inputs and outputs by name and device. */
+Test(profile, live_ports)
+{
+	struct profile p;
+
+	cr_assert_eq(load_text(MINIMAL "rx_ports:\n"
+				       "  - {name: in0, dev: \"net_af_packet0,iface=veth0\"}\n"
+				       "tx_ports:\n"
+				       "  - {name: out0, dev: \"0000:3b:00.0\"}\n"
+				       "  - {name: out1, dev: \"net_null0\"}\n",
+			       &p),
+		     0, "%s", err);
+	cr_assert_eq(p.n_rx_ports, 1);
+	cr_assert_str_eq(p.rx_ports[0].name, "in0");
+	cr_assert_str_eq(p.rx_ports[0].dev, "net_af_packet0,iface=veth0");
+	cr_assert_eq(p.n_tx_ports, 2);
+	cr_assert_str_eq(p.tx_ports[1].name, "out1");
+	cr_assert_str_eq(p.tx_ports[0].dev, "0000:3b:00.0");
+	expect_error(MINIMAL "tx_ports:\n  - {name: out0, dev: a}\n  - {name: out0, dev: b}\n",
+		     "7: name: duplicate port \"out0\"");
+	expect_error(MINIMAL "rx_ports:\n  - {name: in0}\n", "6: dev: missing required key");
+	expect_error(MINIMAL "rx_ports: []\n", "5: rx_ports: must not be empty");
 }

@@ -667,3 +667,75 @@ Test(router, publish_without_qsbr_frees_old)
 	cr_expect_null(router_current(&slot));
 	router_locates_free(rl);
 }
+
+/* Issue #3: a table change that leaves the set of regex expressions alone must not
+ * recompile Hyperscan; the next matcher shares the compiled database. */
+static uint64_t match_bits(const struct matcher *m, const char *sym)
+{
+	struct matcher_scratch *s = matcher_scratch_alloc(m);
+	uint64_t bits = 0;
+
+	cr_assert_not_null(s);
+	matcher_match(m, s, sym, (uint32_t)strlen(sym), &bits);
+	matcher_scratch_free(s);
+	return bits;
+}
+
+Test(matcher, exact_changes_reuse_the_database)
+{
+	const struct matcher_pattern a[] = {{"^AAPL$", 0}, {"^MS", 1}, {"BM", 2}};
+	const struct matcher_pattern b[] = {
+	    {"^AAPL$", 0}, {"^IBM$", 0}, {"^MS", 1}, {"BM", 2}, {"^GOOG$", 3}};
+	char err[256];
+	uint32_t bad;
+	struct matcher *ma = matcher_build(a, 3, err, sizeof(err), &bad);
+	struct matcher *mb;
+
+	cr_assert_not_null(ma, "%s", err);
+	mb = matcher_build_from(b, 5, ma, err, sizeof(err), &bad);
+	cr_assert_not_null(mb, "%s", err);
+	cr_expect(matcher_shares_db(mb, ma), "exact-only change recompiled");
+	matcher_free(ma); /* the shared database outlives its first matcher */
+	cr_expect_eq(match_bits(mb, "MSFT"), 1u << 1);
+	cr_expect_eq(match_bits(mb, "IBM"), (1u << 0) | (1u << 2));
+	cr_expect_eq(match_bits(mb, "GOOG"), 1u << 3);
+	cr_expect_eq(match_bits(mb, "AAPL"), 1u << 0);
+	matcher_free(mb);
+}
+
+Test(matcher, reordered_expressions_keep_their_subscribers)
+{
+	const struct matcher_pattern a[] = {{"^MS", 0}, {"BM", 1}, {"^[A-C]", 2}};
+	/* same expressions, other order and other subscribers */
+	const struct matcher_pattern b[] = {{"^[A-C]", 0}, {"BM", 0}, {"^MS", 5}};
+	char err[256];
+	uint32_t bad;
+	struct matcher *ma = matcher_build(a, 3, err, sizeof(err), &bad);
+	struct matcher *mb = matcher_build_from(b, 3, ma, err, sizeof(err), &bad);
+
+	cr_assert_not_null(mb, "%s", err);
+	cr_expect(matcher_shares_db(mb, ma));
+	cr_expect_eq(match_bits(mb, "MSFT"), 1u << 5);
+	cr_expect_eq(match_bits(mb, "IBM"), 1u << 0);
+	cr_expect_eq(match_bits(mb, "CSCO"), 1u << 0);
+	cr_expect_eq(match_bits(ma, "CSCO"), 1u << 2,
+		     "the previous matcher still routes as before");
+	matcher_free(ma);
+	matcher_free(mb);
+}
+
+Test(matcher, regex_change_compiles)
+{
+	const struct matcher_pattern a[] = {{"^MS", 0}};
+	const struct matcher_pattern b[] = {{"^MS", 0}, {"^Z", 1}};
+	char err[256];
+	uint32_t bad;
+	struct matcher *ma = matcher_build(a, 1, err, sizeof(err), &bad);
+	struct matcher *mb = matcher_build_from(b, 2, ma, err, sizeof(err), &bad);
+
+	cr_assert_not_null(mb, "%s", err);
+	cr_expect(!matcher_shares_db(mb, ma));
+	cr_expect_eq(match_bits(mb, "ZVZZT"), 1u << 1);
+	matcher_free(ma);
+	matcher_free(mb);
+}

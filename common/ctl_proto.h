@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control <-> dataplane wire format, over a Unix stream socket that
+ * aster-dataplane listens on and aster-control connects to.
+ *
+ * Every message is a 16-byte header followed by `len` payload bytes: a fixed part
+ * (one of the structs below, by type) then, for some types, text (YAML or JSON). All
+ * integers little-endian, fixed width; no pointers, bools, enums or size_t on the wire.
+ * A connection starts with HELLO, whose proto_version the dataplane checks (a mismatch
+ * is answered with ERROR and the connection closed). Every reply echoes the seq of
+ * its request.
+ */
+#ifndef ASTER_CTL_PROTO_H
+#define ASTER_CTL_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CTL_MAGIC	  0x52545341u /* "ASTR" as bytes on the wire */
+#define CTL_PROTO_VERSION 1u
+#define CTL_MAX_PAYLOAD	  (64u << 20) /* a routing table of 100 000+ patterns fits */
+#define CTL_NAME_LEN	  32
+
+enum ctl_type {
+	CTL_HELLO = 1,	      /* control -> dataplane: struct ctl_hello */
+	CTL_HELLO_REPLY = 2,  /* dataplane -> control: struct ctl_hello_reply */
+	CTL_APPLY = 3,	      /* control -> dataplane: struct ctl_apply + routing YAML (SPEC §4) */
+	CTL_APPLY_REPLY = 4,  /* dataplane -> control: struct ctl_apply_reply + error text */
+	CTL_STATUS = 5,	      /* control -> dataplane: no payload */
+	CTL_STATUS_REPLY = 6, /* dataplane -> control: struct ctl_status_reply + stats JSON */
+	CTL_ERROR = 7,	      /* dataplane -> control: struct ctl_error + text; then close */
+};
+
+struct ctl_hdr {
+	uint32_t magic;
+	uint16_t version; /* CTL_PROTO_VERSION */
+	uint16_t type;	  /* enum ctl_type */
+	uint32_t seq;	  /* chosen by the requester, echoed in the reply */
+	uint32_t len;	  /* payload bytes after this header */
+};
+_Static_assert(sizeof(struct ctl_hdr) == 16, "ctl_hdr is 16 bytes on the wire");
+
+struct ctl_hello {
+	uint32_t proto_version;
+	uint32_t pid;
+	char client[CTL_NAME_LEN]; /* NUL padded, e.g. "aster-control" */
+};
+_Static_assert(sizeof(struct ctl_hello) == 40, "ctl_hello size");
+
+struct ctl_hello_reply {
+	uint32_t proto_version;
+	uint32_t pid;
+	uint64_t boot_id;	/* differs at every dataplane start */
+	uint64_t table_version; /* in force now; 0 = none / from a local file */
+	uint64_t started_ns;	/* CLOCK_REALTIME at start */
+};
+_Static_assert(sizeof(struct ctl_hello_reply) == 32, "ctl_hello_reply size");
+
+#define CTL_APPLY_DRY_RUN 0x1u /* build and validate, do not publish */
+
+struct ctl_apply {
+	uint64_t table_version; /* the version this table becomes */
+	uint32_t flags;		/* CTL_APPLY_* */
+	uint32_t text_len;	/* YAML bytes that follow */
+};
+_Static_assert(sizeof(struct ctl_apply) == 16, "ctl_apply size");
+
+struct ctl_apply_reply {
+	int32_t status;		/* 0, or -errno */
+	uint32_t text_len;	/* error text that follows (one line), 0 on success */
+	uint64_t table_version; /* in force after the request */
+	uint64_t build_ns;	/* parse + Hyperscan compile + table build */
+	uint64_t publish_ns;	/* pointer swap until every RX lcore was quiescent */
+};
+_Static_assert(sizeof(struct ctl_apply_reply) == 32, "ctl_apply_reply size");
+
+struct ctl_status_reply {
+	uint64_t table_version;
+	uint64_t boot_id;
+	uint32_t text_len; /* stats JSON (same shape as stats.json) that follows */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct ctl_status_reply) == 24, "ctl_status_reply size");
+
+struct ctl_error {
+	int32_t status;	   /* -EPROTONOSUPPORT, -EPROTO, -EINVAL ... */
+	uint32_t text_len; /* one line that follows */
+};
+_Static_assert(sizeof(struct ctl_error) == 8, "ctl_error size");
+
+/*
+ * Encode header + fixed part + text into `buf` (capacity `cap`). Returns the total
+ * length, or -EMSGSIZE. Fixed parts are converted to little-endian here.
+ */
+int ctl_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, const void *fixed,
+	       size_t fixed_len, const char *text, size_t text_len);
+
+/*
+ * Check a received header: 0, -EPROTO (bad magic or length over CTL_MAX_PAYLOAD),
+ * -EPROTONOSUPPORT (other protocol version). Converts to host order in place.
+ */
+int ctl_decode_hdr(struct ctl_hdr *h);
+
+/*
+ * Split a payload of type `type` into its fixed part (copied to `fixed`, host order) and
+ * text (pointer into `payload`, length checked against the fixed part's text_len).
+ * 0 or -EPROTO.
+ */
+int ctl_decode_payload(uint16_t type, const uint8_t *payload, uint32_t len, void *fixed,
+		       size_t fixed_len, const char **text, uint32_t *text_len);
+
+/* Blocking helpers over a connected stream socket; 0 or -errno (-ECONNRESET at EOF). */
+int ctl_send(int fd, uint16_t type, uint32_t seq, const void *fixed, size_t fixed_len,
+	     const char *text, size_t text_len);
+/* Receive one message: header into `h`, payload into a malloc'd `*payload` (caller frees). */
+int ctl_recv(int fd, struct ctl_hdr *h, uint8_t **payload);
+
+const char *ctl_type_name(uint16_t type);
+
+#endif

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The health segment: a memory-mapped file the dataplane's control thread rewrites
+ * every HEALTH_PERIOD_MS from the per-lcore counters (never touched by a polling core),
+ * and that aster-control maps read-only. Self-describing (names travel with the
+ * values) so the reader needs no dataplane headers. Consistency: a seqlock; the writer
+ * makes `seq` odd, writes, makes it even; a reader copies and retries while `seq` was
+ * odd or changed.
+ */
+#ifndef ASTER_HEALTH_SHM_H
+#define ASTER_HEALTH_SHM_H
+
+#include <stdint.h>
+
+#define HEALTH_MAGIC	  0x484c5453u /* "STLH" */
+#define HEALTH_VERSION	  1u
+#define HEALTH_PERIOD_MS  100
+#define HEALTH_MAX_LCORES 32
+#define HEALTH_MAX_PORTS  32
+#define HEALTH_MAX_DROPS  32
+#define HEALTH_MAX_FEEDS  64
+#define HEALTH_MAX_SUBS	  4096
+#define HEALTH_NAME	  32
+
+#define HEALTH_ROLE_RX 0x1u
+#define HEALTH_ROLE_TX 0x2u
+
+struct health_lcore {
+	uint32_t lcore_id;
+	uint32_t roles;	    /* HEALTH_ROLE_* */
+	uint64_t heartbeat; /* polling-loop turns; stalls when the lcore is stuck */
+	uint64_t ring_used; /* max entries waiting in its rings (TX lcores) */
+	uint64_t ring_size;
+};
+
+struct health_port {
+	char name[HEALTH_NAME];
+	uint32_t is_rx;	  /* 1 feed input, 0 subscriber output */
+	uint32_t link_up; /* rte_eth_link_get_nowait */
+	uint64_t packets; /* received (RX) or sent (TX) */
+	uint64_t missed;  /* imissed + ierrors (RX), oerrors (TX) */
+};
+
+struct health_counter {
+	char name[HEALTH_NAME]; /* drop reason, e.g. "ring_full" */
+	uint64_t value;
+};
+
+struct health_feed {
+	char name[HEALTH_NAME];
+	uint64_t packets, messages, duplicates, gaps, gap_messages, malformed, late;
+};
+
+struct health_sub {
+	char name[HEALTH_NAME];
+	uint64_t messages, packets, dropped;
+};
+
+struct health_shm {
+	uint32_t magic;	  /* HEALTH_MAGIC once initialised */
+	uint32_t version; /* HEALTH_VERSION */
+	uint64_t seq;	  /* seqlock, written by the dataplane control thread */
+	uint64_t pid;
+	uint64_t boot_id;
+	uint64_t updated_ns; /* CLOCK_REALTIME of the last rewrite */
+	uint64_t table_version;
+	uint32_t n_lcores, n_ports, n_drops, n_feeds, n_subs, reserved;
+	struct health_lcore lcores[HEALTH_MAX_LCORES];
+	struct health_port ports[HEALTH_MAX_PORTS];
+	struct health_counter drops[HEALTH_MAX_DROPS];
+	struct health_feed feeds[HEALTH_MAX_FEEDS];
+	struct health_sub subs[HEALTH_MAX_SUBS];
+};
+
+#endif
