@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * asterctl: the operator CLI, a thin client of aster-control (issue 3 §2). Each command
+ * is one JSON request over the asterctl socket and one JSON reply (server.h); this file
+ * only builds the request and prints the reply, as human tables or, with -o json, as
+ * JSON. Every error is one line on stderr and a non-zero exit (STYLE §9).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#define DEFAULT_SOCKET "/run/aster/asterctl.sock"
+
+/* Exit statuses: `health` maps the state onto 0/1/2; 3 when it could not be asked. */
+enum {
+	EXIT_OK = 0,
+	EXIT_ERR = 1,
+	EXIT_USAGE = 2,
+	EXIT_HEALTH_UNKNOWN = 3,
+};
+
+static const char *cmd_name = "";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: asterctl [--socket PATH] COMMAND [ARGS]\n"
+		"  apply -f ROUTING.yaml [--dry-run]\n"
+		"  add-subscriber NAME --feed F --port P --dst-mac M --dst-ip I --dst-port N\n"
+		"                 --session S --symbols 'PAT,PAT' [--types T] [--max-payload N]\n"
+		"  remove-subscriber NAME\n"
+		"  add-pattern SUBSCRIBER PATTERN\n"
+		"  remove-pattern SUBSCRIBER PATTERN\n"
+		"  get feeds|subscribers [-o json]\n"
+		"  stats [-o json]\n"
+		"  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
+		"  status [-o json]\n"
+		"The socket defaults to $ASTERCTL_SOCKET, else " DEFAULT_SOCKET ".\n");
+}
+
+static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "asterctl: %s%s", cmd_name, cmd_name[0] ? ": " : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* ------------------------------------------------------------------ transport */
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n != 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* Send one request (its reference is taken), return its reply (exits on failure with
+ * `fail_code`). */
+static json_t *call(const char *sock, json_t *req, int fail_code)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	size_t len = 0, cap = 0;
+	char *text, *buf = NULL;
+	json_error_t jerr;
+	json_t *reply;
+	int fd, rc;
+
+	if (strlen(sock) >= sizeof(sa.sun_path))
+		die(EXIT_USAGE, "socket path too long: %s", sock);
+	strcpy(sa.sun_path, sock);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		die(fail_code, "cannot reach aster-control at %s: %s", sock, strerror(errno));
+	text = json_dumps(req, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(req);
+	if (text == NULL)
+		die(EXIT_ERR, "out of memory");
+	rc = write_all(fd, text, strlen(text));
+	if (rc == 0)
+		rc = write_all(fd, "\n", 1);
+	free(text);
+	if (rc != 0)
+		die(fail_code, "sending to aster-control: %s", strerror(-rc));
+	shutdown(fd, SHUT_WR);
+	for (;;) {
+		ssize_t r;
+
+		if (cap - len < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			if (buf == NULL)
+				die(EXIT_ERR, "out of memory");
+		}
+		r = read(fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			die(fail_code, "reading from aster-control: %s", strerror(errno));
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (memchr(buf + len - (size_t)r, '\n', (size_t)r) != NULL)
+			break;
+	}
+	close(fd);
+	if (len == 0)
+		die(fail_code, "aster-control closed the connection without a reply");
+	reply = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
+	free(buf);
+	if (!json_is_object(reply))
+		die(fail_code, "aster-control sent an invalid reply: %s", jerr.text);
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+
+		/* The server's message already names the command and the object. */
+		fprintf(stderr, "asterctl: %s\n", e != NULL ? e : "request failed");
+		json_decref(reply);
+		exit(fail_code);
+	}
+	return reply;
+}
+
+static void print_json(json_t *reply)
+{
+	json_object_del(reply, "ok");
+	json_dumpf(reply, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', stdout);
+}
+
+/* ------------------------------------------------------------------ tables */
+
+#define MAX_COLS 10
+
+struct table {
+	size_t n_cols, n_rows, cap;
+	char **cells; /* n_rows * n_cols */
+	size_t width[MAX_COLS];
+};
+
+static void row(struct table *t, ...)
+{
+	va_list ap;
+
+	if (t->n_rows == t->cap) {
+		t->cap = t->cap ? t->cap * 2 : 16;
+		t->cells = realloc(t->cells, t->cap * t->n_cols * sizeof(char *));
+		if (t->cells == NULL)
+			die(EXIT_ERR, "out of memory");
+	}
+	va_start(ap, t);
+	for (size_t c = 0; c < t->n_cols; c++) {
+		const char *v = va_arg(ap, const char *);
+		char *s = strdup(v != NULL ? v : "-");
+		size_t w = strlen(s);
+
+		if (s == NULL)
+			die(EXIT_ERR, "out of memory");
+		t->cells[t->n_rows * t->n_cols + c] = s;
+		if (w > t->width[c])
+			t->width[c] = w;
+	}
+	va_end(ap);
+	t->n_rows++;
+}
+
+static void print_table(struct table *t)
+{
+	for (size_t r = 0; r < t->n_rows; r++) {
+		for (size_t c = 0; c < t->n_cols; c++) {
+			const char *s = t->cells[r * t->n_cols + c];
+
+			if (c + 1 == t->n_cols)
+				printf("%s\n", s);
+			else
+				printf("%-*s  ", (int)t->width[c], s);
+			free(t->cells[r * t->n_cols + c]);
+		}
+	}
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
+
+static const char *num(char *buf, json_t *v)
+{
+	snprintf(buf, 24, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	return buf;
+}
+
+/* ------------------------------------------------------------------ commands */
+
+static const char *opt_value(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		die(EXIT_USAGE, "%s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+/* -o json, the only option of the read commands. */
+static bool parse_output(int argc, char **argv, int first)
+{
+	bool json = false;
+
+	for (int i = first; i < argc; i++) {
+		if (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0) {
+			const char *v = opt_value(argc, argv, &i);
+
+			if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
+				die(EXIT_USAGE, "unknown output format \"%s\" (json or table)", v);
+			json = strcmp(v, "json") == 0;
+		} else {
+			die(EXIT_USAGE, "unexpected argument \"%s\"", argv[i]);
+		}
+	}
+	return json;
+}
+
+static char *read_file(const char *path, size_t *len)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	size_t cap = 0;
+	char *buf = NULL;
+
+	if (f == NULL)
+		die(EXIT_ERR, "%s: %s", path, strerror(errno));
+	*len = 0;
+	for (;;) {
+		size_t r;
+
+		if (cap - *len < 65536) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap + 1);
+			if (buf == NULL)
+				die(EXIT_ERR, "out of memory");
+		}
+		r = fread(buf + *len, 1, cap - *len, f);
+		*len += r;
+		if (r == 0)
+			break;
+	}
+	if (ferror(f))
+		die(EXIT_ERR, "%s: read error", path);
+	if (f != stdin)
+		fclose(f);
+	buf[*len] = '\0';
+	return buf;
+}
+
+/* Print a change's reply: the diff, the versions and what the dataplane said. */
+static int print_change(json_t *r, double elapsed_ms)
+{
+	json_t *diff = json_object_get(r, "diff"), *dp = json_object_get(r, "dataplane"), *line;
+	json_int_t before = json_integer_value(json_object_get(r, "version_before"));
+	json_int_t after = json_integer_value(json_object_get(r, "version"));
+	json_int_t n = json_integer_value(json_object_get(r, "changes"));
+	size_t i;
+
+	json_array_foreach(diff, i, line) printf("%s\n", json_string_value(line));
+	if (n == 0) {
+		printf("no changes (table version %" JSON_INTEGER_FORMAT ")\n", before);
+		return EXIT_OK;
+	}
+	if (json_is_true(json_object_get(r, "dry_run"))) {
+		printf("dry run: %" JSON_INTEGER_FORMAT
+		       " change%s, not applied (table version stays "
+		       "%" JSON_INTEGER_FORMAT ")\n",
+		       n, n == 1 ? "" : "s", before);
+		return EXIT_OK;
+	}
+	printf("%" JSON_INTEGER_FORMAT " change%s: table version %" JSON_INTEGER_FORMAT
+	       " -> %" JSON_INTEGER_FORMAT "\n",
+	       n, n == 1 ? "" : "s", before, after);
+	if (!json_is_true(json_object_get(dp, "reached"))) {
+		printf("%s\n", json_string_value(json_object_get(dp, "message")));
+		return EXIT_OK;
+	}
+	if (json_integer_value(json_object_get(dp, "status")) != 0) {
+		fprintf(stderr,
+			"asterctl: stored as version %" JSON_INTEGER_FORMAT
+			" but the dataplane refused it: %s\n",
+			after, json_string_value(json_object_get(dp, "error")));
+		return EXIT_ERR;
+	}
+	/* The reply comes after the dataplane's APPLY_REPLY, which follows the swap and every
+	 * RX lcore's quiescence: this is command to routing by the new table. */
+	printf("dataplane: version %" JSON_INTEGER_FORMAT " in force (build %.3f ms, publish "
+	       "%.3f ms); command to new table in force: %.3f ms\n",
+	       json_integer_value(json_object_get(dp, "table_version")),
+	       (double)json_integer_value(json_object_get(dp, "build_ns")) / 1e6,
+	       (double)json_integer_value(json_object_get(dp, "publish_ns")) / 1e6, elapsed_ms);
+	return EXIT_OK;
+}
+
+static int change(const char *sock, json_t *req, bool json)
+{
+	double t0 = mono_ms();
+	json_t *r = call(sock, req, EXIT_ERR);
+	double elapsed = mono_ms() - t0;
+	int rc;
+
+	if (json) {
+		json_object_set_new(r, "elapsed_ms", json_real(elapsed));
+		print_json(r);
+		rc = EXIT_OK;
+	} else {
+		rc = print_change(r, elapsed);
+	}
+	json_decref(r);
+	return rc;
+}
+
+static int cmd_apply(const char *sock, int argc, char **argv)
+{
+	const char *file = NULL;
+	bool dry = false, json = false;
+	json_t *req;
+	size_t len;
+	char *text;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-f") == 0 || strcmp(argv[i], "--file") == 0)
+			file = opt_value(argc, argv, &i);
+		else if (strcmp(argv[i], "--dry-run") == 0)
+			dry = true;
+		else if (strcmp(argv[i], "-o") == 0)
+			json = strcmp(opt_value(argc, argv, &i), "json") == 0;
+		else
+			die(EXIT_USAGE, "unexpected argument \"%s\"", argv[i]);
+	}
+	if (file == NULL)
+		die(EXIT_USAGE, "-f ROUTING.yaml required");
+	text = read_file(file, &len);
+	req = json_pack("{s:s, s:s, s:s%, s:b}", "cmd", "apply", "file", file, "yaml", text, len,
+			"dry_run", (int)dry);
+	free(text);
+	if (req == NULL)
+		die(EXIT_ERR, "%s: not valid UTF-8 text", file);
+	return change(sock, req, json);
+}
+
+/* Split --symbols on commas outside (), [] and {} (so "^A{2,3}" stays one pattern). */
+static json_t *split_patterns(const char *s)
+{
+	json_t *a = json_array();
+	const char *start = s;
+	int depth = 0;
+
+	for (const char *p = s;; p++) {
+		if (*p == '\\' && p[1] != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == '(' || *p == '[' || *p == '{')
+			depth++;
+		else if ((*p == ')' || *p == ']' || *p == '}') && depth > 0)
+			depth--;
+		if (*p == '\0' || (*p == ',' && depth == 0)) {
+			if (p == start)
+				die(EXIT_USAGE, "--symbols: empty pattern in \"%s\"", s);
+			json_array_append_new(a, json_stringn(start, (size_t)(p - start)));
+			start = p + 1;
+		}
+		if (*p == '\0')
+			break;
+	}
+	return a;
+}
+
+static long parse_long(const char *opt, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno != 0 || *v == '\0' || *end != '\0')
+		die(EXIT_USAGE, "%s: \"%s\" is not an integer", opt, v);
+	return n;
+}
+
+static int cmd_add_subscriber(const char *sock, int argc, char **argv)
+{
+	const char *feed = NULL, *port = NULL, *mac = NULL, *ip = NULL, *dport = NULL;
+	const char *session = NULL, *symbols = NULL, *types = NULL, *maxpl = NULL;
+	json_t *sub, *req;
+	bool json = false;
+
+	if (argc < 2 || argv[1][0] == '-')
+		die(EXIT_USAGE, "NAME required");
+	for (int i = 2; i < argc; i++) {
+		const char *o = argv[i];
+
+		if (strcmp(o, "--feed") == 0)
+			feed = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--port") == 0)
+			port = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--dst-mac") == 0)
+			mac = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--dst-ip") == 0)
+			ip = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--dst-port") == 0)
+			dport = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--session") == 0)
+			session = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--symbols") == 0)
+			symbols = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--types") == 0)
+			types = opt_value(argc, argv, &i);
+		else if (strcmp(o, "--max-payload") == 0)
+			maxpl = opt_value(argc, argv, &i);
+		else if (strcmp(o, "-o") == 0)
+			json = strcmp(opt_value(argc, argv, &i), "json") == 0;
+		else
+			die(EXIT_USAGE, "unexpected argument \"%s\"", o);
+	}
+	if (!feed || !port || !mac || !ip || !dport || !session || !symbols)
+		die(EXIT_USAGE, "--feed, --port, --dst-mac, --dst-ip, --dst-port, --session and "
+				"--symbols are required");
+	/* Key order follows SPEC §4, so the stored YAML reads like a hand-written one. */
+	sub = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I}, s:s, s:o}", "name", argv[1], "feed",
+			feed, "port", port, "dst", "mac", mac, "ip", ip, "port",
+			(json_int_t)parse_long("--dst-port", dport), "session", session, "symbols",
+			split_patterns(symbols));
+	if (sub == NULL)
+		die(EXIT_USAGE, "arguments are not valid UTF-8");
+	if (types != NULL)
+		json_object_set_new(sub, "types", json_string(types));
+	if (maxpl != NULL)
+		json_object_set_new(sub, "max_payload",
+				    json_integer(parse_long("--max-payload", maxpl)));
+	req = json_pack("{s:s, s:o}", "cmd", "add-subscriber", "subscriber", sub);
+	return change(sock, req, json);
+}
+
+static int cmd_simple_change(const char *sock, int argc, char **argv)
+{
+	bool pattern = strstr(argv[0], "pattern") != NULL;
+	int need = pattern ? 3 : 2;
+	bool json = false;
+	json_t *req;
+
+	if (argc < need)
+		die(EXIT_USAGE, "%s required", pattern ? "SUBSCRIBER and PATTERN" : "NAME");
+	if (argc > need) {
+		if (argc == need + 2 && strcmp(argv[need], "-o") == 0)
+			json = strcmp(argv[need + 1], "json") == 0;
+		else
+			die(EXIT_USAGE, "unexpected argument \"%s\"", argv[need]);
+	}
+	if (pattern)
+		req = json_pack("{s:s, s:s, s:s}", "cmd", argv[0], "subscriber", argv[1], "pattern",
+				argv[2]);
+	else
+		req = json_pack("{s:s, s:s}", "cmd", argv[0], "name", argv[1]);
+	if (req == NULL)
+		die(EXIT_USAGE, "arguments are not valid UTF-8");
+	return change(sock, req, json);
+}
+
+static void print_feeds(json_t *r)
+{
+	struct table t = {.n_cols = 4};
+	json_t *f, *l;
+	size_t i, j;
+	char n[24];
+
+	row(&t, "NAME", "PROTOCOL", "LINES", "SUBSCRIBERS");
+	json_array_foreach(json_object_get(r, "feeds"), i, f)
+	{
+		char lines[512] = "";
+		size_t o = 0;
+
+		json_array_foreach(json_object_get(f, "lines"), j, l)
+		{
+			o += (size_t)snprintf(lines + o, o < sizeof(lines) ? sizeof(lines) - o : 0,
+					      "%s%s=%s:%" JSON_INTEGER_FORMAT, j ? " " : "",
+					      json_string_value(json_object_get(l, "name")),
+					      json_string_value(json_object_get(l, "group")),
+					      json_integer_value(json_object_get(l, "port")));
+		}
+		row(&t, json_string_value(json_object_get(f, "name")),
+		    json_string_value(json_object_get(f, "protocol")), lines,
+		    num(n, json_object_get(f, "subscribers")));
+	}
+	print_table(&t);
+}
+
+static void print_subscribers(json_t *r)
+{
+	struct table t = {.n_cols = 8};
+	json_t *s, *p;
+	size_t i, j;
+	char mp[24];
+
+	row(&t, "NAME", "FEED", "PORT", "DST", "SESSION", "TYPES", "MAX_PAYLOAD", "PATTERNS");
+	json_array_foreach(json_object_get(r, "subscribers"), i, s)
+	{
+		json_t *dst = json_object_get(s, "dst");
+		char d[64], *pats = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&pats, &len);
+
+		snprintf(d, sizeof(d), "%s/%s:%" JSON_INTEGER_FORMAT,
+			 json_string_value(json_object_get(dst, "mac")),
+			 json_string_value(json_object_get(dst, "ip")),
+			 json_integer_value(json_object_get(dst, "port")));
+		json_array_foreach(json_object_get(s, "symbols"), j, p)
+		    fprintf(f, "%s%s", j ? " " : "", json_string_value(p));
+		fclose(f);
+		row(&t, json_string_value(json_object_get(s, "name")),
+		    json_string_value(json_object_get(s, "feed")),
+		    json_string_value(json_object_get(s, "port")), d,
+		    json_string_value(json_object_get(s, "session")),
+		    json_object_get(s, "types") ? json_string_value(json_object_get(s, "types"))
+						: "all",
+		    num(mp, json_object_get(s, "max_payload")), pats);
+		free(pats);
+	}
+	print_table(&t);
+}
+
+static int cmd_get(const char *sock, int argc, char **argv)
+{
+	bool json;
+	json_t *r;
+
+	if (argc < 2 || (strcmp(argv[1], "feeds") != 0 && strcmp(argv[1], "subscribers") != 0))
+		die(EXIT_USAGE, "say what: feeds or subscribers");
+	json = parse_output(argc, argv, 2);
+	r = call(sock, json_pack("{s:s, s:s}", "cmd", "get", "what", argv[1]), EXIT_ERR);
+	if (json)
+		print_json(r);
+	else if (strcmp(argv[1], "feeds") == 0)
+		print_feeds(r);
+	else
+		print_subscribers(r);
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int cmd_stats(const char *sock, int argc, char **argv)
+{
+	static const char *const feed_cols[] = {"packets",	"messages",  "duplicates", "gaps",
+						"gap_messages", "malformed", NULL};
+	bool json = parse_output(argc, argv, 1);
+	json_t *r = call(sock, json_pack("{s:s}", "cmd", "stats"), EXIT_ERR);
+	json_t *st = json_object_get(r, "stats"), *v;
+	struct table t = {.n_cols = 7};
+	const char *name;
+	char b[7][24];
+
+	if (json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_OK;
+	}
+	if (strcmp(json_string_value(json_object_get(r, "source")), "dataplane") != 0)
+		printf("(dataplane control connection down: counters from the health file)\n");
+	row(&t, "FEED", "PACKETS", "MESSAGES", "DUPLICATES", "GAPS", "GAP_MESSAGES", "MALFORMED");
+	json_object_foreach(json_object_get(st, "feeds"), name, v)
+	{
+		for (int c = 0; feed_cols[c] != NULL; c++)
+			num(b[c], json_object_get(v, feed_cols[c]));
+		row(&t, name, b[0], b[1], b[2], b[3], b[4], b[5]);
+	}
+	print_table(&t);
+	printf("\n");
+	t = (struct table){.n_cols = 4};
+	row(&t, "SUBSCRIBER", "MESSAGES", "PACKETS", "DROPPED");
+	json_object_foreach(json_object_get(st, "subscribers"), name, v)
+	    row(&t, name, num(b[0], json_object_get(v, "messages")),
+		num(b[1], json_object_get(v, "packets")), num(b[2], json_object_get(v, "dropped")));
+	print_table(&t);
+	printf("\n");
+	t = (struct table){.n_cols = 2};
+	row(&t, "DROP_REASON", "COUNT");
+	json_object_foreach(json_object_get(st, "drops"), name, v) row(&t, name, num(b[0], v));
+	print_table(&t);
+	json_decref(r);
+	return EXIT_OK;
+}
+
+static int cmd_health(const char *sock, int argc, char **argv)
+{
+	bool json = parse_output(argc, argv, 1);
+	json_t *r = call(sock, json_pack("{s:s}", "cmd", "health"), EXIT_HEALTH_UNKNOWN), *reason;
+	const char *state = json_string_value(json_object_get(r, "state"));
+	int rc = EXIT_HEALTH_UNKNOWN;
+	size_t i;
+
+	if (state == NULL)
+		die(EXIT_HEALTH_UNKNOWN, "reply without a state");
+	if (strcmp(state, "healthy") == 0)
+		rc = 0;
+	else if (strcmp(state, "degraded") == 0)
+		rc = 1;
+	else if (strcmp(state, "down") == 0)
+		rc = 2;
+	if (json) {
+		print_json(r);
+	} else {
+		printf("%s (table version %" JSON_INTEGER_FORMAT ")\n", state,
+		       json_integer_value(json_object_get(r, "store_version")));
+		json_array_foreach(json_object_get(r, "reasons"), i, reason)
+		    printf("  %s\n", json_string_value(reason));
+	}
+	json_decref(r);
+	return rc;
+}
+
+static int cmd_status(const char *sock, int argc, char **argv)
+{
+	bool json = parse_output(argc, argv, 1);
+	json_t *r = call(sock, json_pack("{s:s}", "cmd", "status"), EXIT_ERR);
+	json_t *dp = json_object_get(r, "dataplane");
+
+	if (json) {
+		print_json(r);
+	} else {
+		printf("table version %" JSON_INTEGER_FORMAT ", %" JSON_INTEGER_FORMAT
+		       " subscribers\n",
+		       json_integer_value(json_object_get(r, "version")),
+		       json_integer_value(json_object_get(r, "subscribers")));
+		if (json_is_true(json_object_get(dp, "connected")))
+			printf("dataplane: connected, pid %" JSON_INTEGER_FORMAT
+			       ", table version %" JSON_INTEGER_FORMAT "\n",
+			       json_integer_value(json_object_get(dp, "pid")),
+			       json_integer_value(json_object_get(dp, "table_version")));
+		else
+			printf("dataplane: not connected: %s\n",
+			       json_string_value(json_object_get(dp, "error")));
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int (*fn)(const char *sock, int argc, char **argv);
+	} cmds[] = {
+	    {"apply", cmd_apply},
+	    {"add-subscriber", cmd_add_subscriber},
+	    {"remove-subscriber", cmd_simple_change},
+	    {"add-pattern", cmd_simple_change},
+	    {"remove-pattern", cmd_simple_change},
+	    {"get", cmd_get},
+	    {"stats", cmd_stats},
+	    {"health", cmd_health},
+	    {"status", cmd_status},
+	};
+	const char *sock = getenv("ASTERCTL_SOCKET");
+	int i = 1;
+
+	if (sock == NULL || sock[0] == '\0')
+		sock = DEFAULT_SOCKET;
+	while (i < argc && argv[i][0] == '-') {
+		if (strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "-s") == 0) {
+			sock = opt_value(argc, argv, &i);
+			i++;
+		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			return EXIT_OK;
+		} else {
+			die(EXIT_USAGE, "unknown option \"%s\" (see asterctl --help)", argv[i]);
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
+		if (strcmp(argv[i], cmds[c].name) == 0) {
+			cmd_name = cmds[c].name;
+			return cmds[c].fn(sock, argc - i, argv + i);
+		}
+	}
+	return die(EXIT_USAGE, "unknown command \"%s\" (see asterctl --help)", argv[i]);
+}

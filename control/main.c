@@ -1,0 +1,262 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * aster-control: the control-plane daemon (issue 3). Owns the routing table (SQLite,
+ * store.c), serves asterctl (server.c), keeps the dataplane in sync (dplink.c), watches
+ * its health (health.c) and serves that over HTTP (http.c).
+ *
+ * One event loop, poll(2) over the asterctl socket and its clients, the dataplane link
+ * and a signalfd, woken at least every HEALTH_SAMPLE_MS to sample health. The only other
+ * thread is libmicrohttpd's, which reads texts this loop renders (http.h).
+ */
+#include "audit.h"
+#include "dplink.h"
+#include "health.h"
+#include "http.h"
+#include "routing_config.h"
+#include "server.h"
+#include "settings.h"
+#include "store.h"
+#include "table.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR_LEN 1024
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: aster-control [--settings FILE] [--check]\n"
+		   "The aster control-plane daemon (docs/control.md). --check validates the\n"
+		   "settings and the database, prints the effective settings and exits.\n");
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Pretty JSON ending with a newline, as curl users expect. */
+static char *dump_line(json_t *o)
+{
+	char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *n;
+	size_t len;
+
+	if (t == NULL)
+		return NULL;
+	len = strlen(t);
+	n = realloc(t, len + 2);
+	if (n == NULL)
+		return t;
+	n[len] = '\n';
+	n[len + 1] = '\0';
+	return n;
+}
+
+static void sample(struct server_ctx *ctx, struct http *http)
+{
+	struct health_inputs in = {
+	    .dp_connected = dplink_connected(ctx->link),
+	    .store_version = ctx->version,
+	    .dp_version = dplink_dp_version(ctx->link),
+	};
+	json_t *hj, *sj;
+	char *h, *s, *m;
+
+	health_sample(ctx->health, &in);
+	if (http == NULL)
+		return;
+	hj = health_json(ctx->health);
+	sj = health_status_json(ctx->health);
+	json_object_set_new(sj, "dataplane_link",
+			    json_pack("{s:b, s:s}", "connected", (int)in.dp_connected, "error",
+				      dplink_last_error(ctx->link)));
+	h = dump_line(hj);
+	s = dump_line(sj);
+	m = health_metrics(ctx->health);
+	json_decref(hj);
+	json_decref(sj);
+	http_publish(http, h, health_state(ctx->health) == HEALTH_HEALTHY, s, m);
+}
+
+static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int sfd)
+{
+	struct pollfd fds[SERVER_MAX_CLIENTS + 3];
+	uint64_t next_sample = 0;
+
+	for (;;) {
+		size_t n, base;
+		int timeout, dp_fd, rc;
+		uint64_t now;
+
+		timeout = dplink_tick(ctx->link);
+		now = mono_ms();
+		if (now >= next_sample) {
+			sample(ctx, http);
+			next_sample = now + HEALTH_SAMPLE_MS;
+		}
+		if (timeout > (int)(next_sample - now))
+			timeout = (int)(next_sample - now);
+		fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
+		dp_fd = dplink_fd(ctx->link);
+		fds[1] = (struct pollfd){.fd = dp_fd, .events = POLLIN};
+		base = 2;
+		n = server_pollfds(sv, fds + base, SERVER_MAX_CLIENTS + 1);
+		rc = poll(fds, base + n, timeout);
+		if (rc < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "aster-control: poll: %s\n", strerror(errno));
+			return 1;
+		}
+		if (fds[0].revents & POLLIN) {
+			struct signalfd_siginfo si;
+
+			if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				fprintf(stderr, "aster-control: signal %u: exiting\n",
+					si.ssi_signo);
+				return 0;
+			}
+		}
+		if (dp_fd >= 0 && fds[1].revents != 0 && dplink_fd(ctx->link) == dp_fd)
+			dplink_on_readable(ctx->link);
+		server_serve(sv, fds + base, n);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"settings", required_argument, NULL, 's'},
+	    {"check", no_argument, NULL, 'c'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct settings set;
+	struct server_ctx ctx = {.set = &set};
+	struct server *sv = NULL;
+	struct http *http = NULL;
+	const char *path = NULL;
+	char err[ERR_LEN];
+	bool check = false;
+	sigset_t sigs;
+	int opt, sfd, rc = 1;
+
+	while ((opt = getopt_long(argc, argv, "s:ch", opts, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			path = optarg;
+			break;
+		case 'c':
+			check = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "aster-control: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (settings_load(&set, path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		return 1;
+	}
+	settings_log(&set, stderr);
+
+	ctx.store = store_open(set.db, err, sizeof(err));
+	if (ctx.store == NULL) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		return 1;
+	}
+	if (store_load(ctx.store, &ctx.cfg, &ctx.version, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		goto out_store;
+	}
+	if (ctx.version != 0) {
+		ctx.yaml = table_emit_yaml(ctx.cfg);
+		if (ctx.yaml == NULL) {
+			fprintf(stderr,
+				"aster-control: cannot render table version %" PRIu64 ": %s\n",
+				ctx.version, strerror(errno));
+			goto out_cfg;
+		}
+	}
+	fprintf(stderr, "aster-control: table version %" PRIu64 ": %u feeds, %u subscribers\n",
+		ctx.version, ctx.cfg->n_feeds, ctx.cfg->n_subs);
+	if (check) {
+		rc = 0;
+		goto out_cfg;
+	}
+
+	ctx.audit = audit_open(set.audit_log);
+	if (ctx.audit == NULL) {
+		fprintf(stderr, "aster-control: audit log %s: %s\n", set.audit_log,
+			strerror(errno));
+		goto out_cfg;
+	}
+	ctx.link = dplink_open(&set);
+	ctx.health = health_open(&set);
+	if (ctx.link == NULL || ctx.health == NULL) {
+		fprintf(stderr, "aster-control: out of memory\n");
+		goto out_link;
+	}
+	dplink_set_table(ctx.link, ctx.version, ctx.yaml);
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		fprintf(stderr, "aster-control: signalfd: %s\n", strerror(errno));
+		goto out_link;
+	}
+	sv = server_open(&ctx, err, sizeof(err));
+	if (sv == NULL) {
+		fprintf(stderr, "aster-control: asterctl socket: %s\n", err);
+		goto out_sfd;
+	}
+	if (set.http_port != 0) {
+		http = http_start(set.http_bind, set.http_port);
+		if (http == NULL) {
+			fprintf(stderr, "aster-control: http %s:%u: cannot listen\n", set.http_bind,
+				set.http_port);
+			goto out_server;
+		}
+	}
+	fprintf(stderr, "aster-control: listening on %s\n", set.socket_path);
+	rc = run(&ctx, sv, http, sfd);
+
+	http_stop(http);
+out_server:
+	server_close(sv);
+out_sfd:
+	close(sfd);
+out_link:
+	health_close(ctx.health);
+	dplink_close(ctx.link);
+	audit_close(ctx.audit);
+out_cfg:
+	free(ctx.yaml);
+	routing_config_free(ctx.cfg);
+out_store:
+	store_close(ctx.store);
+	return rc;
+}

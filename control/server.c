@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* The asterctl socket and the commands it serves: see server.h. */
+#include "server.h"
+#include "audit.h"
+#include "dplink.h"
+#include "health.h"
+#include "routing_config.h"
+#include "settings.h"
+#include "store.h"
+#include "table.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ERR_LEN 1024
+
+struct client {
+	int fd;
+	struct server_peer peer;
+	char *in;
+	size_t in_len, in_cap;
+	char *out;
+	size_t out_len, out_off;
+	bool eof;  /* the peer finished sending */
+	bool dead; /* to be removed */
+};
+
+struct server {
+	struct server_ctx *ctx;
+	int lfd;
+	uint32_t n_clients;
+	struct client clients[SERVER_MAX_CLIENTS];
+	struct client *polled[SERVER_MAX_CLIENTS + 1]; /* fds[i] <-> polled[i]; [0] = listener */
+};
+
+/* ------------------------------------------------------------------ replies */
+
+static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *fail(const char *fmt, ...)
+{
+	char msg[ERR_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* Replies are one line: a validator message never spans two. */
+	for (char *p = msg; *p != '\0'; p++)
+		if (*p == '\n' || *p == '\r')
+			*p = ' ';
+	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+}
+
+static json_t *ok(void)
+{
+	return json_pack("{s:b}", "ok", 1);
+}
+
+static const char *str_field(json_t *req, const char *key)
+{
+	return json_string_value(json_object_get(req, key));
+}
+
+static void ip_text(uint32_t ip, char *buf, size_t size)
+{
+	snprintf(buf, size, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 255, (ip >> 8) & 255, ip & 255);
+}
+
+/* ------------------------------------------------------------------ read commands */
+
+static json_t *feeds_json(const struct routing_config *cfg)
+{
+	json_t *a = json_array();
+
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		const struct rc_feed *fd = &cfg->feeds[f];
+		json_t *lines = json_array();
+		uint32_t n_subs = 0;
+
+		for (uint16_t i = 0; i < fd->n_lines; i++) {
+			char ip[16];
+
+			ip_text(fd->lines[i].group, ip, sizeof(ip));
+			json_array_append_new(
+			    lines, json_pack("{s:s, s:s, s:I}", "name", fd->lines[i].name, "group",
+					     ip, "port", (json_int_t)fd->lines[i].port));
+		}
+		for (uint32_t s = 0; s < cfg->n_subs; s++)
+			n_subs += cfg->subs[s].feed == f;
+		json_array_append_new(a, json_pack("{s:s, s:s, s:o, s:I}", "name", fd->name,
+						   "protocol", RC_PROTOCOL_ITCH50, "lines", lines,
+						   "subscribers", (json_int_t)n_subs));
+	}
+	return a;
+}
+
+static json_t *subscriber_json(const struct routing_config *cfg, const struct rc_subscriber *s)
+{
+	char ip[16], mac[18], types[257], session[RC_SESSION_LEN + 1];
+	json_t *o, *pats = json_array();
+	size_t n = 0, len;
+
+	ip_text(s->dst_ip, ip, sizeof(ip));
+	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", s->dst_mac[0], s->dst_mac[1],
+		 s->dst_mac[2], s->dst_mac[3], s->dst_mac[4], s->dst_mac[5]);
+	/* The session is stored space padded (SPEC §3.6); show it as configured. */
+	snprintf(session, sizeof(session), "%s", s->session);
+	len = strlen(session);
+	while (len > 0 && session[len - 1] == ' ')
+		session[--len] = '\0';
+	for (uint32_t i = 0; i < s->n_symbols; i++)
+		json_array_append_new(pats, json_string(s->symbols[i]));
+	o = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I}, s:s, s:o, s:I}", "name", s->name, "feed",
+		      cfg->feeds[s->feed].name, "port", cfg->ports[s->port].name, "dst", "mac", mac,
+		      "ip", ip, "port", (json_int_t)s->dst_port, "session", session, "symbols",
+		      pats, "max_payload", (json_int_t)s->max_payload);
+	if (!s->all_types) {
+		for (unsigned t = 0; t < 256; t++)
+			if (rc_sub_wants_type(s, (uint8_t)t))
+				types[n++] = (char)t;
+		types[n] = '\0';
+		json_object_set_new(o, "types", json_stringn(types, n));
+	}
+	return o;
+}
+
+static json_t *cmd_get(struct server_ctx *ctx, json_t *req)
+{
+	const char *what = str_field(req, "what");
+	json_t *r, *a;
+
+	if (what == NULL)
+		return fail("get: say what: feeds or subscribers");
+	if (strcmp(what, "feeds") == 0) {
+		a = feeds_json(ctx->cfg);
+	} else if (strcmp(what, "subscribers") == 0) {
+		a = json_array();
+		for (uint32_t i = 0; i < ctx->cfg->n_subs; i++)
+			json_array_append_new(a, subscriber_json(ctx->cfg, &ctx->cfg->subs[i]));
+	} else {
+		return fail("get: unknown object \"%s\" (expected feeds or subscribers)", what);
+	}
+	r = ok();
+	json_object_set_new(r, "version", json_integer((json_int_t)ctx->version));
+	json_object_set_new(r, what, a);
+	return r;
+}
+
+static json_t *cmd_stats(struct server_ctx *ctx, json_t *req)
+{
+	json_error_t jerr;
+	char *text;
+	json_t *r, *stats, *hs;
+	int rc;
+
+	(void)req;
+	rc = dplink_connected(ctx->link) ? dplink_status(ctx->link, &text) : -ENOTCONN;
+	if (rc == 0) {
+		stats = json_loads(text, 0, &jerr);
+		free(text);
+		if (stats == NULL)
+			return fail("stats: the dataplane sent invalid JSON: %s", jerr.text);
+		r = ok();
+		json_object_set_new(r, "source", json_string("dataplane"));
+		json_object_set_new(r, "dataplane_version",
+				    json_integer((json_int_t)dplink_dp_version(ctx->link)));
+		json_object_set_new(r, "stats", stats);
+		return r;
+	}
+	/* No control connection: the health segment still holds the last counters. */
+	if (health_snapshot(ctx->health) == NULL)
+		return fail("stats: dataplane unreachable: %s", dplink_last_error(ctx->link));
+	hs = health_status_json(ctx->health);
+	stats =
+	    json_pack("{s:O, s:O, s:O}", "feeds", json_object_get(hs, "feeds"), "subscribers",
+		      json_object_get(hs, "subscribers"), "drops", json_object_get(hs, "drops"));
+	json_decref(hs);
+	r = ok();
+	json_object_set_new(r, "source", json_string("health file"));
+	json_object_set_new(r, "stats", stats);
+	return r;
+}
+
+static json_t *cmd_health(struct server_ctx *ctx, json_t *req)
+{
+	struct health_inputs in = {
+	    .dp_connected = dplink_connected(ctx->link),
+	    .store_version = ctx->version,
+	    .dp_version = dplink_dp_version(ctx->link),
+	};
+	json_t *r;
+
+	(void)req;
+	/* A fresh sample, so that an answer right after a change reflects it. */
+	health_sample(ctx->health, &in);
+	r = health_json(ctx->health);
+	json_object_set_new(r, "ok", json_true());
+	return r;
+}
+
+static json_t *cmd_status(struct server_ctx *ctx, json_t *req)
+{
+	const struct dplink_result *p = dplink_last_push(ctx->link);
+	json_t *r = ok(), *dp;
+
+	(void)req;
+	json_object_set_new(r, "version", json_integer((json_int_t)ctx->version));
+	json_object_set_new(r, "subscribers", json_integer((json_int_t)ctx->cfg->n_subs));
+	dp = json_pack("{s:b}", "connected", (int)dplink_connected(ctx->link));
+	if (dplink_connected(ctx->link)) {
+		json_object_set_new(dp, "table_version",
+				    json_integer((json_int_t)dplink_dp_version(ctx->link)));
+		json_object_set_new(dp, "pid", json_integer((json_int_t)dplink_pid(ctx->link)));
+		json_object_set_new(dp, "boot_id",
+				    json_integer((json_int_t)dplink_boot_id(ctx->link)));
+	} else {
+		json_object_set_new(dp, "error", json_string(dplink_last_error(ctx->link)));
+	}
+	if (p->table_version != 0)
+		json_object_set_new(dp, "last_apply",
+				    json_pack("{s:i, s:I, s:I, s:I}", "status", (int)p->status,
+					      "table_version", (json_int_t)p->table_version,
+					      "build_ns", (json_int_t)p->build_ns, "publish_ns",
+					      (json_int_t)p->publish_ns));
+	json_object_set_new(r, "dataplane", dp);
+	return r;
+}
+
+/* ------------------------------------------------------------------ changes */
+
+/* Issue 3 §7: limits, checked on the table a change would produce. */
+static int check_limits(const struct settings *set, const struct routing_config *cfg, char *err,
+			size_t errlen)
+{
+	if (cfg->n_subs > set->max_subscribers) {
+		snprintf(err, errlen, "limit: %u subscribers, at most %u allowed (max_subscribers)",
+			 cfg->n_subs, set->max_subscribers);
+		return -E2BIG;
+	}
+	for (uint32_t i = 0; i < cfg->n_subs; i++) {
+		const struct rc_subscriber *s = &cfg->subs[i];
+
+		if (s->n_symbols > set->max_patterns) {
+			snprintf(err, errlen,
+				 "limit: subscriber \"%s\": %u patterns, at most %u allowed "
+				 "(max_patterns_per_subscriber)",
+				 s->name, s->n_symbols, set->max_patterns);
+			return -E2BIG;
+		}
+		for (uint32_t p = 0; p < s->n_symbols; p++) {
+			size_t len = strlen(s->symbols[p]);
+
+			if (len > set->max_pattern_len) {
+				snprintf(
+				    err, errlen,
+				    "limit: subscriber \"%s\": pattern \"%.40s%s\" is %zu bytes, "
+				    "at most %u allowed (max_pattern_length)",
+				    s->name, s->symbols[p], len > 40 ? "..." : "", len,
+				    set->max_pattern_len);
+				return -E2BIG;
+			}
+		}
+	}
+	return 0;
+}
+
+static json_t *diff_lines(const char *diff)
+{
+	json_t *a = json_array();
+	const char *p = diff, *nl;
+
+	while (p != NULL && *p != '\0') {
+		nl = strchr(p, '\n');
+		json_array_append_new(a,
+				      json_stringn(p, nl != NULL ? (size_t)(nl - p) : strlen(p)));
+		p = nl != NULL ? nl + 1 : NULL;
+	}
+	return a;
+}
+
+/* The new table for a change request, or NULL with err filled. */
+static struct routing_config *edit(struct server_ctx *ctx, const char *cmd, json_t *req, char *err,
+				   size_t errlen)
+{
+	const char *sub = str_field(req, "subscriber"), *pat = str_field(req, "pattern");
+	const char *name = str_field(req, "name");
+
+	if (strcmp(cmd, "apply") == 0) {
+		const char *text = str_field(req, "yaml"), *file = str_field(req, "file");
+
+		if (text == NULL) {
+			snprintf(err, errlen, "apply: no routing YAML in the request");
+			return NULL;
+		}
+		return routing_config_parse(text, json_string_length(json_object_get(req, "yaml")),
+					    file != NULL ? file : "routing.yaml", err, errlen);
+	}
+	if (strcmp(cmd, "add-subscriber") == 0) {
+		json_t *o = json_object_get(req, "subscriber");
+		struct routing_config *cfg;
+		char *text;
+
+		if (!json_is_object(o)) {
+			snprintf(err, errlen,
+				 "add-subscriber: no subscriber object in the request");
+			return NULL;
+		}
+		/* A JSON object is a YAML flow mapping: the routing loader validates it. */
+		text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+		if (text == NULL) {
+			snprintf(err, errlen, "add-subscriber: out of memory");
+			return NULL;
+		}
+		cfg = table_add_subscriber(ctx->cfg, text, err, errlen);
+		free(text);
+		return cfg;
+	}
+	if (strcmp(cmd, "remove-subscriber") == 0) {
+		if (name == NULL) {
+			snprintf(err, errlen, "remove-subscriber: name missing");
+			return NULL;
+		}
+		return table_remove_subscriber(ctx->cfg, name, err, errlen);
+	}
+	if (sub == NULL || pat == NULL) {
+		snprintf(err, errlen, "%s: subscriber and pattern required", cmd);
+		return NULL;
+	}
+	if (strcmp(cmd, "add-pattern") == 0)
+		return table_add_pattern(ctx->cfg, sub, pat, err, errlen);
+	return table_remove_pattern(ctx->cfg, sub, pat, err, errlen);
+}
+
+/* The command as an operator would have typed it, for the audit log. */
+static void command_text(const char *cmd, json_t *req, char *buf, size_t size)
+{
+	const char *a = NULL, *b = NULL;
+	json_t *o;
+
+	if (strcmp(cmd, "apply") == 0) {
+		snprintf(buf, size, "apply -f %s%s",
+			 str_field(req, "file") != NULL ? str_field(req, "file") : "-",
+			 json_is_true(json_object_get(req, "dry_run")) ? " --dry-run" : "");
+		return;
+	}
+	if (strcmp(cmd, "add-subscriber") == 0) {
+		o = json_object_get(req, "subscriber");
+		a = json_string_value(json_object_get(o, "name"));
+	} else if (strcmp(cmd, "remove-subscriber") == 0) {
+		a = str_field(req, "name");
+	} else {
+		a = str_field(req, "subscriber");
+		b = str_field(req, "pattern");
+	}
+	snprintf(buf, size, "%s%s%s%s%s", cmd, a ? " " : "", a ? a : "", b ? " " : "", b ? b : "");
+}
+
+static void audit(struct server_ctx *ctx, const struct server_peer *peer, const char *command,
+		  const char *result, uint64_t before, uint64_t after)
+{
+	struct audit_entry e = {
+	    .uid = peer->uid,
+	    .gid = peer->gid,
+	    .pid = peer->pid,
+	    .command = command,
+	    .result = result,
+	    .before = before,
+	    .after = after,
+	};
+	int rc = audit_append(ctx->audit, &e);
+
+	if (rc < 0)
+		fprintf(stderr, "aster-control: audit log: %s\n", strerror(-rc));
+}
+
+static json_t *push_result(struct server_ctx *ctx)
+{
+	struct dplink_result res;
+	int rc;
+
+	if (!dplink_connected(ctx->link))
+		return json_pack("{s:b, s:s}", "reached", 0, "message",
+				 "dataplane unreachable: will sync on reconnect");
+	rc = dplink_push(ctx->link, &res);
+	if (rc != 0) {
+		char msg[300];
+
+		snprintf(msg, sizeof(msg), "dataplane unreachable (%s): will sync on reconnect",
+			 strerror(-rc));
+		return json_pack("{s:b, s:s}", "reached", 0, "message", msg);
+	}
+	return json_pack("{s:b, s:i, s:s, s:I, s:I, s:I, s:I}", "reached", 1, "status",
+			 (int)res.status, "error", res.error, "table_version",
+			 (json_int_t)res.table_version, "build_ns", (json_int_t)res.build_ns,
+			 "publish_ns", (json_int_t)res.publish_ns, "round_trip_ns",
+			 (json_int_t)res.round_trip_ns);
+}
+
+static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer, const char *cmd,
+			  json_t *req)
+{
+	bool dry = json_is_true(json_object_get(req, "dry_run"));
+	char err[ERR_LEN] = "", result[ERR_LEN + 8], what[512], *diff = NULL, *yaml = NULL;
+	struct routing_config *next;
+	uint64_t before = ctx->version, after = ctx->version;
+	size_t n_changes = 0;
+	json_t *r;
+	int rc;
+
+	command_text(cmd, req, what, sizeof(what));
+	next = edit(ctx, cmd, req, err, sizeof(err));
+	if (next != NULL && check_limits(ctx->set, next, err, sizeof(err)) < 0) {
+		routing_config_free(next);
+		next = NULL;
+	}
+	if (next == NULL) {
+		/* Nothing was stored: the running table is unchanged (issue 3 §"Tests"). */
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(errno));
+		snprintf(result, sizeof(result), "error: %s", err);
+		if (!dry)
+			audit(ctx, peer, what, result, before, before);
+		return fail("%s", err);
+	}
+	diff = table_diff(ctx->cfg, next, &n_changes);
+	if (diff == NULL) {
+		routing_config_free(next);
+		return fail("%s: cannot compute the diff: %s", cmd, strerror(errno));
+	}
+	r = ok();
+	json_object_set_new(r, "changes", json_integer((json_int_t)n_changes));
+	json_object_set_new(r, "diff", diff_lines(diff));
+	json_object_set_new(r, "version_before", json_integer((json_int_t)before));
+	free(diff);
+	if (n_changes == 0 || dry) {
+		routing_config_free(next);
+		json_object_set_new(r, "version", json_integer((json_int_t)before));
+		json_object_set_new(r, "dry_run", json_boolean(dry));
+		if (!dry)
+			audit(ctx, peer, what, "no changes", before, before);
+		return r;
+	}
+	yaml = table_emit_yaml(next);
+	if (yaml == NULL) {
+		routing_config_free(next);
+		json_decref(r);
+		return fail("%s: cannot render the table: %s", cmd, strerror(errno));
+	}
+	rc = store_replace(ctx->store, next, yaml, &after, err, sizeof(err));
+	if (rc < 0) {
+		routing_config_free(next);
+		free(yaml);
+		json_decref(r);
+		snprintf(result, sizeof(result), "error: %s", err);
+		audit(ctx, peer, what, result, before, before);
+		return fail("%s: store: %s", cmd, err);
+	}
+	routing_config_free(ctx->cfg);
+	free(ctx->yaml);
+	ctx->cfg = next;
+	ctx->yaml = yaml;
+	ctx->version = after;
+	dplink_set_table(ctx->link, after, yaml);
+	/* Stored first, then pushed: the store is the truth a restart or resync starts from. */
+	audit(ctx, peer, what, "ok", before, after);
+	json_object_set_new(r, "version", json_integer((json_int_t)after));
+	json_object_set_new(r, "dataplane", push_result(ctx));
+	return r;
+}
+
+/* ------------------------------------------------------------------ dispatch */
+
+struct command {
+	const char *name;
+	bool changes; /* needs the write allow-list */
+};
+
+static const struct command commands[] = {
+    {"apply", true},	   {"add-subscriber", true}, {"remove-subscriber", true},
+    {"add-pattern", true}, {"remove-pattern", true}, {"get", false},
+    {"stats", false},	   {"health", false},	     {"status", false},
+};
+
+json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req)
+{
+	const char *cmd = str_field(req, "cmd");
+	const struct command *c = NULL;
+	bool may_write, may_read;
+	char what[512];
+
+	if (cmd == NULL)
+		return fail("request without \"cmd\"");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, cmd) == 0)
+			c = &commands[i];
+	if (c == NULL)
+		return fail("unknown command \"%s\"", cmd);
+	/* The daemon's own uid owns the database anyway; everyone else must be listed. */
+	may_write =
+	    peer->uid == geteuid() || settings_acl_allows(&ctx->set->write, peer->uid, peer->gid);
+	may_read = may_write || settings_acl_allows(&ctx->set->read, peer->uid, peer->gid);
+	if ((c->changes && !may_write) || !may_read)
+		fprintf(stderr, "aster-control: permission denied: uid %u pid %d: %s\n",
+			(unsigned)peer->uid, (int)peer->pid, cmd);
+	if (c->changes && !may_write) {
+		command_text(cmd, req, what, sizeof(what));
+		audit(ctx, peer, what, "denied", ctx->version, ctx->version);
+		return fail("permission denied: uid %u may not change the table (%s); not in "
+			    "write_uids or write_groups",
+			    (unsigned)peer->uid, cmd);
+	}
+	if (!may_read)
+		return fail("permission denied: uid %u is not in read_uids, read_groups, "
+			    "write_uids or write_groups",
+			    (unsigned)peer->uid);
+	if (c->changes)
+		return cmd_change(ctx, peer, cmd, req);
+	if (strcmp(cmd, "get") == 0)
+		return cmd_get(ctx, req);
+	if (strcmp(cmd, "stats") == 0)
+		return cmd_stats(ctx, req);
+	if (strcmp(cmd, "health") == 0)
+		return cmd_health(ctx, req);
+	return cmd_status(ctx, req);
+}
+
+/* ------------------------------------------------------------------ socket */
+
+static int make_dir(const struct settings *set, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (mkdir(set->socket_dir, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create: %s", set->socket_dir, strerror(errno));
+		return -errno;
+	}
+	if (lstat(set->socket_dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a directory", set->socket_dir);
+		return -ENOTDIR;
+	}
+	if (st.st_uid != geteuid()) {
+		snprintf(err, errlen, "%s: owned by uid %u, not by this daemon", set->socket_dir,
+			 (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	/* Issue 3 §7: only the service group can reach the socket. */
+	if (set->has_socket_group && chown(set->socket_dir, (uid_t)-1, set->socket_gid) < 0) {
+		snprintf(err, errlen, "%s: cannot give it group %u: %s", set->socket_dir,
+			 (unsigned)set->socket_gid, strerror(errno));
+		return -errno;
+	}
+	if (chmod(set->socket_dir, 0750) < 0) {
+		snprintf(err, errlen, "%s: chmod: %s", set->socket_dir, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct server *server_open(struct server_ctx *ctx, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct server *sv;
+	int fd, e;
+
+	if (make_dir(ctx->set, err, errlen) < 0)
+		return NULL;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", ctx->set->socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail_errno;
+	/* A socket that accepts belongs to a running aster-control: do not steal it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		snprintf(err, errlen, "%s: another aster-control is listening", sa.sun_path);
+		errno = EADDRINUSE;
+		return NULL;
+	}
+	close(fd);
+	unlink(sa.sun_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		goto fail_errno;
+	/* Connecting needs write permission on the socket file: give it the directory's
+	 * group, so that the directory alone decides who can reach it. */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(sa.sun_path, 0660) < 0 ||
+	    (ctx->set->has_socket_group &&
+	     chown(sa.sun_path, (uid_t)-1, ctx->set->socket_gid) < 0) ||
+	    listen(fd, 16) < 0)
+		goto fail_close;
+	sv = calloc(1, sizeof(*sv));
+	if (sv == NULL)
+		goto fail_close;
+	sv->ctx = ctx;
+	sv->lfd = fd;
+	return sv;
+
+fail_close:
+	e = errno;
+	close(fd);
+	errno = e;
+fail_errno:
+	snprintf(err, errlen, "%s: %s", sa.sun_path, strerror(errno));
+	return NULL;
+}
+
+static void client_free(struct client *c)
+{
+	close(c->fd);
+	free(c->in);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+void server_close(struct server *sv)
+{
+	if (sv == NULL)
+		return;
+	for (uint32_t i = 0; i < sv->n_clients; i++)
+		client_free(&sv->clients[i]);
+	close(sv->lfd);
+	unlink(sv->ctx->set->socket_path);
+	free(sv);
+}
+
+size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap)
+{
+	size_t n = 0;
+
+	if (cap == 0)
+		return 0;
+	fds[n] = (struct pollfd){.fd = sv->lfd, .events = POLLIN};
+	sv->polled[n++] = NULL;
+	for (uint32_t i = 0; i < sv->n_clients && n < cap; i++) {
+		struct client *c = &sv->clients[i];
+
+		fds[n] = (struct pollfd){
+		    .fd = c->fd,
+		    .events =
+			(short)((c->eof ? 0 : POLLIN) | (c->out_len > c->out_off ? POLLOUT : 0)),
+		};
+		sv->polled[n++] = c;
+	}
+	return n;
+}
+
+static void accept_all(struct server *sv)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct client *c;
+
+		if (fd < 0)
+			return;
+		if (sv->n_clients == SERVER_MAX_CLIENTS ||
+		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		c = &sv->clients[sv->n_clients++];
+		memset(c, 0, sizeof(*c));
+		c->fd = fd;
+		c->peer = (struct server_peer){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+	}
+}
+
+static int queue_reply(struct client *c, json_t *reply)
+{
+	char *text = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	size_t len, need;
+
+	json_decref(reply);
+	if (text == NULL)
+		return -ENOMEM;
+	len = strlen(text);
+	need = c->out_len + len + 1;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0, need = len + 1;
+	{
+		char *p = realloc(c->out, need);
+
+		if (p == NULL) {
+			free(text);
+			return -ENOMEM;
+		}
+		c->out = p;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	free(text);
+	return 0;
+}
+
+static void handle_line(struct server *sv, struct client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, 0, &jerr), *reply;
+
+	if (!json_is_object(req)) {
+		reply = fail("bad request: %s", req == NULL ? jerr.text : "not a JSON object");
+	} else {
+		reply = server_execute(sv->ctx, &c->peer, req);
+	}
+	json_decref(req);
+	if (queue_reply(c, reply) < 0)
+		c->dead = true;
+}
+
+static void client_read(struct server *sv, struct client *c)
+{
+	for (;;) {
+		ssize_t r;
+		char *nl;
+		size_t start = 0;
+
+		if (c->in_cap - c->in_len < 65536) {
+			size_t cap = c->in_cap ? c->in_cap * 2 : 65536;
+			char *p;
+
+			if (cap > SERVER_MAX_LINE + 65536) {
+				queue_reply(c,
+					    fail("request longer than %u bytes", SERVER_MAX_LINE));
+				c->eof = true;
+				return;
+			}
+			p = realloc(c->in, cap);
+			if (p == NULL) {
+				c->dead = true;
+				return;
+			}
+			c->in = p;
+			c->in_cap = cap;
+		}
+		r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+		if (r == 0) {
+			/* A last request without its newline still counts. */
+			if (c->in_len != 0)
+				handle_line(sv, c, c->in, c->in_len);
+			c->in_len = 0;
+			c->eof = true;
+			return;
+		}
+		if (r < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				c->dead = true;
+			return;
+		}
+		c->in_len += (size_t)r;
+		while ((nl = memchr(c->in + start, '\n', c->in_len - start)) != NULL) {
+			handle_line(sv, c, c->in + start, (size_t)(nl - (c->in + start)));
+			start = (size_t)(nl - c->in) + 1;
+		}
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+	}
+}
+
+static void client_write(struct client *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				c->dead = true;
+			return;
+		}
+		c->out_off += (size_t)w;
+	}
+}
+
+void server_serve(struct server *sv, const struct pollfd *fds, size_t n)
+{
+	uint32_t keep = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct client *c = sv->polled[i];
+
+		if (fds[i].revents == 0)
+			continue;
+		if (c == NULL) {
+			accept_all(sv);
+			continue;
+		}
+		if (fds[i].revents & (POLLIN | POLLHUP))
+			client_read(sv, c);
+		if (fds[i].revents & POLLERR)
+			c->dead = true;
+		if (!c->dead)
+			client_write(c);
+	}
+	/* Drop finished clients: dead ones, and those done sending whose replies are out. */
+	for (uint32_t i = 0; i < sv->n_clients; i++) {
+		struct client *c = &sv->clients[i];
+
+		if (c->dead || (c->eof && c->out_off == c->out_len)) {
+			client_free(c);
+			continue;
+		}
+		if (keep != i)
+			sv->clients[keep] = *c;
+		keep++;
+	}
+	sv->n_clients = keep;
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The asterctl socket (issue 3 §2, §7). A Unix stream socket inside a directory created
+ * 0750 and owned by the service group, so that only that group can reach it; each
+ * caller's uid/gid (SO_PEERCRED) is checked against the read and write allow-lists of
+ * the settings, read-only commands being separated from changing ones.
+ *
+ * Protocol: one JSON object a line each way (docs/control.md). A request names its
+ * command in "cmd"; a reply has "ok": true plus the command's fields, or "ok": false and
+ * "error": one line. A connection may carry several requests; they are answered in order.
+ *
+ * A change flows: permission -> the edit (table_*) or the parse of the applied file ->
+ * limits -> diff -> (dry run: reply with the diff) -> store_replace, one transaction ->
+ * push to the dataplane -> audit line -> reply with the diff, the version and the
+ * dataplane's APPLY_REPLY, or "dataplane unreachable: will sync on reconnect".
+ */
+#ifndef ASTER_CONTROL_SERVER_H
+#define ASTER_CONTROL_SERVER_H
+
+#include <poll.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+struct settings;
+struct store;
+struct audit;
+struct dplink;
+struct health;
+struct routing_config;
+
+#define SERVER_MAX_CLIENTS 64
+#define SERVER_MAX_LINE	   (64u << 20) /* an applied file of 100 000+ patterns fits */
+
+/* The state requests act on; owned by main.c, changed only by the server. */
+struct server_ctx {
+	const struct settings *set;
+	struct store *store;
+	struct audit *audit;
+	struct dplink *link;
+	struct health *health;
+	struct routing_config *cfg; /* the table in force (never NULL) */
+	char *yaml;		    /* its canonical YAML; NULL for the empty version 0 */
+	uint64_t version;
+};
+
+/* Who is asking (SO_PEERCRED). */
+struct server_peer {
+	pid_t pid;
+	uid_t uid;
+	gid_t gid;
+};
+
+struct server;
+
+/* Create the socket directory and the listening socket. NULL + errno, err filled. */
+struct server *server_open(struct server_ctx *ctx, char *err, size_t errlen);
+/* Close every connection and remove the socket. */
+void server_close(struct server *sv);
+
+/* The descriptors to poll (listening socket first, then clients); returns how many. */
+size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap);
+/* Serve what poll() reported on the descriptors server_pollfds returned. */
+void server_serve(struct server *sv, const struct pollfd *fds, size_t n);
+
+/* Execute one request for `peer` and return the reply object (never NULL). */
+json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Operations on routing tables (struct routing_config) for the control plane: the
+ * canonical YAML text (what is stored, diffed and pushed to the dataplane), the diff
+ * between two tables, and imperative edits. Every edit result is re-validated by
+ * parsing its canonical YAML with routing_config_parse, so the one validator in
+ * common/ is the only judge of what is a valid table.
+ */
+#ifndef ASTER_TABLE_H
+#define ASTER_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct routing_config;
+
+/* Canonical SPEC §4 YAML of `cfg` (malloc'd, NUL terminated), or NULL + errno. Parsing it
+ * back gives an equal table (except for the empty table of a new store, whose text
+ * "feeds: []" the loader rejects: SPEC §4 asks for at least one feed). */
+char *table_emit_yaml(const struct routing_config *cfg);
+
+/* True when the two tables are equal (same feeds, ports, subscribers, patterns, order of
+ * patterns within a subscriber included). */
+bool table_equal(const struct routing_config *a, const struct routing_config *b);
+
+/*
+ * Human-readable diff from `from` to `to`, one change a line ("+ subscriber alpha",
+ * "- subscriber beta", "~ subscriber gamma: max_payload 1400 -> 1000",
+ * "+ subscriber gamma pattern \"^MS\"", ...). *n_changes counts them. Returns malloc'd
+ * text ("" when equal) or NULL + errno.
+ */
+char *table_diff(const struct routing_config *from, const struct routing_config *to,
+		 size_t *n_changes);
+
+/* Imperative edits: each returns a NEW validated table (path "table"), or NULL, errno and
+ * one line in err: ENOENT "subscriber \"x\": no such subscriber" / "... no pattern \"^A\"",
+ * EEXIST "subscriber \"x\": already exists" / "... pattern \"^A\" already present", EINVAL
+ * for removing a subscriber's only pattern, or the validator's message without its
+ * "table:LINE: " prefix (the line would be in generated text), e.g. "symbols: subscriber
+ * \"x\": pattern \"^(A\": ...". add_subscriber's text (one mapping, flow, block or JSON)
+ * is parsed alone first, so its syntax errors read "subscriber:LINE: ...". */
+struct routing_config *table_add_subscriber(const struct routing_config *cfg,
+					    const char *subscriber_yaml, char *err, size_t errlen);
+struct routing_config *table_remove_subscriber(const struct routing_config *cfg, const char *name,
+					       char *err, size_t errlen);
+struct routing_config *table_add_pattern(const struct routing_config *cfg, const char *sub,
+					 const char *pattern, char *err, size_t errlen);
+struct routing_config *table_remove_pattern(const struct routing_config *cfg, const char *sub,
+					    const char *pattern, char *err, size_t errlen);
+
+#endif
