@@ -216,6 +216,13 @@ static int handle_apply(struct ctl *c, int fd, const struct ctl_hdr *h, const ui
 		}
 	}
 	rep.table_version = c->map->table_version;
+	if (rep.status == 0 && !(req.flags & CTL_APPLY_DRY_RUN))
+		RTE_LOG(NOTICE, USER1,
+			"aster: table version %" PRIu64
+			" in force (build %.2f ms, publish %.2f ms; "
+			"%u feeds, %u subscribers)\n",
+			req.table_version, (double)res.build_ns / 1e6, (double)res.publish_ns / 1e6,
+			cfg->n_feeds, cfg->n_subs);
 	if (rep.status == 0)
 		err[0] = '\0';
 	else
