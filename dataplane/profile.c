@@ -7,6 +7,7 @@
 #include "profile.h"
 #include "../common/yaml_doc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 /* EAL lcore ids run 0..RTE_MAX_LCORE-1 (128 in Debian's DPDK 22.11); 0 is the main lcore. */
 #define PROFILE_LCORE_ID_MAX 127
 #define PROFILE_CPU_MAX	     1023
+#define RTE_DIM_(a)	     (sizeof(a) / sizeof((a)[0]))
 
 enum {
 	K_NAME,
@@ -36,6 +38,8 @@ enum {
 	K_EAL_ARGS,
 	K_RX_PORTS,
 	K_TX_PORTS,
+	K_NIC,
+	K_IGMP,
 	K_N
 };
 
@@ -69,14 +73,115 @@ static const struct yaml_doc_key keys[K_N] = {
      * table's `ports`). Replay makes its own net_pcap ports from its arguments. */
     [K_RX_PORTS] = {"rx_ports", YAML_DOC_SEQ, false, 1, PROFILE_MAX_PORTS, 0, NULL, NULL},
     [K_TX_PORTS] = {"tx_ports", YAML_DOC_SEQ, false, 1, PROFILE_MAX_PORTS, 0, NULL, NULL},
+    /* Live NIC behaviour and multicast membership: the sub-keys below. */
+    [K_NIC] = {"nic", YAML_DOC_MAP, false, 0, 0, 0, NULL, NULL},
+    [K_IGMP] = {"igmp", YAML_DOC_MAP, false, 0, 0, 0, NULL, NULL},
 };
 
-enum { P_NAME, P_DEV, P_N };
+/* nic: (docs/configuration.md; docs/operations.md has the table per NIC). The choices'
+ * order is the enums' order in profile.h. */
+enum { N_MULTICAST, N_STEERING, N_ISOLATE, N_RX_OFFLOADS, N_TX_OFFLOADS, N_N };
+static const struct yaml_doc_key nic_keys[N_N] = {
+    [N_MULTICAST] = {"multicast", YAML_DOC_STR, false, 1, 15, 0, "auto",
+		     "auto|mc_addr_list|allmulti|promisc"},
+    [N_STEERING] = {"steering", YAML_DOC_STR, false, 1, 15, 0, "auto", "auto|rte_flow|none"},
+    [N_ISOLATE] = {"isolate", YAML_DOC_STR, false, 1, 5, 0, "false", "true|false"},
+    [N_RX_OFFLOADS] = {"rx_offloads", YAML_DOC_SEQ, false, 0, 2, 0, NULL, NULL},
+    [N_TX_OFFLOADS] = {"tx_offloads", YAML_DOC_SEQ, false, 0, 1, 0, NULL, NULL},
+};
+
+/* igmp: membership reports sent by the control thread on the RX ports. */
+enum { G_VERSION, G_INTERVAL_S, G_SILENCE_WARN_S, G_N };
+static const struct yaml_doc_key igmp_keys[G_N] = {
+    /* v2 reports are understood by v2 and v3 queriers alike. */
+    [G_VERSION] = {"version", YAML_DOC_STR, false, 1, 3, 0, "v2", "off|v2|v3"},
+    /* Queriers expire a membership after robustness x query interval + response time
+     * (260 s with the RFC 2236/3376 defaults): 60 s keeps several reports inside that. */
+    [G_INTERVAL_S] = {"interval_s", YAML_DOC_INT, false, 1, 3600, 60, NULL, NULL},
+    /* MoldUDP64 sends a heartbeat at least every second on a live line. */
+    [G_SILENCE_WARN_S] = {"silence_warn_s", YAML_DOC_INT, false, 0, 3600, 10, NULL, NULL},
+};
+
+static const struct yaml_doc_key rx_offload_key = {
+    "rx_offloads", YAML_DOC_STR, true, 1, 15, 0, NULL, "ipv4_cksum|udp_cksum"};
+static const struct yaml_doc_key tx_offload_key = {"tx_offloads", YAML_DOC_STR,	   true, 1, 15, 0,
+						   NULL,	  "mbuf_fast_free"};
+
+/* Index of `v` in "a|b|c" (the value was checked against the choices already). */
+static unsigned int choice_index(const char *choices, const char *v)
+{
+	size_t len = strlen(v);
+	unsigned int i = 0;
+
+	for (const char *c = choices; *c != '\0'; i++) {
+		const char *bar = strchr(c, '|');
+		size_t n = bar ? (size_t)(bar - c) : strlen(c);
+
+		if (n == len && strncmp(c, v, n) == 0)
+			return i;
+		if (bar == NULL)
+			break;
+		c = bar + 1;
+	}
+	return 0;
+}
+
+static unsigned int choice(yaml_node_t *v, const struct yaml_doc_key *k)
+{
+	return choice_index(k->choices, yaml_doc_str(v, k));
+}
+
+/* A list of offload names: bit i for choice i; a name listed twice is an error. */
+static int parse_offloads(struct yaml_doc *d, yaml_node_t *seq, const struct yaml_doc_key *k,
+			  uint32_t *bits)
+{
+	*bits = 0;
+	for (size_t i = 0; i < yaml_doc_seq_len(seq); i++) {
+		yaml_node_t *item = yaml_doc_seq_item(d, seq, i);
+		int rc = yaml_doc_check(d, item, k);
+		uint32_t bit;
+
+		if (rc < 0)
+			return rc;
+		bit = 1u << choice(item, k);
+		if (*bits & bit)
+			return yaml_doc_error(d, item, k->name, "\"%s\" listed twice",
+					      yaml_doc_str(item, k));
+		*bits |= bit;
+	}
+	return 0;
+}
+
+const char *profile_multicast_name(enum profile_multicast m)
+{
+	static const char *const names[] = {"auto", "mc_addr_list", "allmulti", "promisc"};
+
+	return (unsigned int)m < RTE_DIM_(names) ? names[m] : "?";
+}
+
+const char *profile_steering_name(enum profile_steering s)
+{
+	static const char *const names[] = {"auto", "rte_flow", "none"};
+
+	return (unsigned int)s < RTE_DIM_(names) ? names[s] : "?";
+}
+
+const char *profile_igmp_name(enum profile_igmp v)
+{
+	static const char *const names[] = {"off", "v2", "v3"};
+
+	return (unsigned int)v < RTE_DIM_(names) ? names[v] : "?";
+}
+
+enum { P_NAME, P_DEV, P_IP, P_N };
 static const struct yaml_doc_key port_keys[P_N] = {
     [P_NAME] = {"name", YAML_DOC_STR, true, 1, 31, 0, NULL, NULL},
     /* "net_af_packet0,iface=veth0" (a DPDK virtual device and its arguments) or a PCI
      * address "0000:3b:00.0" */
     [P_DEV] = {"dev", YAML_DOC_STR, true, 1, 255, 0, NULL, NULL},
+    /* RX ports: the IPv4 source of IGMP reports (the port's address on the feed
+     * network); 0.0.0.0, the default, is what a host without an address sends. */
+    [P_IP] = {"ip", YAML_DOC_STR, false, 7, 15, 0, "0.0.0.0", NULL},
 };
 
 static int parse_ports(struct yaml_doc *d, yaml_node_t *seq, const char *key,
@@ -92,6 +197,12 @@ static int parse_ports(struct yaml_doc *d, yaml_node_t *seq, const char *key,
 		snprintf(pp->name, sizeof(pp->name), "%s",
 			 yaml_doc_str(v[P_NAME], &port_keys[P_NAME]));
 		snprintf(pp->dev, sizeof(pp->dev), "%s", yaml_doc_str(v[P_DEV], &port_keys[P_DEV]));
+		struct in_addr a;
+
+		if (inet_pton(AF_INET, yaml_doc_str(v[P_IP], &port_keys[P_IP]), &a) != 1)
+			return yaml_doc_error(d, v[P_IP], "ip", "\"%s\" is not an IPv4 address",
+					      yaml_doc_str(v[P_IP], &port_keys[P_IP]));
+		pp->ip = ntohl(a.s_addr);
 		for (uint16_t j = 0; j < *n; j++)
 			if (strcmp(ports[j].name, pp->name) == 0)
 				return yaml_doc_error(d, v[P_NAME], "name", "duplicate port \"%s\"",
@@ -143,6 +254,58 @@ static int parse_lcore(struct yaml_doc *d, struct profile *p, yaml_node_t *node)
 	return 0;
 }
 
+/* An optional sub-mapping: absent, every value is its key's default. */
+static int sub_map(struct yaml_doc *d, yaml_node_t *map, const char *what,
+		   const struct yaml_doc_key *k, size_t n, yaml_node_t **v)
+{
+	if (map == NULL) {
+		for (size_t i = 0; i < n; i++)
+			v[i] = NULL;
+		return 0;
+	}
+	return yaml_doc_map(d, map, what, k, n, v, NULL);
+}
+
+static int parse_nic(struct yaml_doc *d, yaml_node_t *map, struct profile *p)
+{
+	yaml_node_t *v[N_N];
+	int rc = sub_map(d, map, "nic", nic_keys, N_N, v);
+
+	if (rc < 0)
+		return rc;
+	p->multicast = (enum profile_multicast)choice(v[N_MULTICAST], &nic_keys[N_MULTICAST]);
+	p->steering = (enum profile_steering)choice(v[N_STEERING], &nic_keys[N_STEERING]);
+	p->isolate = strcmp(yaml_doc_str(v[N_ISOLATE], &nic_keys[N_ISOLATE]), "true") == 0;
+	/* Isolated, only what a rule steers reaches DPDK: without rules, nothing would. */
+	if (p->isolate && p->steering == PROFILE_STEER_NONE)
+		return yaml_doc_error(d, v[N_ISOLATE], "isolate",
+				      "true needs steering rte_flow or auto (with steering none "
+				      "no frame would reach the dataplane)");
+	if (p->isolate && p->multicast != PROFILE_MC_AUTO)
+		return yaml_doc_error(d, v[N_MULTICAST], "multicast",
+				      "%s with isolate true: an isolated port accepts what the "
+				      "rte_flow rules steer (keep auto)",
+				      profile_multicast_name(p->multicast));
+	rc = parse_offloads(d, v[N_RX_OFFLOADS], &rx_offload_key, &p->rx_offloads);
+	if (rc < 0)
+		return rc;
+	return parse_offloads(d, v[N_TX_OFFLOADS], &tx_offload_key, &p->tx_offloads);
+}
+
+static int parse_igmp(struct yaml_doc *d, yaml_node_t *map, struct profile *p)
+{
+	yaml_node_t *v[G_N];
+	int rc = sub_map(d, map, "igmp", igmp_keys, G_N, v);
+
+	if (rc < 0)
+		return rc;
+	p->igmp = (enum profile_igmp)choice(v[G_VERSION], &igmp_keys[G_VERSION]);
+	p->igmp_interval_s = (uint32_t)yaml_doc_int(v[G_INTERVAL_S], &igmp_keys[G_INTERVAL_S]);
+	p->silence_warn_s =
+	    (uint32_t)yaml_doc_int(v[G_SILENCE_WARN_S], &igmp_keys[G_SILENCE_WARN_S]);
+	return 0;
+}
+
 static int parse(struct yaml_doc *d, struct profile *p)
 {
 	yaml_node_t *v[K_N], *k[K_N];
@@ -190,7 +353,19 @@ static int parse(struct yaml_doc *d, struct profile *p)
 	rc = parse_ports(d, v[K_RX_PORTS], "rx_ports", p->rx_ports, &p->n_rx_ports);
 	if (rc < 0)
 		return rc;
-	return parse_ports(d, v[K_TX_PORTS], "tx_ports", p->tx_ports, &p->n_tx_ports);
+	rc = parse_ports(d, v[K_TX_PORTS], "tx_ports", p->tx_ports, &p->n_tx_ports);
+	if (rc < 0)
+		return rc;
+	for (uint16_t i = 0; i < p->n_tx_ports; i++)
+		if (p->tx_ports[i].ip != 0)
+			return yaml_doc_error(d, k[K_TX_PORTS], "tx_ports",
+					      "port \"%s\": ip is an rx_ports setting (output "
+					      "addresses are the routing table's)",
+					      p->tx_ports[i].name);
+	rc = parse_nic(d, v[K_NIC], p);
+	if (rc < 0)
+		return rc;
+	return parse_igmp(d, v[K_IGMP], p);
 }
 
 int profile_load(const char *path, struct profile *p, char *err, size_t errlen)
@@ -240,4 +415,24 @@ void profile_log(const struct profile *p)
 	fprintf(stderr, "profile: memory_mb = %" PRIu32 "\n", p->memory_mb);
 	fprintf(stderr, "profile: max_subscribers = %" PRIu32 "\n", p->max_subscribers);
 	fprintf(stderr, "profile: eal_args = \"%s\"\n", p->eal_args);
+	for (uint16_t i = 0; i < p->n_rx_ports; i++)
+		fprintf(stderr, "profile: rx_port %s dev %s ip %u.%u.%u.%u\n", p->rx_ports[i].name,
+			p->rx_ports[i].dev, p->rx_ports[i].ip >> 24,
+			(p->rx_ports[i].ip >> 16) & 0xff, (p->rx_ports[i].ip >> 8) & 0xff,
+			p->rx_ports[i].ip & 0xff);
+	for (uint16_t i = 0; i < p->n_tx_ports; i++)
+		fprintf(stderr, "profile: tx_port %s dev %s\n", p->tx_ports[i].name,
+			p->tx_ports[i].dev);
+	/* "auto" is resolved per port when the port starts (port.c logs the outcome). */
+	fprintf(stderr, "profile: nic.multicast = %s\n", profile_multicast_name(p->multicast));
+	fprintf(stderr, "profile: nic.steering = %s\n", profile_steering_name(p->steering));
+	fprintf(stderr, "profile: nic.isolate = %s\n", p->isolate ? "true" : "false");
+	fprintf(stderr, "profile: nic.rx_offloads =%s%s%s\n", p->rx_offloads ? "" : " none",
+		p->rx_offloads & PROFILE_RX_OFFLOAD_IPV4_CKSUM ? " ipv4_cksum" : "",
+		p->rx_offloads & PROFILE_RX_OFFLOAD_UDP_CKSUM ? " udp_cksum" : "");
+	fprintf(stderr, "profile: nic.tx_offloads =%s\n",
+		p->tx_offloads & PROFILE_TX_OFFLOAD_FAST_FREE ? " mbuf_fast_free" : " none");
+	fprintf(stderr, "profile: igmp.version = %s\n", profile_igmp_name(p->igmp));
+	fprintf(stderr, "profile: igmp.interval_s = %" PRIu32 "\n", p->igmp_interval_s);
+	fprintf(stderr, "profile: igmp.silence_warn_s = %" PRIu32 "\n", p->silence_warn_s);
 }

@@ -8,6 +8,7 @@
 #ifndef ASTER_PROFILE_H
 #define ASTER_PROFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,7 +27,34 @@ struct profile_lcore {
 struct profile_port {
 	char name[32];
 	char dev[256]; /* vdev "net_xxx,args" or PCI address */
+	uint32_t ip;   /* rx_ports: source of IGMP reports, host order; 0 = 0.0.0.0 */
 };
+
+/* How feed multicast frames get past the NIC's MAC filter (profile key `multicast`). */
+enum profile_multicast {
+	PROFILE_MC_AUTO,     /* mc_addr_list, else allmulti (logged) */
+	PROFILE_MC_LIST,     /* rte_eth_dev_set_mc_addr_list with the feed groups' MACs */
+	PROFILE_MC_ALLMULTI, /* every multicast frame */
+	PROFILE_MC_PROMISC,  /* every frame */
+};
+
+/* How a feed line's (group, port) reaches the RX queue its lcore polls (`steering`). */
+enum profile_steering {
+	PROFILE_STEER_AUTO,	/* rte_flow when the NIC validates the rules, else none */
+	PROFILE_STEER_RTE_FLOW, /* one rte_flow rule per line (+ IGMP); refused rules fail */
+	PROFILE_STEER_NONE,	/* no rules: the port's default queue */
+};
+
+enum profile_igmp {
+	PROFILE_IGMP_OFF,
+	PROFILE_IGMP_V2,
+	PROFILE_IGMP_V3,
+};
+
+/* Offloads by name (`rx_offloads`, `tx_offloads`); port.c maps them to RTE_ETH_*. */
+#define PROFILE_RX_OFFLOAD_IPV4_CKSUM 0x1 /* NIC flags bad IPv4 header checksums */
+#define PROFILE_RX_OFFLOAD_UDP_CKSUM  0x2 /* NIC flags bad UDP checksums */
+#define PROFILE_TX_OFFLOAD_FAST_FREE  0x1 /* mbuf_fast_free: one pool, refcnt 1 */
 
 struct profile {
 	char path[256];
@@ -51,7 +79,20 @@ struct profile {
 	uint16_t n_rx_ports, n_tx_ports; /* live mode ports */
 	struct profile_port rx_ports[PROFILE_MAX_PORTS];
 	struct profile_port tx_ports[PROFILE_MAX_PORTS];
+	/* Live NIC settings (ignored by replay's net_pcap ports). */
+	enum profile_multicast multicast;
+	enum profile_steering steering;
+	bool isolate;		  /* rte_flow isolated mode: only steered flows reach DPDK */
+	uint32_t rx_offloads;	  /* PROFILE_RX_OFFLOAD_* */
+	uint32_t tx_offloads;	  /* PROFILE_TX_OFFLOAD_* */
+	enum profile_igmp igmp;	  /* membership reports sent by the control thread */
+	uint32_t igmp_interval_s; /* unsolicited report period */
+	uint32_t silence_warn_s;  /* warn when a joined line receives nothing that long; 0 off */
 };
+
+const char *profile_multicast_name(enum profile_multicast m);
+const char *profile_steering_name(enum profile_steering s);
+const char *profile_igmp_name(enum profile_igmp v);
 
 /* Load and validate; 0, or -errno with `err` holding "FILE:LINE: KEY: message". */
 int profile_load(const char *path, struct profile *p, char *err, size_t errlen);
