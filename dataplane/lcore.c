@@ -76,6 +76,7 @@ static struct rx_lcore *rx_create(struct lcore_map *map, uint32_t index, unsigne
 	lc->ts_offset = -1;
 	if (rte_mbuf_dyn_rx_timestamp_register(&lc->ts_offset, &lc->ts_flag) != 0)
 		lc->ts_offset = -1;
+	lc->lat_off = latency_dynfield_register(); /* -1: frames go unstamped */
 	rx_lcore_bind_ops(lc);
 
 	lc->st = stats_block_create(n);
@@ -185,6 +186,7 @@ int lcore_map_build(struct lcore_map *map, char *err, size_t errlen)
 		tx->index = t;
 		tx->prof = prof;
 		tx->replay = map->replay;
+		tx->lat_off = latency_dynfield_register();
 		tx->n_rings = map->n_rx;
 		for (uint16_t r = 0; r < map->n_rx; r++)
 			tx->rings[r] = map->rings[r][t];

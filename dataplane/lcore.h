@@ -24,6 +24,7 @@
 #include <rte_ring.h>
 
 #include "arbiter.h"
+#include "latency.h"
 #include "profile.h"
 #include "publisher.h"
 #include "router.h"
@@ -112,6 +113,11 @@ struct rx_lcore {
 	struct rx_stage *stage;	   /* [n_tx] */
 	struct tx_lcore *local_tx; /* TX stage on the same lcore, polled while waiting */
 
+	/* latency (latency.h): TSC when the current RX burst came in, written into every
+	 * output frame closed during it at mbuf offset lat_off (-1: not stamped) */
+	uint64_t rx_tsc;
+	int lat_off;
+
 	/* replay handshake with the main lcore */
 	uint32_t input_done; /* main -> rx: every input packet has been read */
 	uint32_t drained;    /* rx -> main: arbiters flushed, staging pushed */
@@ -132,6 +138,8 @@ struct tx_lcore {
 	uint16_t n_pend[LCORE_MAX_PORTS];
 	struct rte_mbuf *pend[LCORE_MAX_PORTS][LCORE_BURST_MAX];
 	struct stats_block *st;
+	int lat_off;		 /* RX stamp field (latency.h), -1: none */
+	struct latency_hist lat; /* RX stamp -> rte_eth_tx_burst, written by this lcore */
 };
 
 /* What one EAL worker lcore runs. */
@@ -236,6 +244,11 @@ int lcore_main(void *arg);
 extern const struct arbiter_ops rx_arbiter_ops;
 void rx_lcore_bind_ops(struct rx_lcore *lc);
 void rx_poll(struct rx_lcore *lc);
+/* The RX stage over frames already received (rx_poll's body; benchmarks feed it
+ * pre-built mbufs): decode, arbitrate, route and frame; consumes the mbufs. */
+void rx_packets(struct rx_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now);
+/* End of burst: close open subscriber packets, push staging to the rings. */
+void rx_flush(struct rx_lcore *lc);
 void rx_drain(struct rx_lcore *lc); /* replay end: flush arbiters, publishers, staging */
 void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc);
 

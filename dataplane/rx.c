@@ -92,6 +92,8 @@ static void pub_close(void *ctx, uint32_t sub, void *pkt, uint32_t frame_len, ui
 	m->pkt_len = frame_len;
 	m->port = lc->sub_port[sub];
 	m->hash.usr = sub;
+	if (lc->lat_off >= 0)
+		latency_stamp_set(m, lc->lat_off, lc->rx_tsc);
 	stats_add(&lc->st->subs[sub].packets, 1);
 	s->pkts[s->n++] = m;
 	if (s->n == RTE_DIM(s->pkts))
@@ -264,7 +266,7 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 }
 
 /* End of burst: close every open subscriber packet and push the staging areas. */
-static void rx_flush(struct rx_lcore *lc)
+void rx_flush(struct rx_lcore *lc)
 {
 	for (uint32_t i = 0; i < lc->n_dirty; i++) {
 		uint32_t sub = lc->dirty_list[i];
@@ -278,6 +280,15 @@ static void rx_flush(struct rx_lcore *lc)
 			stage_push(lc, &lc->stage[t]);
 }
 
+void rx_packets(struct rx_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now)
+{
+	for (uint16_t j = 0; j < n; j++) {
+		if (j + 1 < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[j + 1], void *));
+		rx_packet(lc, pkts[j], now);
+	}
+}
+
 static void rx_poll_live(struct rx_lcore *lc, uint64_t now)
 {
 	struct rte_mbuf *pkts[LCORE_BURST_MAX];
@@ -288,12 +299,9 @@ static void rx_poll_live(struct rx_lcore *lc, uint64_t now)
 
 		if (n == 0)
 			continue;
+		lc->rx_tsc = rte_rdtsc();
 		stats_add(&lc->st->rx_packets[port], n);
-		for (uint16_t j = 0; j < n; j++) {
-			if (j + 1 < n)
-				rte_prefetch0(rte_pktmbuf_mtod(pkts[j + 1], void *));
-			rx_packet(lc, pkts[j], now);
-		}
+		rx_packets(lc, pkts, n, now);
 	}
 }
 
@@ -361,6 +369,7 @@ void rx_poll(struct rx_lcore *lc)
 	uint64_t now = rte_rdtsc();
 
 	lc->rs = router_current(lc->router_slot);
+	lc->rx_tsc = now; /* replay's merge reads several bursts per turn: stamp the turn */
 	if (lc->replay) {
 		if (lc->drained)
 			goto quiescent;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <rte_cycles.h>
 #include <rte_malloc.h>
 #include <rte_telemetry.h>
 
@@ -118,8 +119,22 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 #define FEED_FIELDS(X)                                                                             \
 	X(packets)                                                                                 \
 	X(messages)                                                                                \
-	X(duplicates) X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session) X(sessions)    \
-	    X(held) X(hold_overflow) X(hold_timeout)
+	X(duplicates)                                                                              \
+	X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session) X(sessions) X(held)          \
+	    X(hold_overflow) X(hold_timeout)
+
+/* In-appliance latency over every TX lcore (latency.h), in whole ns. */
+#define LATENCY_FIELDS(X) X(count) X(mean_ns) X(p50_ns) X(p90_ns) X(p99_ns) X(p999_ns) X(max_ns)
+
+static void latency_totals(const struct lcore_map *map, struct latency_summary *s)
+{
+	struct latency_hist acc;
+
+	memset(&acc, 0, sizeof(acc));
+	for (uint16_t t = 0; t < map->n_tx; t++)
+		latency_merge(&acc, &map->tx[t]->lat);
+	latency_summarize(&acc, rte_get_tsc_hz(), s);
+}
 
 struct json_t *stats_json(const struct lcore_map *map)
 {
@@ -172,6 +187,16 @@ struct json_t *stats_json(const struct lcore_map *map)
 	json_object_set_new(root, "subscribers", subs);
 	json_object_set_new(root, "drops", drops);
 	json_object_set_new(root, "lcores", lcores);
+	{
+		struct latency_summary ls;
+		json_t *o = json_object();
+
+		latency_totals(map, &ls);
+#define X(n) json_object_set_new(o, #n, json_integer((json_int_t)(ls.n + 0.5)));
+		LATENCY_FIELDS(X)
+#undef X
+		json_object_set_new(root, "latency", o);
+	}
 	return root;
 fail:
 	json_decref(root);
@@ -312,6 +337,24 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	return 0;
 }
 
+static int tel_latency(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct latency_summary ls;
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_dict(d);
+	tel_acquire();
+	if (tel_map != NULL) {
+		latency_totals(tel_map, &ls);
+#define X(n) rte_tel_data_add_dict_u64(d, #n, (uint64_t)(ls.n + 0.5));
+		LATENCY_FIELDS(X)
+#undef X
+	}
+	tel_release();
+	return 0;
+}
+
 int stats_telemetry_register(void)
 {
 	int rc = 0;
@@ -326,6 +369,9 @@ int stats_telemetry_register(void)
 				       "Counters of one subscriber. Parameters: subscriber name.");
 	rc |= rte_telemetry_register_cmd("/aster/drops", tel_drops, "Drops by reason.");
 	rc |= rte_telemetry_register_cmd("/aster/lcores", tel_lcores, "Polling lcore heartbeats.");
+	rc |= rte_telemetry_register_cmd(
+	    "/aster/latency", tel_latency,
+	    "In-appliance latency, RX burst to TX burst, per output frame: count, ns percentiles.");
 	return rc ? -EINVAL : 0;
 }
 

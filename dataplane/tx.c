@@ -4,6 +4,7 @@
  * ports. Live: a TX queue that stays full after a few tries drops the rest, counted per
  * subscriber (tx_full). Replay: lossless, retry until the PMD takes everything.
  */
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_pause.h>
 
@@ -18,6 +19,15 @@ static void tx_send(struct tx_lcore *tx, uint16_t slot)
 	struct rte_mbuf **pkts = tx->pend[slot];
 	uint16_t sent = 0;
 
+	if (tx->lat_off >= 0) {
+		uint64_t now = rte_rdtsc();
+
+		for (uint16_t i = 0; i < n; i++) {
+			uint64_t rx = latency_stamp_get(pkts[i], tx->lat_off);
+
+			latency_record(&tx->lat, now > rx ? now - rx : 0);
+		}
+	}
 	for (unsigned int tries = 0; sent < n; tries++) {
 		sent += rte_eth_tx_burst(port, 0, pkts + sent, n - sent);
 		if (sent == n || (!tx->replay && tries + 1 >= TX_LIVE_TRIES))

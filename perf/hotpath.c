@@ -1,0 +1,233 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * aster-bench-hotpath: the cost of the RX stage per message, without a PMD. Pre-built
+ * feed frames (bench_feed.h) are copied into mbufs off the clock, then the shipped RX
+ * stage (rx_packets + rx_flush: frame decode, MoldUDP64, arbiter, router, publisher,
+ * output mbuf allocation, staging and the SP/SC ring enqueue) runs on them burst by
+ * burst between two rte_rdtsc() reads. Output frames are taken off the ring and freed
+ * off the clock (that is the TX PMD's work). Prints one JSON object.
+ *
+ *   aster-bench-hotpath --subs N --symbols N --patterns N --kind exact|prefix|regex
+ *                       [--packets N] [--loops N] [--cpu N] [--huge] [--prefix NAME]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_mbuf.h>
+
+#include "bench_feed.h"
+#include "bench_setup.h"
+
+#define BURST 32
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("aster-bench-hotpath: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+static uint32_t num(const char *opt, const char *s, uint32_t min, uint32_t max)
+{
+	char *end;
+	unsigned long v = strtoul(s, &end, 10);
+
+	if (*end != '\0' || v < min || v > max)
+		die("%s: '%s' is not a number in %u..%u", opt, s, min, max);
+	return (uint32_t)v;
+}
+
+static void drain(struct bench_dp *d)
+{
+	struct rte_mbuf *out[512];
+	unsigned int n;
+
+	while ((n = rte_ring_sc_dequeue_burst(d->map.rings[0][0], (void **)out, RTE_DIM(out),
+					      NULL)) != 0)
+		rte_pktmbuf_free_bulk(out, n);
+}
+
+/* Frames [first, end) through the RX stage, BURST at a time; returns cycles spent in it. */
+static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_mempool *pool,
+		    uint32_t first, uint32_t end, uint64_t loop)
+{
+	struct rx_lcore *lc = d->map.rx[0];
+	struct rte_mbuf *pkts[BURST];
+	uint64_t cycles = 0;
+
+	for (uint32_t i = first; i < end; i += BURST) {
+		uint16_t n = (uint16_t)(end - i < BURST ? end - i : BURST);
+
+		if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0)
+			die("input mempool empty");
+		for (uint16_t j = 0; j < n; j++) {
+			const struct bench_frame *fr = &f->frames[i + j];
+
+			bench_frame_copy(f, i + j, loop * f->trading_msgs[fr->feed],
+					 rte_pktmbuf_mtod(pkts[j], uint8_t *));
+			pkts[j]->data_len = fr->len;
+			pkts[j]->pkt_len = fr->len;
+		}
+		uint64_t t0 = rte_rdtsc();
+
+		lc->rs = router_current(lc->router_slot);
+		lc->rx_tsc = t0;
+		rx_packets(lc, pkts, n, t0);
+		rx_flush(lc);
+		cycles += rte_rdtsc() - t0;
+		drain(d);
+	}
+	return cycles;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	    {"subs", required_argument, NULL, 'u'},
+	    {"symbols", required_argument, NULL, 'y'},
+	    {"patterns", required_argument, NULL, 'p'},
+	    {"kind", required_argument, NULL, 'k'},
+	    {"packets", required_argument, NULL, 'n'},
+	    {"loops", required_argument, NULL, 'l'},
+	    {"cpu", required_argument, NULL, 'c'},
+	    {"huge", no_argument, NULL, 'H'},
+	    {"prefix", required_argument, NULL, 'P'},
+	    {"seed", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
+	};
+	struct bench_params p = {.n_subs = 64,
+				 .n_symbols = 8000,
+				 .n_patterns = 1000,
+				 .kind = BENCH_EXACT,
+				 .n_packets = 20000,
+				 .seed = 1};
+	uint32_t loops = 5, cpu = 0;
+	int huge = 0, c;
+	char prefix[64], lcores[64], err[1024], model[256];
+	static struct bench_dp d;
+	struct bench_feed f;
+	struct rte_mempool *pool;
+
+	snprintf(prefix, sizeof(prefix), "aster-bench-%d", (int)getpid());
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u':
+			p.n_subs = num("--subs", optarg, 1, 4096);
+			break;
+		case 'y':
+			p.n_symbols = num("--symbols", optarg, 1, 8 * BENCH_LOCATES_PER_FEED);
+			break;
+		case 'p':
+			p.n_patterns = num("--patterns", optarg, 1, 10000000);
+			break;
+		case 'k':
+			if (bench_kind_parse(optarg, &p.kind) != 0)
+				die("--kind: '%s' is not exact, prefix or regex", optarg);
+			break;
+		case 'n':
+			p.n_packets = num("--packets", optarg, 1, 10000000);
+			break;
+		case 'l':
+			loops = num("--loops", optarg, 1, 1000);
+			break;
+		case 'c':
+			cpu = num("--cpu", optarg, 0, 1023);
+			break;
+		case 'H':
+			huge = 1;
+			break;
+		case 'P':
+			snprintf(prefix, sizeof(prefix), "%s", optarg);
+			break;
+		case 's':
+			p.seed = num("--seed", optarg, 0, UINT32_MAX);
+			break;
+		default:
+			die("%s: unknown or incomplete option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		die("unexpected argument '%s'", argv[optind]);
+
+	if (bench_feed_build(&f, &p, err, sizeof(err)) != 0)
+		die("%s", err);
+	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", cpu, cpu, cpu);
+	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
+		die("EAL start failed (lcores %s, %s)", lcores, huge ? "hugepages" : "--no-huge");
+	bench_profile(&d.prof, 1, (uint16_t)cpu, 2, (uint16_t)cpu, p.n_subs * f.n_feeds);
+	if (bench_dp_start(&d, f.yaml, NULL, 0, &pool, err, sizeof(err)) != 0)
+		die("%s", err);
+
+	/* off the clock: the directory binds every locate (and runs the matcher), then
+	 * one loop over the trading packets warms the caches */
+	run(&d, &f, pool, 0, f.n_directory, 0);
+	run(&d, &f, pool, f.n_directory, f.n_frames, 0);
+
+	uint64_t msgs_per_loop = 0, *cyc = calloc(loops, sizeof(*cyc));
+	uint64_t deliv0 = bench_deliveries(&d), fmsg0 = bench_feed_messages(&d), total = 0;
+
+	for (uint32_t i = f.n_directory; i < f.n_frames; i++)
+		msgs_per_loop += f.frames[i].n_msgs;
+	for (uint32_t l = 0; l < loops; l++) {
+		cyc[l] = run(&d, &f, pool, f.n_directory, f.n_frames, l + 1);
+		total += cyc[l];
+	}
+	uint64_t deliveries = bench_deliveries(&d) - deliv0;
+	uint64_t delivered_msgs = bench_feed_messages(&d) - fmsg0;
+	uint64_t drops[DROP__MAX];
+
+	stats_drop_totals(&d.map, drops);
+	qsort(cyc, loops, sizeof(*cyc), cmp_u64);
+
+	double hz = (double)rte_get_tsc_hz();
+	double med = (double)cyc[loops / 2], best = (double)cyc[0];
+	double per_loop_deliv = (double)deliveries / loops;
+	double cpm = med / (double)msgs_per_loop;
+
+	bench_cpu_model(model, sizeof(model));
+	printf("{\"subs\": %u, \"symbols\": %u, \"patterns\": %u, \"kind\": \"%s\", \"feeds\": %u, "
+	       "\"packets_per_loop\": %u, \"messages_per_loop\": %" PRIu64 ", \"loops\": %u, "
+	       "\"deliveries_per_msg\": %.3f, \"cycles_per_msg\": %.2f, \"ns_per_msg\": %.2f, "
+	       "\"ns_per_msg_best\": %.2f, \"cycles_per_delivery\": %.2f, "
+	       "\"ns_per_delivery\": %.2f, \"ns_per_packet\": %.2f, \"msgs_per_s\": %.0f, "
+	       "\"table_build_ms\": %.1f, \"tsc_hz\": %.0f, \"hugepages\": %s, \"cpu\": \"%s\", "
+	       "\"check\": {\"messages_in\": %" PRIu64 ", \"messages_routed\": %" PRIu64
+	       ", \"no_subscriber\": %" PRIu64 ", \"unbound_locate\": %" PRIu64
+	       ", \"ring_full\": %" PRIu64 ", \"no_mbuf\": %" PRIu64 ", \"malformed\": %" PRIu64
+	       "}}\n",
+	       p.n_subs, p.n_symbols, p.n_patterns > p.n_subs ? p.n_patterns : p.n_subs,
+	       bench_kind_name(p.kind), f.n_feeds, f.n_frames - f.n_directory, msgs_per_loop, loops,
+	       per_loop_deliv / (double)msgs_per_loop, cpm, cpm / hz * 1e9,
+	       best / (double)msgs_per_loop / hz * 1e9,
+	       per_loop_deliv > 0 ? med / per_loop_deliv : 0.0,
+	       per_loop_deliv > 0 ? med / per_loop_deliv / hz * 1e9 : 0.0,
+	       med / (double)(f.n_frames - f.n_directory) / hz * 1e9, hz / cpm,
+	       (double)d.build_ns / 1e6, hz, huge ? "true" : "false", model, msgs_per_loop * loops,
+	       delivered_msgs, drops[DROP_NO_SUBSCRIBER], drops[DROP_UNBOUND_LOCATE],
+	       drops[DROP_RING_FULL], drops[DROP_NO_MBUF], drops[DROP_MALFORMED]);
+	free(cyc);
+	bench_dp_stop(&d);
+	bench_feed_free(&f);
+	rte_eal_cleanup();
+	return 0;
+}
