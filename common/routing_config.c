@@ -446,8 +446,10 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 		/* Subscribers often share patterns: parse each distinct one once (~100 us);
 		 * exact symbols, the bulk of large tables, need no parse at all. */
 		uint64_t key;
+		unsigned int plen;
 
-		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key))
+		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key) ||
+		    rc_pattern_prefix_key(pat, &key, &plen))
 			continue;
 		if (hs_expression_info(pat, RC_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 			rc = yaml_doc_error(&l->doc, item, "symbols",
@@ -702,31 +704,59 @@ static bool symbol_char(char c)
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
 }
 
-bool rc_pattern_exact_key(const char *expr, uint64_t *key)
+/*
+ * The literal after a leading '^': symbol characters, or a backslash before a
+ * punctuation character. Stops at '$' or the end; 0 when something else (a regex
+ * construct) comes first or the literal is longer than a symbol. Returns its length.
+ */
+static unsigned int anchored_literal(const char *expr, char sym[8], const char **end)
 {
-	char sym[8];
 	unsigned int n = 0;
 	const char *p = expr;
 
 	if (*p++ != '^')
-		return false;
+		return 0;
 	for (; *p != '\0' && *p != '$'; p++) {
 		char c = *p;
 
 		if (c == '\\') {
 			c = *++p;
 			if (c <= ' ' || c > '~' || symbol_char(c))
-				return false;
+				return 0;
 		} else if (!symbol_char(c)) {
-			return false;
+			return 0;
 		}
-		if (n == sizeof(sym))
-			return false;
+		if (n == 8)
+			return 0;
 		sym[n++] = c;
 	}
-	if (n == 0 || p[0] != '$' || p[1] != '\0')
+	*end = p;
+	return n;
+}
+
+bool rc_pattern_exact_key(const char *expr, uint64_t *key)
+{
+	char sym[8];
+	const char *end;
+	unsigned int n = anchored_literal(expr, sym, &end);
+
+	if (n == 0 || end[0] != '$' || end[1] != '\0')
 		return false;
 	memset(sym + n, ' ', sizeof(sym) - n);
 	memcpy(key, sym, sizeof(sym));
+	return true;
+}
+
+bool rc_pattern_prefix_key(const char *expr, uint64_t *key, unsigned int *len)
+{
+	char sym[8];
+	const char *end;
+	unsigned int n = anchored_literal(expr, sym, &end);
+
+	if (n == 0 || end[0] != '\0')
+		return false;
+	memset(sym + n, 0, sizeof(sym) - n);
+	memcpy(key, sym, sizeof(sym));
+	*len = n;
 	return true;
 }

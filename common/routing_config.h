@@ -96,6 +96,12 @@ int routing_config_sub_index(const struct routing_config *cfg, const char *name)
  * the stock field carries it. Always a valid expression.
  */
 bool rc_pattern_exact_key(const char *expr, uint64_t *key);
+/*
+ * Whether `expr` is an anchored prefix `^LIT` (the same literals, no `$`): it matches
+ * every symbol that starts with LIT. `*key` is LIT zero padded to 8 bytes, `*len` its
+ * length (1..8). Always a valid expression; needs no Hyperscan either.
+ */
+bool rc_pattern_prefix_key(const char *expr, uint64_t *key, unsigned int *len);
 
 static inline bool rc_sub_wants_type(const struct rc_subscriber *s, uint8_t type)
 {

@@ -3,10 +3,10 @@
  * Subscription pattern matching for one feed (SPEC §3.5). The only dataplane file
  * that includes <hs/hs.h>.
  *
- * Patterns that are a plain anchored literal (`^AAPL$`) go to an exact-symbol hash
- * and never reach Hyperscan; the rest are compiled into one Hyperscan block-mode
- * database with HS_FLAG_SINGLEMATCH, the expression id being the subscriber's
- * feed-local index, so a scan reports each subscriber at most once.
+ * Patterns that are a plain anchored literal (`^AAPL$`) go to an exact-symbol hash,
+ * anchored literal prefixes (`^MS`) to a prefix hash; neither reaches Hyperscan. The
+ * rest are compiled into one Hyperscan block-mode database with HS_FLAG_SINGLEMATCH, the expression
+ * id being the subscriber's feed-local index, so a scan reports each subscriber at most once.
  *
  * Called once per newly bound symbol or rule-set change, never per message
  * (FACTS: hs_scan 30-190 ns, a table read ~1 ns).
@@ -61,6 +61,7 @@ void matcher_match(const struct matcher *m, struct matcher_scratch *s, const cha
 
 /* Counts for logs and benchmarks. */
 uint32_t matcher_n_exact(const struct matcher *m);
+uint32_t matcher_n_prefix(const struct matcher *m);
 uint32_t matcher_n_regex(const struct matcher *m);
 
 #endif

@@ -216,9 +216,10 @@ Test(router, exact_literal_uses_hash_not_hyperscan)
 	const char *const *p[] = {p0, p1};
 	struct router_state *rs = build1(p, 2, 1);
 
-	/* 9 characters and an escaped space are not symbol literals */
+	/* 9 characters and an escaped space are not symbol literals; ^MS is a prefix */
 	cr_expect_eq(matcher_n_exact(rs->feeds[0].matcher), 3);
-	cr_expect_eq(matcher_n_regex(rs->feeds[0].matcher), 3);
+	cr_expect_eq(matcher_n_prefix(rs->feeds[0].matcher), 1);
+	cr_expect_eq(matcher_n_regex(rs->feeds[0].matcher), 2);
 	router_state_free(rs);
 }
 
@@ -566,7 +567,7 @@ Test(router, thousand_subscribers)
 		snprintf(name, sizeof(name), "s%u", i);
 		snprintf(p[0], sizeof(p[0]), "^S%u$", i);
 		snprintf(p[1], sizeof(p[1]), "^T%u$", i);
-		snprintf(p[2], sizeof(p[2]), "^ZZ"); /* shared by all: compiled once */
+		snprintf(p[2], sizeof(p[2]), "^Z[Z]"); /* shared by all: compiled once */
 		if (i % 10 == 0)
 			snprintf(p[n++], sizeof(p[3]), "^R%u[A-Z]$", i);
 		sub_set(cfg, i, name, 0, NULL, n, pp);
@@ -726,8 +727,8 @@ Test(matcher, reordered_expressions_keep_their_subscribers)
 
 Test(matcher, regex_change_compiles)
 {
-	const struct matcher_pattern a[] = {{"^MS", 0}};
-	const struct matcher_pattern b[] = {{"^MS", 0}, {"^Z", 1}};
+	const struct matcher_pattern a[] = {{"^M[S]", 0}};
+	const struct matcher_pattern b[] = {{"^M[S]", 0}, {"^Z[A-Z]", 1}};
 	char err[256];
 	uint32_t bad;
 	struct matcher *ma = matcher_build(a, 1, err, sizeof(err), &bad);
@@ -738,4 +739,46 @@ Test(matcher, regex_change_compiles)
 	cr_expect_eq(match_bits(mb, "ZVZZT"), 1u << 1);
 	matcher_free(ma);
 	matcher_free(mb);
+}
+
+/* Anchored literal prefixes skip Hyperscan (a hash per prefix length): they must route
+ * exactly as Hyperscan would. `^(?:LIT)` is the same rule kept on the Hyperscan path. */
+Test(matcher, prefix_hash_agrees_with_hyperscan)
+{
+	static const char *const lits[] = {"A",	     "AB", "ABC",      "MS", "MSF",
+					   "BRK\\.", "Z9", "ABCDEFGH", "Q",  "QQ"};
+	static const char *const syms[] = {"A",	 "AB",	 "ABC", "ABCD",	 "ABCDEFGH", "ABCDEFG",
+					   "MS", "MSFT", "M",	"BRK.A", "BRK",	     "Z9",
+					   "Z",	 "Q",	 "QQQ", "B",	 "XMS",	     ""};
+	enum { N = sizeof(lits) / sizeof(lits[0]) };
+	struct matcher_pattern fast[N + 1], slow[N + 1];
+	char hat[N][32], group[N][32], err[256];
+	uint32_t bad;
+
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(hat[i], sizeof(hat[i]), "^%s", lits[i]);
+		snprintf(group[i], sizeof(group[i]), "^(?:%s)", lits[i]);
+		fast[i] = (struct matcher_pattern){.expr = hat[i], .sub = i};
+		slow[i] = (struct matcher_pattern){.expr = group[i], .sub = i};
+	}
+	/* one more subscriber on both sides: a shared prefix, two subscribers */
+	fast[N] = (struct matcher_pattern){.expr = "^AB", .sub = N};
+	slow[N] = (struct matcher_pattern){.expr = "^(?:AB)", .sub = N};
+
+	struct matcher *mf = matcher_build(fast, N + 1, err, sizeof(err), &bad);
+	struct matcher *ms = matcher_build(slow, N + 1, err, sizeof(err), &bad);
+
+	cr_assert_not_null(mf, "%s", err);
+	cr_assert_not_null(ms, "%s", err);
+	cr_expect_eq(matcher_n_prefix(mf), N + 1);
+	cr_expect_eq(matcher_n_regex(mf), 0, "a prefix reached Hyperscan");
+	cr_expect_eq(matcher_n_regex(ms), N + 1);
+	for (size_t k = 0; k < sizeof(syms) / sizeof(syms[0]); k++)
+		cr_expect_eq(match_bits(mf, syms[k]), match_bits(ms, syms[k]),
+			     "symbol \"%s\": prefix hash %#lx, Hyperscan %#lx", syms[k],
+			     (unsigned long)match_bits(mf, syms[k]),
+			     (unsigned long)match_bits(ms, syms[k]));
+	cr_expect_eq(match_bits(mf, "ABCD"), (1u << 0) | (1u << 1) | (1u << 2) | (1u << N));
+	matcher_free(mf);
+	matcher_free(ms);
 }
