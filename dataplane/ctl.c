@@ -22,6 +22,7 @@
 
 #include "ctl.h"
 #include "lcore.h"
+#include "mcast.h"
 #include "stats.h"
 
 #include "../common/ctl_proto.h"
@@ -44,6 +45,7 @@ struct ctl {
 	uint64_t boot_id;
 	uint64_t started_ns;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
+	struct mcast *mcast; /* feed group membership (IGMP), driven from this thread */
 };
 
 static uint64_t realtime_ns(void)
@@ -243,6 +245,16 @@ static int handle_status(struct ctl *c, int fd, const struct ctl_hdr *h)
 		return reply_error(fd, h->seq, -ENOMEM, "STATUS: out of memory");
 	json_object_set_new(root, "table_version", json_integer((json_int_t)c->map->table_version));
 	json_object_set_new(root, "table_log", table_log(c->map));
+	{
+		struct mcast_counters mc;
+
+		mcast_counters(c->mcast, &mc);
+		json_object_set_new(
+		    root, "igmp",
+		    json_pack("{sI sI sI sI sI}", "reports", (json_int_t)mc.reports, "leaves",
+			      (json_int_t)mc.leaves, "queries", (json_int_t)mc.queries, "answers",
+			      (json_int_t)mc.answers, "tx_failed", (json_int_t)mc.tx_failed));
+	}
 	text = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (text == NULL)
@@ -353,6 +365,13 @@ static void *ctl_main(void *arg)
 			}
 		}
 		health_publish(c);
+		{
+			struct timespec ts;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			mcast_tick(c->mcast,
+				   (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec);
+		}
 	}
 	return NULL;
 }
@@ -408,6 +427,11 @@ struct ctl *ctl_start(struct lcore_map *map, const char *sock_path, const char *
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock_path);
 	if (health_map(c, health_path, err, errlen) != 0)
 		goto fail;
+	c->mcast = mcast_create(map);
+	if (c->mcast == NULL) {
+		snprintf(err, errlen, "out of memory for the multicast membership state");
+		goto fail;
+	}
 	c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	unlink(sock_path); /* a stale socket of a previous run */
 	if (c->listen_fd < 0 || bind(c->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
@@ -431,6 +455,7 @@ fail:
 	}
 	if (c->health != NULL)
 		munmap(c->health, sizeof(struct health_shm));
+	mcast_free(c->mcast); /* never started: sends nothing */
 	free(c);
 	return NULL;
 }
@@ -449,5 +474,6 @@ void ctl_stop(struct ctl *c)
 	close(c->wake[0]);
 	close(c->wake[1]);
 	munmap(c->health, sizeof(struct health_shm));
+	mcast_free(c->mcast); /* leaves, while the ports still run */
 	free(c);
 }

@@ -404,15 +404,14 @@ static uint16_t live_port(const struct profile_port *pp, bool rx, const struct p
 	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0)
 		die(1, "%s: port %s (%s): no such ethdev (is the NIC bound to vfio-pci?)",
 		    prof->path, pp->name, pp->dev);
-	if (port_start(port_id, rx ? 1 : 0, rx ? 0 : 1, prof, pool, err, sizeof(err)) != 0)
+	/* An RX port has one TX queue too, used only by the control thread (IGMP). */
+	if (port_start(port_id, rx ? 1 : 0, rx ? (prof->igmp != PROFILE_IGMP_OFF) : 1, prof, pool,
+		       err, sizeof(err)) != 0)
 		die(1, "%s: port %s: %s", prof->path, pp->name, err);
-	if (rx) {
-		/* Feed groups are multicast: accept them (IGMP joins are issue #5's). */
-		if (rte_eth_promiscuous_enable(port_id) != 0)
-			fprintf(stderr, "aster-dataplane: port %s: promiscuous mode unavailable\n",
-				pp->name);
-		rte_eth_allmulticast_enable(port_id);
-	}
+	/* Multicast filter, rte_flow steering, isolation: resolved and logged per port;
+	 * the feed lines' filters, rules and IGMP joins follow the table (mcast.c). */
+	if (rx && port_rx_setup(port_id, pp, prof, err, sizeof(err)) != 0)
+		die(1, "%s", err);
 	return port_id;
 }
 
@@ -480,7 +479,7 @@ int main(int argc, char **argv)
 	map.prebuilt = lcore_table_build(cfg, n_rx, err, sizeof(err));
 	if (map.prebuilt == NULL)
 		die(EXIT_USAGE, "%s", err);
-	if (a.verbose)
+	if (a.verbose || live) /* live: the effective settings, once (port.c adds "auto") */
 		profile_log(&prof);
 
 	rc = eal_start(&a, &prof, &no_huge);

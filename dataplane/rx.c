@@ -20,6 +20,7 @@
 
 #include "feed_moldudp64.h"
 #include "frame.h"
+#include "igmp.h"
 #include "itch50.h"
 #include "lcore.h"
 
@@ -225,10 +226,27 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 		rte_pktmbuf_free(m);
 		return;
 	}
+	/* Checksum offloads (profile nic.rx_offloads): the NIC checked what frame.c does
+	 * not (see frame.c); without them the flags say "unknown" and nothing is dropped. */
+	if (unlikely((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+		     (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_BAD)) {
+		drop(lc, DROP_BAD_CHECKSUM, 1);
+		rte_pktmbuf_free(m);
+		return;
+	}
 	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
 
 	why = frame_parse_udp(p, m->data_len, &f);
 	if (unlikely(why != 0)) {
+		/* IGMP is not a feed: counted by name; the control thread answers queries. */
+		if (why == DROP_NOT_UDP) {
+			int t = igmp_classify(p, m->data_len);
+
+			if (t != 0)
+				why = DROP_IGMP;
+			if (t == IGMP_TYPE_QUERY)
+				stats_add(&lc->st->igmp_queries, 1);
+		}
 		drop(lc, (enum stats_drop)why, 1);
 		rte_pktmbuf_free(m);
 		return;
@@ -244,6 +262,7 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 	const uint8_t *mold = p + f.payload_off;
 
 	stats_add(&fd->packets, 1);
+	stats_add(&fd->line_packets[ln->line], 1);
 	if (unlikely(mold_parse(mold, f.payload_len, &h) != MOLD_OK)) {
 		/* SPEC §3.2: dropped whole; its range counts as not received on this line. */
 		stats_add(&fd->malformed, 1);

@@ -34,7 +34,9 @@
 	X(TOO_LARGE, "too_large")	    /* M: larger than a subscriber's max_payload */        \
 	X(NO_MBUF, "no_mbuf")		    /* M: output buffer pool empty */                      \
 	X(RING_FULL, "ring_full")	    /* M: RX->TX ring full (live mode only) */             \
-	X(TX_FULL, "tx_full")		    /* M: NIC TX queue full (live mode only) */
+	X(TX_FULL, "tx_full")		    /* M: NIC TX queue full (live mode only) */            \
+	X(IGMP, "igmp")			/* P: IGMP query or report (mcast.c answers queries) */    \
+	X(BAD_CHECKSUM, "bad_checksum") /* P: NIC flagged a bad IPv4/UDP checksum (offload) */
 
 enum stats_drop {
 	DROP_NONE = 0,
@@ -66,6 +68,7 @@ struct stats_block {
 	uint64_t ring_dequeued;		      /* packets taken from rings (TX lcores) */
 	uint64_t tx_done;		      /* packets sent or dropped by TX lcores */
 	uint64_t iterations;		      /* polling loop turns: a heartbeat */
+	uint64_t igmp_queries;		      /* IGMP queries received (also in drops.igmp) */
 	uint32_t n_subs;
 	struct stats_sub *subs; /* [n_subs] */
 } __rte_cache_aligned;

@@ -9,11 +9,13 @@ NS_DUT="aster-dut-$$"
 NS_SUBS="aster-subs-$$"
 DP_PID=""
 CAP_PID=""
+EXCH_CAP_PID=""
 
 netns_down() {
 	local rc=$? # the test's own status: cleanup must not change it
 	set +e
 	[ -n "$CAP_PID" ] && kill -INT "$CAP_PID" 2>/dev/null
+	[ -n "$EXCH_CAP_PID" ] && kill -INT "$EXCH_CAP_PID" 2>/dev/null
 	[ -n "$DP_PID" ] && kill -TERM "$DP_PID" 2>/dev/null
 	for _ in $(seq 50); do
 		{ [ -z "$DP_PID" ] || ! kill -0 "$DP_PID" 2>/dev/null; } && break
@@ -100,6 +102,24 @@ capture_stop() {
 send_feed() {
 	ip netns exec "$NS_EXCH" tcpreplay -q -i feed0 --pps "$1" "$2" >"$W/tcpreplay.log" 2>&1 ||
 		fail "tcpreplay: $(tail -n 1 "$W/tcpreplay.log")"
+}
+
+# exch_capture_start FILE FILTER: classic pcap of what the dataplane sends back to the
+# exchange side (its IGMP membership reports), with a capture filter
+exch_capture_start() {
+	ip netns exec "$NS_EXCH" tshark -q -F pcap -i feed0 -f "$2" -w "$1" >"$W/tshark-exch.log" 2>&1 &
+	EXCH_CAP_PID=$!
+	for _ in $(seq 100); do
+		grep -q "Capturing on" "$W/tshark-exch.log" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	fail "tshark capture in the exchange namespace did not start: $(tail -n 1 "$W/tshark-exch.log")"
+}
+
+exch_capture_stop() {
+	kill -INT "$EXCH_CAP_PID"
+	wait "$EXCH_CAP_PID" 2>/dev/null
+	EXCH_CAP_PID=""
 }
 
 CTL=(/usr/bin/python3 "$ROOT/tests/tools/ctl_client.py")

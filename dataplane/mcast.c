@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Feed group membership from the control thread (mcast.h). Reads the table in force
+ * (map->table: the control thread is the one that changes it, so no lock is needed
+ * here), the RX lcores' per-line packet counters and IGMP query counts (relaxed loads
+ * of single-writer counters), and writes only its own state and the RX ports' control
+ * TX queue.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ethdev.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+
+#include "igmp.h"
+#include "lcore.h"
+#include "mcast.h"
+#include "port.h"
+
+RTE_LOG_REGISTER(mcast_logtype, aster.dp.mcast, INFO);
+#define MLOG(level, ...) rte_log(RTE_LOG_##level, mcast_logtype, "aster: " __VA_ARGS__)
+
+#define MCAST_NS_PER_S	UINT64_C(1000000000)
+#define MCAST_MAX_LINES PORT_MAX_FLOWS
+/* Queries are answered at most this often: a query storm costs one report burst a
+ * second, not one per query. */
+#define ANSWER_MIN_NS MCAST_NS_PER_S
+
+struct mcast_line {
+	uint32_t feed_slot;
+	uint8_t line; /* index in the feed: the RX lcore's line_packets[] */
+	uint32_t group;
+	uint16_t udp_port;
+	char feed[RC_NAME_MAX];
+	char name[RC_NAME_MAX];
+	uint64_t seen;	   /* line_packets at the last change */
+	uint64_t since_ns; /* when it last received (or was joined) */
+	bool silent;	   /* warned, not yet receiving again */
+};
+
+struct mcast {
+	struct lcore_map *map;
+	const struct profile *prof;
+	bool started;
+	uint64_t generation; /* map->generation the lines were taken from */
+	uint32_t n_lines;
+	struct mcast_line lines[MCAST_MAX_LINES];
+	uint32_t n_groups;
+	uint32_t groups[MCAST_MAX_LINES]; /* distinct multicast groups, joined */
+	uint64_t next_report_ns;
+	uint64_t last_answer_ns;
+	struct mcast_counters c;
+};
+
+static void ip_str(uint32_t ip, char *buf, size_t size)
+{
+	snprintf(buf, size, "%u.%u.%u.%u", ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff,
+		 ip & 0xff);
+}
+
+/* Hand one frame to the RX port's control TX queue. */
+static void send_frame(struct mcast *m, uint16_t port, int txq, const uint8_t *frame, size_t len)
+{
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(m->map->tx_pool);
+
+	if (mb == NULL || rte_pktmbuf_append(mb, (uint16_t)len) == NULL) {
+		rte_pktmbuf_free(mb);
+		m->c.tx_failed++;
+		return;
+	}
+	memcpy(rte_pktmbuf_mtod(mb, uint8_t *), frame, len);
+	if (rte_eth_tx_burst(port, (uint16_t)txq, &mb, 1) != 1) {
+		rte_pktmbuf_free(mb);
+		m->c.tx_failed++;
+	}
+}
+
+/*
+ * Reports (join = true: state change or current state) or leaves for `groups[0..n)`
+ * on every RX port. v2: one message per group; v3: records packed into reports of at
+ * most IGMP_V3_MAX_RECORDS (CHANGE_TO_EXCLUDE for a join, MODE_IS_EXCLUDE for the
+ * current state, CHANGE_TO_INCLUDE for a leave; RFC 3376 §5.1).
+ */
+static void send_all(struct mcast *m, const uint32_t *groups, uint32_t n, uint8_t v3_record)
+{
+	static uint8_t frame[IGMP_V3_FRAME_MAX];
+	bool leave = v3_record == IGMP_V3_CHANGE_TO_INCLUDE;
+
+	if (m->prof->igmp == PROFILE_IGMP_OFF || n == 0)
+		return;
+	for (uint16_t i = 0; i < m->map->n_rx_ports; i++) {
+		uint16_t port = m->map->rx_port_ids[i];
+		int txq = port_rx_ctl_txq(port);
+		const struct profile_port *pp = port_rx_profile(port);
+		struct rte_ether_addr mac;
+		size_t len;
+
+		if (txq < 0 || pp == NULL || rte_eth_macaddr_get(port, &mac) != 0)
+			continue;
+		if (m->prof->igmp == PROFILE_IGMP_V2) {
+			for (uint32_t g = 0; g < n; g++) {
+				len =
+				    igmp_build_v2(frame, sizeof(frame),
+						  leave ? IGMP_TYPE_V2_LEAVE : IGMP_TYPE_V2_REPORT,
+						  mac.addr_bytes, pp->ip, groups[g]);
+				send_frame(m, port, txq, frame, len);
+			}
+		} else {
+			for (uint32_t g = 0; g < n; g += IGMP_V3_MAX_RECORDS) {
+				uint32_t k =
+				    n - g < IGMP_V3_MAX_RECORDS ? n - g : IGMP_V3_MAX_RECORDS;
+
+				len = igmp_build_v3(frame, sizeof(frame), mac.addr_bytes, pp->ip,
+						    v3_record, groups + g, (uint16_t)k);
+				send_frame(m, port, txq, frame, len);
+			}
+		}
+		if (leave)
+			m->c.leaves += n;
+		else
+			m->c.reports += n;
+	}
+}
+
+static bool has_group(const uint32_t *groups, uint32_t n, uint32_t g)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (groups[i] == g)
+			return true;
+	return false;
+}
+
+static const struct rx_feed *feed_of(const struct lcore_map *map, uint32_t slot)
+{
+	return map->rx[map->feed_owner[slot]]->feed_by_slot[slot];
+}
+
+static uint64_t line_count(const struct lcore_map *map, const struct mcast_line *l)
+{
+	const struct rx_feed *fd = feed_of(map, l->feed_slot);
+
+	return fd != NULL ? stats_read(&fd->line_packets[l->line]) : 0;
+}
+
+/* The table in force changed (or this is the first turn): new lines, filters, rules,
+ * joins and leaves. */
+static void table_changed(struct mcast *m, uint64_t now_ns)
+{
+	const struct routing_config *cfg = m->map->table;
+	struct port_flow_key keys[MCAST_MAX_LINES];
+	uint32_t groups[MCAST_MAX_LINES], n_groups = 0, joined[MCAST_MAX_LINES], n_joined = 0;
+	uint32_t left[MCAST_MAX_LINES], n_left = 0, n = 0;
+	char g[16];
+
+	for (uint32_t f = 0; cfg != NULL && f < cfg->n_feeds; f++)
+		for (uint16_t l = 0; l < cfg->feeds[f].n_lines; l++) {
+			const struct rc_line *rl = &cfg->feeds[f].lines[l];
+			struct mcast_line *ml = &m->lines[n];
+
+			if (n == MCAST_MAX_LINES) {
+				MLOG(WARNING, "more than %u feed lines: the rest are not joined\n",
+				     MCAST_MAX_LINES);
+				goto done;
+			}
+			/* a line that stays keeps its silence watch */
+			struct mcast_line old = {0};
+			bool kept = false;
+
+			for (uint32_t i = 0; i < m->n_lines && !kept; i++)
+				if (strcmp(m->lines[i].feed, cfg->feeds[f].name) == 0 &&
+				    strcmp(m->lines[i].name, rl->name) == 0 &&
+				    m->lines[i].group == rl->group &&
+				    m->lines[i].udp_port == rl->port) {
+					old = m->lines[i];
+					kept = true;
+				}
+			memset(ml, 0, sizeof(*ml));
+			ml->feed_slot = m->map->feed_slot[f];
+			ml->line = (uint8_t)l;
+			ml->group = rl->group;
+			ml->udp_port = rl->port;
+			snprintf(ml->feed, sizeof(ml->feed), "%s", cfg->feeds[f].name);
+			snprintf(ml->name, sizeof(ml->name), "%s", rl->name);
+			ml->since_ns = kept ? old.since_ns : now_ns;
+			ml->silent = kept && old.silent;
+			ml->seen = line_count(m->map, ml);
+			keys[n] = (struct port_flow_key){rl->group, rl->port};
+			if (igmp_is_multicast(rl->group) && !has_group(groups, n_groups, rl->group))
+				groups[n_groups++] = rl->group;
+			n++;
+		}
+done:
+	m->n_lines = n;
+	for (uint16_t i = 0; i < m->map->n_rx_ports; i++)
+		port_rx_lines_set(m->map->rx_port_ids[i], keys, n);
+	for (uint32_t i = 0; i < n_groups; i++)
+		if (!has_group(m->groups, m->n_groups, groups[i]))
+			joined[n_joined++] = groups[i];
+	for (uint32_t i = 0; i < m->n_groups; i++)
+		if (!has_group(groups, n_groups, m->groups[i]))
+			left[n_left++] = m->groups[i];
+	send_all(m, left, n_left, IGMP_V3_CHANGE_TO_INCLUDE);
+	send_all(m, joined, n_joined, IGMP_V3_CHANGE_TO_EXCLUDE);
+	for (uint32_t i = 0; i < n_joined; i++) {
+		ip_str(joined[i], g, sizeof(g));
+		MLOG(INFO, "group %s joined (IGMP %s) on %u RX ports\n", g,
+		     profile_igmp_name(m->prof->igmp), m->map->n_rx_ports);
+	}
+	for (uint32_t i = 0; i < n_left; i++) {
+		ip_str(left[i], g, sizeof(g));
+		MLOG(INFO, "group %s left\n", g);
+	}
+	memcpy(m->groups, groups, sizeof(groups[0]) * n_groups);
+	m->n_groups = n_groups;
+}
+
+static void watch_silence(struct mcast *m, uint64_t now_ns)
+{
+	uint64_t limit = (uint64_t)m->prof->silence_warn_s * MCAST_NS_PER_S;
+	char g[16];
+
+	for (uint32_t i = 0; i < m->n_lines; i++) {
+		struct mcast_line *l = &m->lines[i];
+		uint64_t c = line_count(m->map, l);
+
+		ip_str(l->group, g, sizeof(g));
+		if (c != l->seen) {
+			if (l->silent)
+				MLOG(NOTICE, "feed %s line %s group %s: receiving again\n", l->feed,
+				     l->name, g);
+			l->seen = c;
+			l->since_ns = now_ns;
+			l->silent = false;
+		} else if (limit != 0 && !l->silent && now_ns - l->since_ns >= limit) {
+			MLOG(WARNING,
+			     "feed %s line %s group %s: joined but silent for %" PRIu64 " s\n",
+			     l->feed, l->name, g, (now_ns - l->since_ns) / MCAST_NS_PER_S);
+			l->silent = true;
+		}
+	}
+}
+
+static uint64_t queries(const struct lcore_map *map)
+{
+	uint64_t q = 0;
+
+	for (uint16_t r = 0; r < map->n_rx; r++)
+		q += stats_read(&map->rx[r]->st->igmp_queries);
+	return q;
+}
+
+struct mcast *mcast_create(struct lcore_map *map)
+{
+	struct mcast *m = calloc(1, sizeof(*m));
+
+	if (m == NULL)
+		return NULL;
+	m->map = map;
+	m->prof = map->prof;
+	return m;
+}
+
+void mcast_tick(struct mcast *m, uint64_t now_ns)
+{
+	uint64_t q;
+
+	if (!m->started || m->generation != m->map->generation) {
+		table_changed(m, now_ns);
+		m->generation = m->map->generation;
+		if (!m->started) {
+			m->c.queries = queries(m->map);
+			m->next_report_ns =
+			    now_ns + (uint64_t)m->prof->igmp_interval_s * MCAST_NS_PER_S;
+		}
+		m->started = true;
+	}
+	q = queries(m->map);
+	if (q != m->c.queries && now_ns - m->last_answer_ns >= ANSWER_MIN_NS) {
+		/* RFC 2236 §3 / RFC 3376 §5.2 ask for a random delay up to the query's
+		 * maximum response time to spread hosts' answers; one appliance answering
+		 * within a control turn is well inside any response time. */
+		m->c.queries = q;
+		m->c.answers++;
+		m->last_answer_ns = now_ns;
+		send_all(m, m->groups, m->n_groups, IGMP_V3_MODE_IS_EXCLUDE);
+	}
+	if (now_ns >= m->next_report_ns) {
+		send_all(m, m->groups, m->n_groups, IGMP_V3_MODE_IS_EXCLUDE);
+		m->next_report_ns = now_ns + (uint64_t)m->prof->igmp_interval_s * MCAST_NS_PER_S;
+	}
+	watch_silence(m, now_ns);
+}
+
+void mcast_counters(const struct mcast *m, struct mcast_counters *c)
+{
+	*c = m->c;
+}
+
+void mcast_free(struct mcast *m)
+{
+	if (m == NULL)
+		return;
+	if (m->started)
+		send_all(m, m->groups, m->n_groups, IGMP_V3_CHANGE_TO_INCLUDE);
+	free(m);
+}
