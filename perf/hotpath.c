@@ -60,9 +60,23 @@ static void drain(struct bench_dp *d)
 		rte_pktmbuf_free_bulk(out, n);
 }
 
+/*
+ * Per burst: cycles and messages, so bursts during which the kernel preempted this
+ * thread (the machine is shared) can be told apart: a burst costing more than
+ * PREEMPT_FACTOR times the median cycles per message is counted as preempted and
+ * reported separately, never silently.
+ */
+#define PREEMPT_FACTOR 10.0
+struct burst_rec {
+	uint64_t cycles;
+	uint32_t msgs;
+};
+static struct burst_rec *recs;
+static size_t n_recs, cap_recs;
+
 /* Frames [first, end) through the RX stage, BURST at a time; returns cycles spent in it. */
 static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_mempool *pool,
-		    uint32_t first, uint32_t end, uint64_t loop)
+		    uint32_t first, uint32_t end, uint64_t loop, bool record)
 {
 	struct rx_lcore *lc = d->map.rx[0];
 	struct rte_mbuf *pkts[BURST];
@@ -81,16 +95,31 @@ static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_m
 			pkts[j]->data_len = fr->len;
 			pkts[j]->pkt_len = fr->len;
 		}
+		uint32_t msgs = 0;
+
+		for (uint16_t j = 0; j < n; j++)
+			msgs += f->frames[i + j].n_msgs;
 		uint64_t t0 = rte_rdtsc();
 
 		lc->rs = router_current(lc->router_slot);
 		lc->rx_tsc = t0;
 		rx_packets(lc, pkts, n, t0);
 		rx_flush(lc);
-		cycles += rte_rdtsc() - t0;
+		uint64_t dt = rte_rdtsc() - t0;
+
+		cycles += dt;
+		if (record && n_recs < cap_recs)
+			recs[n_recs++] = (struct burst_rec){dt, msgs};
 		drain(d);
 	}
 	return cycles;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
 }
 
 static int cmp_u64(const void *a, const void *b)
@@ -180,16 +209,20 @@ int main(int argc, char **argv)
 
 	/* off the clock: the directory binds every locate (and runs the matcher), then
 	 * one loop over the trading packets warms the caches */
-	run(&d, &f, pool, 0, f.n_directory, 0);
-	run(&d, &f, pool, f.n_directory, f.n_frames, 0);
+	run(&d, &f, pool, 0, f.n_directory, 0, false);
+	run(&d, &f, pool, f.n_directory, f.n_frames, 0, false);
 
 	uint64_t msgs_per_loop = 0, *cyc = calloc(loops, sizeof(*cyc));
 	uint64_t deliv0 = bench_deliveries(&d), fmsg0 = bench_feed_messages(&d), total = 0;
 
 	for (uint32_t i = f.n_directory; i < f.n_frames; i++)
 		msgs_per_loop += f.frames[i].n_msgs;
+	cap_recs = ((size_t)(f.n_frames - f.n_directory) / BURST + 1) * loops;
+	recs = calloc(cap_recs, sizeof(*recs));
+	if (cyc == NULL || recs == NULL)
+		die("out of memory");
 	for (uint32_t l = 0; l < loops; l++) {
-		cyc[l] = run(&d, &f, pool, f.n_directory, f.n_frames, l + 1);
+		cyc[l] = run(&d, &f, pool, f.n_directory, f.n_frames, l + 1, true);
 		total += cyc[l];
 	}
 	uint64_t deliveries = bench_deliveries(&d) - deliv0;
@@ -199,32 +232,55 @@ int main(int argc, char **argv)
 	stats_drop_totals(&d.map, drops);
 	qsort(cyc, loops, sizeof(*cyc), cmp_u64);
 
+	/* bursts the kernel preempted: > PREEMPT_FACTOR x the median cycles per message */
+	double *cpm_burst = calloc(n_recs ? n_recs : 1, sizeof(double)), thr;
+	uint64_t kept_cycles = 0, kept_msgs = 0, preempted = 0;
+
+	if (cpm_burst == NULL)
+		die("out of memory");
+	for (size_t i = 0; i < n_recs; i++)
+		cpm_burst[i] = (double)recs[i].cycles / recs[i].msgs;
+	qsort(cpm_burst, n_recs, sizeof(double), cmp_double);
+	thr = PREEMPT_FACTOR * cpm_burst[n_recs / 2];
+	for (size_t i = 0; i < n_recs; i++) {
+		if ((double)recs[i].cycles / recs[i].msgs > thr) {
+			preempted++;
+			continue;
+		}
+		kept_cycles += recs[i].cycles;
+		kept_msgs += recs[i].msgs;
+	}
+
 	double hz = (double)rte_get_tsc_hz();
 	double med = (double)cyc[loops / 2], best = (double)cyc[0];
 	double per_loop_deliv = (double)deliveries / loops;
-	double cpm = med / (double)msgs_per_loop;
+	double cpm_raw = med / (double)msgs_per_loop;
+	double cpm = (double)kept_cycles / (double)kept_msgs; /* preempted bursts left out */
+	double deliv_per_msg = per_loop_deliv / (double)msgs_per_loop;
 
 	bench_cpu_model(model, sizeof(model));
 	printf("{\"subs\": %u, \"symbols\": %u, \"patterns\": %u, \"kind\": \"%s\", \"feeds\": %u, "
 	       "\"packets_per_loop\": %u, \"messages_per_loop\": %" PRIu64 ", \"loops\": %u, "
 	       "\"deliveries_per_msg\": %.3f, \"cycles_per_msg\": %.2f, \"ns_per_msg\": %.2f, "
-	       "\"ns_per_msg_best\": %.2f, \"cycles_per_delivery\": %.2f, "
-	       "\"ns_per_delivery\": %.2f, \"ns_per_packet\": %.2f, \"msgs_per_s\": %.0f, "
+	       "\"cycles_per_delivery\": %.2f, \"ns_per_delivery\": %.2f, "
+	       "\"ns_per_packet\": %.2f, \"msgs_per_s\": %.0f, "
+	       "\"raw\": {\"ns_per_msg_median_loop\": %.2f, \"ns_per_msg_best_loop\": %.2f, "
+	       "\"bursts\": %zu, \"preempted_bursts\": %" PRIu64 "}, "
 	       "\"table_build_ms\": %.1f, \"tsc_hz\": %.0f, \"hugepages\": %s, \"cpu\": \"%s\", "
 	       "\"check\": {\"messages_in\": %" PRIu64 ", \"messages_routed\": %" PRIu64
-	       ", \"no_subscriber\": %" PRIu64 ", \"unbound_locate\": %" PRIu64
-	       ", \"ring_full\": %" PRIu64 ", \"no_mbuf\": %" PRIu64 ", \"malformed\": %" PRIu64
-	       "}}\n",
+	       ", \"unbound_locate\": %" PRIu64 ", \"ring_full\": %" PRIu64
+	       ", \"no_mbuf\": %" PRIu64 ", \"malformed\": %" PRIu64 "}}\n",
 	       p.n_subs, p.n_symbols, p.n_patterns > p.n_subs ? p.n_patterns : p.n_subs,
 	       bench_kind_name(p.kind), f.n_feeds, f.n_frames - f.n_directory, msgs_per_loop, loops,
-	       per_loop_deliv / (double)msgs_per_loop, cpm, cpm / hz * 1e9,
-	       best / (double)msgs_per_loop / hz * 1e9,
-	       per_loop_deliv > 0 ? med / per_loop_deliv : 0.0,
-	       per_loop_deliv > 0 ? med / per_loop_deliv / hz * 1e9 : 0.0,
-	       med / (double)(f.n_frames - f.n_directory) / hz * 1e9, hz / cpm,
-	       (double)d.build_ns / 1e6, hz, huge ? "true" : "false", model, msgs_per_loop * loops,
-	       delivered_msgs, drops[DROP_NO_SUBSCRIBER], drops[DROP_UNBOUND_LOCATE],
+	       deliv_per_msg, cpm, cpm / hz * 1e9, deliv_per_msg > 0 ? cpm / deliv_per_msg : 0.0,
+	       deliv_per_msg > 0 ? cpm / deliv_per_msg / hz * 1e9 : 0.0,
+	       cpm * (double)msgs_per_loop / (double)(f.n_frames - f.n_directory) / hz * 1e9,
+	       hz / cpm, cpm_raw / hz * 1e9, best / (double)msgs_per_loop / hz * 1e9, n_recs,
+	       preempted, (double)d.build_ns / 1e6, hz, huge ? "true" : "false", model,
+	       msgs_per_loop * loops, delivered_msgs, drops[DROP_UNBOUND_LOCATE],
 	       drops[DROP_RING_FULL], drops[DROP_NO_MBUF], drops[DROP_MALFORMED]);
+	free(cpm_burst);
+	free(recs);
 	free(cyc);
 	bench_dp_stop(&d);
 	bench_feed_free(&f);
