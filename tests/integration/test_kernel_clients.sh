@@ -9,7 +9,7 @@
 # Multicast membership (issue #5 §2) is checked on the wire in the exchange namespace:
 # an IGMPv2 report (TTL 1, Router Alert) for every feed group when the dataplane
 # starts, another in answer to an IGMP query sent from the exchange side, and a leave
-# per group when it stops. The dataplane log must show the resolved multicast and
+# per group when it stops; then the same with IGMPv3 records in a short second run. The dataplane log must show the resolved multicast and
 # steering settings of its RX port, the "joined but silent" warning for each line
 # before the feed starts and "receiving again" once it flows.
 set -euo pipefail
@@ -49,6 +49,40 @@ done <"$W/rewrite.log"
 live_profile
 sed -i -e 's/^  silence_warn_s:.*/  silence_warn_s: 1/' "$W/live.yaml"
 grep -q '^  silence_warn_s: 1$' "$W/live.yaml" || fail "cannot derive the test-bed profile"
+
+# send_query: an IGMPv2 general query from the exchange side (RFC 2236 §2: to 224.0.0.1,
+# TTL 1, Router Alert), written out byte by byte on a packet socket. IGMPv3 hosts answer
+# a v2 query too (RFC 3376 §7.2.1 puts a v3 host in v2 compatibility mode; aster keeps
+# its configured version, which v3 queriers accept).
+send_query() {
+	ip netns exec "$NS_EXCH" /usr/bin/python3 - <<'PY' || fail "could not send the IGMP query"
+import socket
+def csum(b):
+    s = sum((b[i] << 8) + (b[i + 1] if i + 1 < len(b) else 0) for i in range(0, len(b), 2))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return (~s & 0xffff).to_bytes(2, "big")
+igmp = bytearray(b"\x11\x64\x00\x00\x00\x00\x00\x00")
+igmp[2:4] = csum(igmp)
+ip = bytearray(b"\x46\xc0\x00\x20\x00\x00\x40\x00\x01\x02\x00\x00" + bytes([10, 77, 9, 1]) +
+               bytes([224, 0, 0, 1]) + b"\x94\x04\x00\x00")
+ip[10:12] = csum(ip)
+eth = bytes.fromhex("01005e000001") + bytes.fromhex("020000000901") + b"\x08\x00"
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind(("feed0", 0))
+s.send(eth + bytes(ip) + bytes(igmp))
+PY
+}
+
+# wait_answered: the STATUS reply shows at least one query answered
+wait_answered() {
+	for _ in $(seq 100); do
+		"${CTL[@]}" "$W/dp.sock" status --out "$W/status.json" >/dev/null || fail "status"
+		/usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["igmp"]["answers"] >= 1 else 1)' "$W/status.json" && return 0
+		sleep 0.1
+	done
+	fail "the IGMP query was not answered: $(grep -o '"igmp": {[^}]*}' "$W/status.json")"
+}
 
 exch_capture_start "$W/igmp.pcap" igmp
 dataplane_start --config "$W/routing.yaml"
@@ -138,34 +172,12 @@ done
 
 send_feed 500 "$W/ab.pcap"
 
-# An IGMPv2 general query from the exchange side (RFC 2236 §2: to 224.0.0.1, TTL 1,
-# Router Alert), written out byte by byte on a packet socket.
-ip netns exec "$NS_EXCH" /usr/bin/python3 - <<'PY' || fail "could not send the IGMP query"
-import socket
-def csum(b):
-    s = sum((b[i] << 8) + (b[i + 1] if i + 1 < len(b) else 0) for i in range(0, len(b), 2))
-    while s >> 16:
-        s = (s & 0xffff) + (s >> 16)
-    return (~s & 0xffff).to_bytes(2, "big")
-igmp = bytearray(b"\x11\x64\x00\x00\x00\x00\x00\x00")
-igmp[2:4] = csum(igmp)
-ip = bytearray(b"\x46\xc0\x00\x20\x00\x00\x40\x00\x01\x02\x00\x00" + bytes([10, 77, 9, 1]) +
-               bytes([224, 0, 0, 1]) + b"\x94\x04\x00\x00")
-ip[10:12] = csum(ip)
-eth = bytes.fromhex("01005e000001") + bytes.fromhex("020000000901") + b"\x08\x00"
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind(("feed0", 0))
-s.send(eth + bytes(ip) + bytes(igmp))
-PY
+send_query
 
 wait "$clients" || fail "$(grep -m1 FAIL "$W/clients.log" || tail -n 1 "$W/clients.log")"
 
 # The query was counted by the RX lcore (drops.igmp) and answered by the control thread.
-for _ in $(seq 100); do
-	"${CTL[@]}" "$W/dp.sock" status --out "$W/status.json" >/dev/null || fail "status"
-	/usr/bin/python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); sys.exit(0 if s["igmp"]["answers"] >= 1 else 1)' "$W/status.json" && break
-	sleep 0.1
-done
+wait_answered
 /usr/bin/python3 - "$W/status.json" >"$W/status.check" 2>&1 <<'PY' || fail "$(tail -n 1 "$W/status.check")"
 import json, sys
 st = json.load(open(sys.argv[1]))
@@ -218,6 +230,41 @@ for g in sorted(groups):
         sys.exit("group %s: no leave at shutdown" % g)
 print("IGMP on the wire: reports %s, leaves %s" % (reports, leaves))
 PY
-cat "$W/clients.log" "$W/status.check" "$W/igmp.check"
+# IGMPv3, a short second run without a feed: one report holding a record per group -
+# CHANGE_TO_EXCLUDE (4) when joining, MODE_IS_EXCLUDE (2) answering the query,
+# CHANGE_TO_INCLUDE (3) leaving - to 224.0.0.22.
+sed -i -e 's/^  version: v2$/  version: v3/' "$W/live.yaml"
+grep -q '^  version: v3$' "$W/live.yaml" || fail "cannot switch the test-bed profile to IGMPv3"
+exch_capture_start "$W/igmp3.pcap" igmp
+dataplane_start --config "$W/routing.yaml"
+for _ in $(seq 100); do
+	[ "$(grep -c 'joined (IGMP v3)' "$W/dataplane.log")" -ge 2 ] && break
+	sleep 0.1
+done
+send_query
+wait_answered
+dataplane_stop
+exch_capture_stop
+tshark -r "$W/igmp3.pcap" -Y "igmp.type == 0x22" -T fields -e ip.dst -e igmp.record_type \
+	-e igmp.maddr >"$W/igmp3.txt" 2>"$W/igmp3.err" || fail "tshark: $(tail -n 1 "$W/igmp3.err")"
+/usr/bin/python3 - "$W/igmp3.txt" "$W/routing.yaml" >"$W/igmp3.check" 2>&1 <<'PY' || fail "$(tail -n 1 "$W/igmp3.check")"
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[2]))
+groups = {ln["group"] for f in cfg["feeds"] for ln in f["lines"]}
+seen = {}
+for row in open(sys.argv[1]):
+    dst, types, maddrs = row.rstrip("\n").split("\t")
+    if dst != "224.0.0.22":
+        sys.exit("IGMPv3 report to %s, not 224.0.0.22" % dst)
+    for t, g in zip(types.split(","), maddrs.split(",")):
+        seen.setdefault(int(t, 0), set()).add(g)
+for t, what in ((4, "join"), (2, "query answer"), (3, "leave")):
+    if seen.get(t, set()) != groups:
+        sys.exit("IGMPv3 %s records (type %d) for %s, expected %s"
+                 % (what, t, sorted(seen.get(t, [])), sorted(groups)))
+print("IGMPv3 on the wire: join, answer and leave records for %s" % ", ".join(sorted(groups)))
+PY
+
+cat "$W/clients.log" "$W/status.check" "$W/igmp.check" "$W/igmp3.check"
 grep "port in0" "$W/dataplane.log" | sed 's/^/dataplane: /'
 echo "PASS $TEST_NAME"
