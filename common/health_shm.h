@@ -22,6 +22,11 @@
 #define HEALTH_MAX_SUBS	  4096
 #define HEALTH_NAME	  32
 
+/* Thresholds of the health model, shared by its two readers: aster-control (the full
+ * model, control/health.h) and the dataplane's own /aster/health telemetry command. */
+#define HEALTH_STALL_MS	     500 /* a polling lcore's heartbeat unchanged this long: down */
+#define HEALTH_RING_HIGH_PCT 80	 /* a ring fuller than this: degraded */
+
 #define HEALTH_ROLE_RX 0x1u
 #define HEALTH_ROLE_TX 0x2u
 

@@ -27,11 +27,9 @@
 
 #include "health_shm.h"
 
-#define HEALTH_STALE_MS	     1000
-#define HEALTH_STALL_MS	     500
-#define HEALTH_RING_HIGH_PCT 80
-#define HEALTH_HOLD_MS	     2000
-#define HEALTH_SAMPLE_MS     200 /* below HEALTH_STALL_MS, so a stall is seen in time */
+#define HEALTH_STALE_MS	 1000
+#define HEALTH_HOLD_MS	 2000
+#define HEALTH_SAMPLE_MS 200 /* below HEALTH_STALL_MS, so a stall is seen in time */
 
 enum health_state {
 	HEALTH_HEALTHY = 0,

@@ -19,6 +19,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_ring.h>
+#include <rte_telemetry.h>
 
 #include "ctl.h"
 #include "lcore.h"
@@ -46,7 +47,15 @@ struct ctl {
 	uint64_t started_ns;
 	struct ctl_client clients[CTL_MAX_CLIENTS];
 	struct mcast *mcast; /* feed group membership (IGMP), driven from this thread */
+	/* when each lcore's heartbeat last moved (this thread writes, /aster/health reads
+	 * under tel_lock) */
+	uint64_t hb_last[HEALTH_MAX_LCORES];
+	uint64_t hb_moved_ns[HEALTH_MAX_LCORES];
 };
+
+/* The running control thread, for the /aster/health telemetry command. */
+static pthread_mutex_t tel_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct ctl *tel_ctl;
 
 static uint64_t realtime_ns(void)
 {
@@ -154,6 +163,109 @@ static void health_publish(struct ctl *c)
 	h->n_subs = n;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Rewrite the health segment and note when each polling lcore's heartbeat last moved.
+ * Under tel_lock, so /aster/health never reads a half-written segment (aster-control,
+ * in another process, uses the seqlock instead).
+ */
+static void health_update(struct ctl *c)
+{
+	uint64_t now = mono_ns();
+
+	pthread_mutex_lock(&tel_lock);
+	health_publish(c);
+	for (uint32_t i = 0; i < c->health->n_lcores; i++)
+		if (c->hb_moved_ns[i] == 0 || c->health->lcores[i].heartbeat != c->hb_last[i]) {
+			c->hb_last[i] = c->health->lcores[i].heartbeat;
+			c->hb_moved_ns[i] = now;
+		}
+	pthread_mutex_unlock(&tel_lock);
+}
+
+/*
+ * /aster/health: what the dataplane can tell about itself, from its own health segment
+ * (read under tel_lock, which health_update holds while rewriting it):
+ * "down" when a polling lcore's heartbeat has not moved for HEALTH_STALL_MS,
+ * "degraded" for a link down or a ring over HEALTH_RING_HIGH_PCT, with the reasons.
+ * Rising drops, gaps and table drift need history and the store: aster-control's
+ * model (asterctl health, GET /health) adds those.
+ */
+static int tel_health(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	struct rte_tel_data *reasons, *lcores;
+	const struct health_shm *h;
+	const char *state = "healthy";
+	uint64_t now = mono_ns();
+	char text[128];
+
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	reasons = rte_tel_data_alloc();
+	lcores = rte_tel_data_alloc();
+	if (reasons == NULL || lcores == NULL) {
+		rte_tel_data_free(reasons);
+		rte_tel_data_free(lcores);
+		return -ENOMEM;
+	}
+	rte_tel_data_start_array(reasons, RTE_TEL_STRING_VAL);
+	rte_tel_data_start_dict(lcores);
+	rte_tel_data_start_dict(d);
+	pthread_mutex_lock(&tel_lock);
+	h = tel_ctl != NULL ? tel_ctl->health : NULL;
+	for (uint32_t i = 0; h != NULL && i < h->n_lcores; i++) {
+		const struct health_lcore *l = &h->lcores[i];
+		uint64_t still_ms = (now - tel_ctl->hb_moved_ns[i]) / 1000000;
+
+		snprintf(text, sizeof(text), "%s%u_heartbeat",
+			 l->roles & HEALTH_ROLE_RX ? "rx" : "tx", l->lcore_id);
+		rte_tel_data_add_dict_u64(lcores, text, l->heartbeat);
+		if (still_ms > HEALTH_STALL_MS) {
+			snprintf(text, sizeof(text),
+				 "lcore stalled: lcore %u heartbeat unchanged for %" PRIu64 " ms",
+				 l->lcore_id, still_ms);
+			rte_tel_data_add_array_string(reasons, text);
+			state = "down";
+		}
+		if (l->ring_size != 0 && l->ring_used * 100 > l->ring_size * HEALTH_RING_HIGH_PCT) {
+			snprintf(text, sizeof(text),
+				 "ring occupancy high: lcore %u %" PRIu64 "/%" PRIu64, l->lcore_id,
+				 l->ring_used, l->ring_size);
+			rte_tel_data_add_array_string(reasons, text);
+			if (strcmp(state, "healthy") == 0)
+				state = "degraded";
+		}
+	}
+	for (uint32_t i = 0; h != NULL && i < h->n_ports; i++) {
+		if (h->ports[i].link_up)
+			continue;
+		snprintf(text, sizeof(text), "link down: port %s", h->ports[i].name);
+		rte_tel_data_add_array_string(reasons, text);
+		if (strcmp(state, "healthy") == 0)
+			state = "degraded";
+	}
+	if (h != NULL) {
+		rte_tel_data_add_dict_string(d, "state", state);
+		rte_tel_data_add_dict_u64(d, "table_version", h->table_version);
+		rte_tel_data_add_dict_u64(d, "boot_id", h->boot_id);
+		rte_tel_data_add_dict_container(d, "reasons", reasons, 0);
+		rte_tel_data_add_dict_container(d, "lcores", lcores, 0);
+	} else {
+		rte_tel_data_add_dict_string(d, "state", "no control thread (replay)");
+		rte_tel_data_free(reasons);
+		rte_tel_data_free(lcores);
+	}
+	pthread_mutex_unlock(&tel_lock);
+	return 0;
 }
 
 static int reply_error(int fd, uint32_t seq, int status, const char *text)
@@ -364,7 +476,7 @@ static void *ctl_main(void *arg)
 				}
 			}
 		}
-		health_publish(c);
+		health_update(c);
 		{
 			struct timespec ts;
 
@@ -439,12 +551,19 @@ struct ctl *ctl_start(struct lcore_map *map, const char *sock_path, const char *
 		snprintf(err, errlen, "%s: cannot listen: %s", sock_path, strerror(errno));
 		goto fail;
 	}
+	/* first contents before the thread starts: it is the segment's only writer after */
+	health_update(c);
 	if (pipe2(c->wake, O_CLOEXEC) != 0 ||
 	    rte_ctrl_thread_create(&c->thread, "aster-ctl", NULL, ctl_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the control thread: %s", strerror(errno));
 		goto fail;
 	}
-	health_publish(c);
+	pthread_mutex_lock(&tel_lock);
+	tel_ctl = c;
+	pthread_mutex_unlock(&tel_lock);
+	/* registered once per process; a second ctl_start (none today) reuses it */
+	rte_telemetry_register_cmd("/aster/health", tel_health,
+				   "Dataplane health: state, reasons, lcore heartbeats.");
 	return c;
 fail:
 	if (c->listen_fd >= 0)
@@ -464,6 +583,9 @@ void ctl_stop(struct ctl *c)
 {
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&tel_lock);
+	tel_ctl = NULL;
+	pthread_mutex_unlock(&tel_lock);
 	if (write(c->wake[1], "x", 1) == 1)
 		pthread_join(c->thread, NULL);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
