@@ -199,6 +199,24 @@ int port_start(uint16_t port_id, uint16_t n_rxq, uint16_t n_txq, const struct pr
 			return -ENOTSUP;
 		}
 	}
+	/* net_tap configures RX and TX queues in pairs: a TX-only port gets an RX queue
+	 * that nobody polls, on a small pool of its own (what arrives there is the kernel's
+	 * business, counted by the PMD as missed). */
+	if (n_rxq == 0 && info.driver_name != NULL && strcmp(info.driver_name, "net_tap") == 0) {
+		char pname[RTE_MEMPOOL_NAMESIZE];
+
+		snprintf(pname, sizeof(pname), "aster_tap%u", port_id);
+		rx_pool = rte_mempool_lookup(pname);
+		if (rx_pool == NULL)
+			rx_pool = rte_pktmbuf_pool_create(pname, 1024, 0, 0,
+							  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
+		if (rx_pool == NULL) {
+			rc = -rte_errno;
+			goto fail;
+		}
+		n_rxq = 1;
+		rxd = 512;
+	}
 	rc = rte_eth_dev_configure(port_id, n_rxq, n_txq, &conf);
 	if (rc != 0)
 		goto fail;
@@ -341,7 +359,13 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 	if (prof->steering != PROFILE_STEER_NONE) {
 		const struct port_flow_key probe = {PROBE_GROUP, PROBE_PORT};
 
-		if (flow_line(port_id, &probe, false, NULL, &fe) == 0) {
+		struct rte_flow *f = NULL;
+
+		/* Validation alone can pass where creation fails (net_tap without TC flower):
+		 * create the probe rule and remove it again. */
+		if (flow_line(port_id, &probe, false, NULL, &fe) == 0 &&
+		    flow_line(port_id, &probe, true, &f, &fe) == 0) {
+			rte_flow_destroy(port_id, f, &fe);
 			pl->steering = PROFILE_STEER_RTE_FLOW;
 		} else if (prof->steering == PROFILE_STEER_RTE_FLOW) {
 			snprintf(err, errlen,

@@ -43,8 +43,9 @@ void port_close(uint16_t port_id);
 /*
  * Live RX ports: how feed multicast reaches the RX queue (profile `nic:`). Called once
  * per RX port after port_start: resolves `multicast` and `steering` ("auto" included)
- * by asking the PMD (an empty rte_eth_dev_set_mc_addr_list, rte_flow_validate of a
- * feed rule), falls back with a logged line where the PMD says no, installs the IGMP
+ * by asking the PMD (an empty rte_eth_dev_set_mc_addr_list; rte_flow_validate, then
+ * create and destroy, of a feed rule), falls back with a logged line where the PMD
+ * says no, installs the IGMP
  * rule of an isolated port, and logs the port's effective settings in one line.
  * `pp` must outlive the port. 0, or -errno with `err` filled (explicit steering rte_flow
  * that the PMD refuses).

@@ -265,6 +265,58 @@ for t, what in ((4, "join"), (2, "query answer"), (3, "leave")):
 print("IGMPv3 on the wire: join, answer and leave records for %s" % ", ".join(sorted(groups)))
 PY
 
+# net_tap (pmd_config/tap.yaml) in the subscribers namespace, where its TAP interfaces
+# do not clash with the veth ends: it takes a multicast list (auto resolves to
+# mc_addr_list) but no rte_flow rule without the kernel's TC flower and multiq (auto
+# resolves to none, with the PMD's reason). A table that removes line B makes the
+# control thread leave B's group: the leave leaves through the TAP into the kernel,
+# where tshark sees it; A's group stays joined.
+sed -e 's/^name:.*/name: tap-testbed/' "$ROOT/pmd_config/tap.yaml" >"$W/tap.yaml"
+/usr/bin/python3 - "$W/routing.yaml" "$W/tap-v2.yaml" >"$W/tap-groups.txt" 2>&1 <<'PY' || fail "tap table: $(tail -n 1 "$W/tap-groups.txt")"
+import sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+lines = cfg["feeds"][0]["lines"]
+print(lines[0]["group"], lines[-1]["group"])  # kept, removed in version 2
+del lines[-1]
+with open(sys.argv[2], "w") as f:
+    yaml.safe_dump(cfg, f, default_flow_style=None, width=1 << 20)
+PY
+read -r kept_group gone_group <"$W/tap-groups.txt"
+ip netns exec "$NS_SUBS" "$BUILD/dataplane/aster-dataplane" --profile "$W/tap.yaml" \
+	--config "$W/routing.yaml" --ctl-socket "$W/dp.sock" --health-file "$W/dp.health" \
+	--file-prefix "aster-live-$$" >>"$W/tap.log" 2>&1 &
+DP_PID=$!
+for _ in $(seq 100); do
+	[ "$(grep -c ' joined (IGMP v2)' "$W/tap.log")" -ge 2 ] && break
+	kill -0 "$DP_PID" 2>/dev/null || fail "tap dataplane exited: $(tail -n 1 "$W/tap.log")"
+	sleep 0.1
+done
+[ -S "$W/dp.sock" ] || fail "tap dataplane: no control socket: $(tail -n 1 "$W/tap.log")"
+ip netns exec "$NS_SUBS" tshark -q -F pcap -i aster-in0 -f igmp -w "$W/tap-igmp.pcap" \
+	>"$W/tshark-tap.log" 2>&1 &
+CAP_PID=$!
+for _ in $(seq 100); do
+	grep -q "Capturing on" "$W/tshark-tap.log" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q "Capturing on" "$W/tshark-tap.log" || fail "tshark on the TAP did not start"
+"${CTL[@]}" "$W/dp.sock" apply 2 "$W/tap-v2.yaml" >/dev/null || fail "apply the one-line table"
+for _ in $(seq 100); do
+	grep -q "group $gone_group left" "$W/tap.log" && break
+	sleep 0.1
+done
+grep -q "group $gone_group left" "$W/tap.log" || fail "net_tap: no \"group $gone_group left\" after the table change"
+capture_stop
+dataplane_stop
+grep -q "port in0 (net_tap, port [0-9]*): rx queue 0, multicast = mc_addr_list (auto), steering = none (auto: rte_flow refused: " "$W/tap.log" ||
+	fail "net_tap: unexpected resolution: $(grep 'port in0' "$W/tap.log" | tail -n 1)"
+tshark -r "$W/tap-igmp.pcap" -T fields -e igmp.type -e igmp.maddr >"$W/tap-igmp.txt" 2>/dev/null ||
+	fail "tshark could not read the TAP capture"
+grep -q "^0x17	$gone_group$" "$W/tap-igmp.txt" || fail "net_tap: no IGMP leave for $gone_group on the wire"
+! grep -q "^0x17	$kept_group$" "$W/tap-igmp.txt" || fail "net_tap: $kept_group left too"
+echo "net_tap: leave for $gone_group on a table change, $kept_group kept"
+grep "port in0" "$W/tap.log" | sed 's/^/dataplane (tap): /'
+
 cat "$W/clients.log" "$W/status.check" "$W/igmp.check" "$W/igmp3.check"
 grep "port in0" "$W/dataplane.log" | sed 's/^/dataplane: /'
 echo "PASS $TEST_NAME"
