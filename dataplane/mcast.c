@@ -28,6 +28,9 @@ RTE_LOG_REGISTER(mcast_logtype, aster.dp.mcast, INFO);
 /* Queries are answered at most this often: a query storm costs one report burst a
  * second, not one per query. */
 #define ANSWER_MIN_NS MCAST_NS_PER_S
+/* A join is sent twice (RFC 2236 §3 and RFC 3376 §5.1: the state change is repeated
+ * robustness - 1 = 1 more time), this long after the first, in case one is lost. */
+#define RETX_NS MCAST_NS_PER_S
 
 struct mcast_line {
 	uint32_t feed_slot;
@@ -52,6 +55,9 @@ struct mcast {
 	uint32_t groups[MCAST_MAX_LINES]; /* distinct multicast groups, joined */
 	uint64_t next_report_ns;
 	uint64_t last_answer_ns;
+	uint32_t n_retx;
+	uint32_t retx[MCAST_MAX_LINES]; /* joins to repeat at retx_ns */
+	uint64_t retx_ns;
 	struct mcast_counters c;
 };
 
@@ -204,6 +210,14 @@ done:
 			left[n_left++] = m->groups[i];
 	send_all(m, left, n_left, IGMP_V3_CHANGE_TO_INCLUDE);
 	send_all(m, joined, n_joined, IGMP_V3_CHANGE_TO_EXCLUDE);
+	if (n_joined != 0) {
+		/* groups still waiting for their repeat from an earlier change are repeated
+		 * now with these (the list holds each group once) */
+		for (uint32_t i = 0; i < n_joined; i++)
+			if (!has_group(m->retx, m->n_retx, joined[i]))
+				m->retx[m->n_retx++] = joined[i];
+		m->retx_ns = now_ns + RETX_NS;
+	}
 	for (uint32_t i = 0; i < n_joined; i++) {
 		ip_str(joined[i], g, sizeof(g));
 		MLOG(INFO, "group %s joined (IGMP %s) on %u RX ports\n", g,
@@ -286,6 +300,16 @@ void mcast_tick(struct mcast *m, uint64_t now_ns)
 		m->c.answers++;
 		m->last_answer_ns = now_ns;
 		send_all(m, m->groups, m->n_groups, IGMP_V3_MODE_IS_EXCLUDE);
+	}
+	if (m->n_retx != 0 && now_ns >= m->retx_ns) {
+		uint32_t n = 0;
+
+		/* only the groups still in the table */
+		for (uint32_t i = 0; i < m->n_retx; i++)
+			if (has_group(m->groups, m->n_groups, m->retx[i]))
+				m->retx[n++] = m->retx[i];
+		send_all(m, m->retx, n, IGMP_V3_CHANGE_TO_EXCLUDE);
+		m->n_retx = 0;
 	}
 	if (now_ns >= m->next_report_ns) {
 		send_all(m, m->groups, m->n_groups, IGMP_V3_MODE_IS_EXCLUDE);

@@ -5,8 +5,8 @@
  * or a PIM router stops forwarding the feed once its membership times out. mcast.c:
  *  - follows the routing table's feed lines: the RX ports' multicast filters and
  *    rte_flow rules (port_rx_lines_set), and a membership report (profile igmp.version)
- *    for every group on every RX port at start and when a group is added, a leave when
- *    one is removed;
+ *    for every group on every RX port at start and when a group is added (repeated once
+ *    a second later, in case it is lost), a leave when one is removed;
  *  - repeats the reports every igmp.interval_s, and answers IGMP queries (the RX lcore
  *    counts them: stats_block.igmp_queries) at most once a second;
  *  - warns once per silence when a joined line receives nothing for igmp.silence_warn_s
