@@ -80,7 +80,7 @@ static const struct yaml_doc_key benign_item = {"benign_drops", YAML_DOC_STR, tr
  * A/B pair (SPEC §3.3), messages nobody subscribed to, and foreign traffic on the wire.
  */
 static const char *const default_benign[] = {
-    "duplicate", "no_subscriber", "no_feed", "not_ipv4", "not_udp",
+    "duplicate", "no_subscriber", "no_feed", "not_ipv4", "not_udp", "igmp",
 };
 
 static bool parse_id(const char *v, uint32_t *out)

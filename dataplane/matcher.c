@@ -12,10 +12,14 @@
  *    zero padded to 8 bytes (the padding encodes the length); a symbol probes it once
  *    per prefix length in use. Measured here (perf/control-latency): 1 000 prefixes
  *    compiled by Hyperscan took seconds, the hash takes well under a millisecond.
- *  - everything else: one Hyperscan block-mode database. Identical expressions of
- *    different subscribers are compiled once (id = distinct expression) and fan out
- *    to their subscriber list on a match, so N subscribers sharing "^MS" cost one
- *    expression.
+ *  - everything else: Hyperscan block-mode databases. Identical expressions of
+ *    different subscribers are compiled once and fan out to their subscriber list on a
+ *    match, so N subscribers sharing "^M[A-Z]" cost one expression. From
+ *    MATCHER_SHARD_MIN distinct expressions on, they are spread by a hash of their
+ *    text over MATCHER_SHARDS databases, and a table change recompiles only the shards
+ *    whose expression set changed: one added regex costs 1/16 of a full compile. The
+ *    price is one hs_scan per shard (~20 ns floor each) when a symbol is (re)matched,
+ *    which happens once per new binding or rule-set change, never per message.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -39,6 +43,9 @@ struct exact_slot {
 	uint32_t count;
 };
 
+#define MATCHER_SHARDS	  16
+#define MATCHER_SHARD_MIN 64 /* fewer distinct regexes: one database */
+
 struct regex_group {
 	uint32_t first; /* into matcher.regex_subs */
 	uint32_t count;
@@ -58,6 +65,12 @@ struct regex_db {
 	uint32_t *sorted; /* ids ordered by expression, for set comparison */
 };
 
+/* One compiled shard as used by one matcher: Hyperscan id -> this matcher's group. */
+struct regex_shard {
+	struct regex_db *rdb; /* NULL: no expression hashed here */
+	uint32_t *group_of;   /* [rdb->n] */
+};
+
 struct matcher {
 	/* exact literals */
 	struct exact_slot *slots;
@@ -70,9 +83,9 @@ struct matcher {
 	uint32_t *prefix_subs;
 	uint32_t n_prefix;
 	uint8_t prefix_lens; /* bit L-1 set: some prefix has length L */
-	/* Hyperscan: id = index into groups */
-	struct regex_db *rdb;
-	hs_database_t *db; /* rdb->db, or NULL */
+	/* Hyperscan: shards of distinct expressions (groups) */
+	uint32_t n_shards;
+	struct regex_shard *shards;
 	struct regex_group *groups;
 	uint32_t *regex_subs;
 	uint32_t n_regex;
@@ -238,55 +251,173 @@ static struct regex_db *rdb_new(hs_database_t *db, const char **exprs, uint32_t 
 }
 
 /*
- * When `prev` holds exactly the expressions of `m` (in any order), renumber m's groups
- * to prev's ids and share its database. Returns true when shared.
+ * When `prev` holds exactly the expressions `exprs[ids[0..n)]` (in any order), share
+ * it: sh->group_of maps each of prev's Hyperscan ids to the group (ids[i]) with the
+ * same expression. Returns true when shared.
  */
-static bool rdb_reuse(struct matcher *m, struct regex_db *prev, const char **exprs, uint32_t n)
+static bool rdb_reuse(struct regex_shard *sh, struct regex_db *prev, const char **exprs,
+		      const uint32_t *ids, uint32_t n)
 {
-	uint32_t *mine, *perm;
-	struct regex_group *groups;
+	const char **mine_exprs;
+	uint32_t *mine;
 	bool same = true;
 
 	if (prev == NULL || prev->n != n || n == 0)
 		return false;
 	mine = malloc(n * sizeof(*mine));
-	perm = malloc(n * sizeof(*perm));
-	groups = malloc(n * sizeof(*groups));
-	if (mine == NULL || perm == NULL || groups == NULL) {
+	mine_exprs = malloc(n * sizeof(*mine_exprs));
+	sh->group_of = malloc(n * sizeof(*sh->group_of));
+	if (mine == NULL || mine_exprs == NULL || sh->group_of == NULL) {
 		same = false;
 		goto out;
 	}
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		mine[i] = i;
-	sort_exprs = exprs;
+		mine_exprs[i] = exprs[ids[i]];
+	}
+	sort_exprs = mine_exprs;
 	qsort(mine, n, sizeof(*mine), cmp_expr_id);
 	for (uint32_t i = 0; i < n && same; i++) {
-		same = strcmp(exprs[mine[i]], prev->exprs[prev->sorted[i]]) == 0;
-		perm[mine[i]] = prev->sorted[i];
+		same = strcmp(mine_exprs[mine[i]], prev->exprs[prev->sorted[i]]) == 0;
+		sh->group_of[prev->sorted[i]] = ids[mine[i]];
 	}
 	if (same) {
-		for (uint32_t g = 0; g < n; g++)
-			groups[perm[g]] = m->groups[g];
-		memcpy(m->groups, groups, n * sizeof(*groups));
 		prev->refs++;
-		m->rdb = prev;
-		m->db = prev->db;
+		sh->rdb = prev;
 	}
 out:
-	free(groups);
-	free(perm);
+	if (!same) {
+		free(sh->group_of);
+		sh->group_of = NULL;
+	}
+	free(mine_exprs);
 	free(mine);
 	return same;
 }
 
-static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, struct regex_db *prev,
-		       char *err, size_t errlen, uint32_t *bad)
+static uint32_t expr_shard(const char *expr, uint32_t n_shards)
+{
+	uint32_t h = 2166136261u; /* FNV-1a: stable across runs and builds */
+
+	for (; *expr != '\0'; expr++)
+		h = (h ^ (uint8_t)*expr) * 16777619u;
+	return h % n_shards;
+}
+
+/*
+ * Compile (or share from `prev`) shard `sh` holding groups ids[0..n). On an invalid
+ * expression `*bad_group` is its group. 0 or -errno.
+ */
+static int shard_build(struct regex_shard *sh, const struct regex_shard *prev, const char **exprs,
+		       const uint32_t *ids, uint32_t n, char *err, size_t errlen,
+		       uint32_t *bad_group)
+{
+	const char **mine = NULL;
+	unsigned int *flags = NULL, *hs_ids = NULL;
+	hs_compile_error_t *cerr = NULL;
+	hs_database_t *db = NULL;
+	int rc = -ENOMEM;
+
+	if (n == 0)
+		return 0;
+	if (rdb_reuse(sh, prev != NULL ? prev->rdb : NULL, exprs, ids, n))
+		return 0;
+	mine = malloc(n * sizeof(*mine));
+	flags = malloc(n * sizeof(*flags));
+	hs_ids = malloc(n * sizeof(*hs_ids));
+	sh->group_of = malloc(n * sizeof(*sh->group_of));
+	if (mine == NULL || flags == NULL || hs_ids == NULL || sh->group_of == NULL)
+		goto out;
+	for (uint32_t i = 0; i < n; i++) {
+		mine[i] = exprs[ids[i]];
+		flags[i] = MATCHER_HS_FLAGS;
+		hs_ids[i] = i;
+		sh->group_of[i] = ids[i];
+	}
+	if (hs_compile_multi(mine, flags, hs_ids, n, HS_MODE_BLOCK, NULL, &db, &cerr) !=
+	    HS_SUCCESS) {
+		if (cerr != NULL && cerr->expression >= 0 && (uint32_t)cerr->expression < n)
+			*bad_group = ids[cerr->expression];
+		snprintf(err, errlen, "%s", cerr != NULL ? cerr->message : "compile failed");
+		hs_free_compile_error(cerr);
+		rc = -EINVAL;
+		goto out;
+	}
+	sh->rdb = rdb_new(db, mine, n);
+	if (sh->rdb == NULL) {
+		hs_free_database(db);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(hs_ids);
+	free(flags);
+	free(mine);
+	return rc;
+}
+
+static int shards_build(struct matcher *m, const struct matcher *prev, const char **exprs,
+			uint32_t n_groups, const struct regex_order *order, char *err,
+			size_t errlen, uint32_t *bad)
+{
+	uint32_t *ids = malloc(n_groups * sizeof(*ids)), *count = NULL, *first = NULL;
+	uint32_t bad_group = UINT32_MAX;
+	int rc = -ENOMEM;
+
+	m->n_shards = n_groups >= MATCHER_SHARD_MIN ? MATCHER_SHARDS : 1;
+	m->shards = calloc(m->n_shards, sizeof(*m->shards));
+	count = calloc(m->n_shards, sizeof(*count));
+	first = calloc(m->n_shards, sizeof(*first));
+	if (ids == NULL || m->shards == NULL || count == NULL || first == NULL)
+		goto out;
+	/* groups by shard, each shard in the caller's order (Hyperscan reports the first
+	 * invalid expression it meets) */
+	for (uint32_t g = 0; g < n_groups; g++)
+		count[expr_shard(exprs[g], m->n_shards)]++;
+	for (uint32_t k = 1; k < m->n_shards; k++)
+		first[k] = first[k - 1] + count[k - 1];
+	memset(count, 0, m->n_shards * sizeof(*count));
+	for (uint32_t g = 0; g < n_groups; g++) {
+		uint32_t k = expr_shard(exprs[g], m->n_shards);
+
+		ids[first[k] + count[k]++] = g;
+	}
+	rc = 0;
+	for (uint32_t k = 0; k < m->n_shards; k++) {
+		const struct regex_shard *p =
+		    prev != NULL && prev->n_shards == m->n_shards ? &prev->shards[k] : NULL;
+		uint32_t bg = UINT32_MAX;
+		char shard_err[256] = "";
+		int r = shard_build(&m->shards[k], p, exprs, ids + first[k], count[k], shard_err,
+				    sizeof(shard_err), &bg);
+
+		/* report the invalid expression the caller wrote first, with its message */
+		if (r == -EINVAL &&
+		    (rc == 0 || (bg != UINT32_MAX && (bad_group == UINT32_MAX ||
+						      order[bg].idx < order[bad_group].idx)))) {
+			bad_group = bg;
+			snprintf(err, errlen, "%s", shard_err);
+		}
+		if (r != 0 && rc == 0)
+			rc = r;
+		if (r == -ENOMEM)
+			break;
+	}
+	if (bad_group != UINT32_MAX)
+		*bad = order[bad_group].idx;
+out:
+	free(first);
+	free(count);
+	free(ids);
+	return rc;
+}
+
+static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n,
+		       const struct matcher *prev, char *err, size_t errlen, uint32_t *bad)
 {
 	const char **exprs = NULL;
-	unsigned int *flags = NULL, *ids = NULL;
 	struct regex_order *order = NULL;
 	uint32_t n_groups = 0, n_subs = 0;
-	hs_compile_error_t *cerr = NULL;
 	int rc = -ENOMEM;
 
 	/* equal expressions side by side, each run ordered by subscriber */
@@ -297,11 +428,8 @@ static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, st
 	m->groups = calloc(n_groups, sizeof(*m->groups));
 	m->regex_subs = malloc(n * sizeof(*m->regex_subs));
 	exprs = malloc(n_groups * sizeof(*exprs));
-	flags = malloc(n_groups * sizeof(*flags));
-	ids = malloc(n_groups * sizeof(*ids));
 	order = malloc(n_groups * sizeof(*order));
-	if (m->groups == NULL || m->regex_subs == NULL || exprs == NULL || flags == NULL ||
-	    ids == NULL || order == NULL)
+	if (m->groups == NULL || m->regex_subs == NULL || exprs == NULL || order == NULL)
 		goto free_tmp;
 
 	for (uint32_t i = 0, g = 0; i < n; g++) {
@@ -313,18 +441,13 @@ static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, st
 			if (refs[i].idx < order[g].idx)
 				order[g].idx = refs[i].idx;
 	}
-	/*
-	 * Compile in the caller's order, so that Hyperscan, which stops at the first
-	 * invalid expression, reports the first one the configuration holds.
-	 */
+	/* groups numbered in the caller's order: errors name the first bad pattern */
 	qsort(order, n_groups, sizeof(*order), cmp_order);
 	for (uint32_t g = 0; g < n_groups; g++) {
 		uint32_t i = order[g].ref_first;
 		const char *expr = refs[i].expr;
 
 		exprs[g] = expr;
-		flags[g] = MATCHER_HS_FLAGS;
-		ids[g] = g;
 		m->groups[g].first = n_subs;
 		for (; i < n && strcmp(refs[i].expr, expr) == 0; i++) {
 			if (n_subs > m->groups[g].first && m->regex_subs[n_subs - 1] == refs[i].sub)
@@ -334,32 +457,9 @@ static int regex_build(struct matcher *m, struct regex_ref *refs, uint32_t n, st
 		m->groups[g].count = n_subs - m->groups[g].first;
 	}
 
-	if (rdb_reuse(m, prev, exprs, n_groups)) {
-		rc = 0;
-		goto free_tmp;
-	}
-	if (hs_compile_multi(exprs, flags, ids, n_groups, HS_MODE_BLOCK, NULL, &m->db, &cerr) !=
-	    HS_SUCCESS) {
-		/* map Hyperscan's index back to the caller's first use of the expression */
-		if (cerr != NULL && cerr->expression >= 0 && (uint32_t)cerr->expression < n_groups)
-			*bad = order[cerr->expression].idx;
-		snprintf(err, errlen, "%s", cerr != NULL ? cerr->message : "compile failed");
-		hs_free_compile_error(cerr);
-		m->db = NULL;
-		rc = -EINVAL;
-		goto free_tmp;
-	}
-	m->rdb = rdb_new(m->db, exprs, n_groups);
-	if (m->rdb == NULL) {
-		hs_free_database(m->db);
-		m->db = NULL;
-		goto free_tmp;
-	}
-	rc = 0;
+	rc = shards_build(m, prev, exprs, n_groups, order, err, errlen, bad);
 free_tmp:
 	free(order);
-	free(ids);
-	free(flags);
 	free(exprs);
 	return rc;
 }
@@ -422,9 +522,9 @@ struct matcher *matcher_build_from(const struct matcher_pattern *pats, uint32_t 
 		char dummy_err[1];
 		uint32_t dummy_bad;
 
-		rc = regex_build(
-		    m, refs, n_refs, prev != NULL ? prev->rdb : NULL, err != NULL ? err : dummy_err,
-		    err != NULL ? errlen : sizeof(dummy_err), bad != NULL ? bad : &dummy_bad);
+		rc = regex_build(m, refs, n_refs, prev, err != NULL ? err : dummy_err,
+				 err != NULL ? errlen : sizeof(dummy_err),
+				 bad != NULL ? bad : &dummy_bad);
 		if (rc < 0)
 			goto fail;
 	}
@@ -447,7 +547,11 @@ void matcher_free(struct matcher *m)
 {
 	if (m == NULL)
 		return;
-	rdb_put(m->rdb);
+	for (uint32_t k = 0; m->shards != NULL && k < m->n_shards; k++) {
+		rdb_put(m->shards[k].rdb);
+		free(m->shards[k].group_of);
+	}
+	free(m->shards);
 	free(m->regex_subs);
 	free(m->groups);
 	free(m->exact_subs);
@@ -477,11 +581,15 @@ struct matcher_scratch *matcher_scratch_alloc(const struct matcher *m)
 
 	if (s == NULL)
 		return NULL;
-	if (m->db != NULL && hs_alloc_scratch(m->db, &s->hs) != HS_SUCCESS) {
-		free(s);
-		errno = ENOMEM;
-		return NULL;
-	}
+	/* one scratch grown to fit every shard's database */
+	for (uint32_t k = 0; k < m->n_shards; k++)
+		if (m->shards[k].rdb != NULL &&
+		    hs_alloc_scratch(m->shards[k].rdb->db, &s->hs) != HS_SUCCESS) {
+			hs_free_scratch(s->hs);
+			free(s);
+			errno = ENOMEM;
+			return NULL;
+		}
 	return s;
 }
 
@@ -501,6 +609,7 @@ static inline void set_subs(uint64_t *bits, const uint32_t *subs, uint32_t n)
 
 struct scan_ctx {
 	const struct matcher *m;
+	const struct regex_shard *sh;
 	uint64_t *bits;
 };
 
@@ -508,7 +617,7 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 		    unsigned int flags, void *arg)
 {
 	const struct scan_ctx *c = arg;
-	const struct regex_group *g = &c->m->groups[id];
+	const struct regex_group *g = &c->m->groups[c->sh->group_of[id]];
 
 	(void)from;
 	(void)to;
@@ -563,11 +672,13 @@ void matcher_match(const struct matcher *m, struct matcher_scratch *s, const cha
 	}
 	if (m->n_prefix > 0)
 		prefix_match(m, sym, len, bits);
-	if (m->db != NULL) {
-		struct scan_ctx c = {.m = m, .bits = bits};
+	for (uint32_t k = 0; k < m->n_shards; k++) {
+		struct scan_ctx c = {.m = m, .sh = &m->shards[k], .bits = bits};
 
+		if (c.sh->rdb == NULL)
+			continue;
 		/* an empty symbol is still scanned: `^` or `.*` style rules match it */
-		hs_scan(m->db, len ? sym : "", len, 0, s->hs, on_match, &c);
+		hs_scan(c.sh->rdb->db, len ? sym : "", len, 0, s->hs, on_match, &c);
 	}
 }
 
@@ -588,5 +699,18 @@ uint32_t matcher_n_regex(const struct matcher *m)
 
 bool matcher_shares_db(const struct matcher *a, const struct matcher *b)
 {
-	return a != NULL && b != NULL && a->rdb != NULL && a->rdb == b->rdb;
+	return a != NULL && b != NULL && a->n_regex > 0 && matcher_compiled_shards(b, a) == 0;
+}
+
+uint32_t matcher_compiled_shards(const struct matcher *m, const struct matcher *prev)
+{
+	uint32_t n = 0;
+
+	for (uint32_t k = 0; k < m->n_shards; k++) {
+		const struct regex_db *r = m->shards[k].rdb;
+
+		n += r != NULL &&
+		     (prev == NULL || prev->n_shards != m->n_shards || prev->shards[k].rdb != r);
+	}
+	return n;
 }

@@ -5,8 +5,10 @@
  *
  * Patterns that are a plain anchored literal (`^AAPL$`) go to an exact-symbol hash,
  * anchored literal prefixes (`^MS`) to a prefix hash; neither reaches Hyperscan. The
- * rest are compiled into one Hyperscan block-mode database with HS_FLAG_SINGLEMATCH, the expression
- * id being the subscriber's feed-local index, so a scan reports each subscriber at most once.
+ * rest are compiled with HS_FLAG_SINGLEMATCH into Hyperscan block-mode databases, each
+ * distinct expression once whatever the number of subscribers using it, sharded by
+ * expression from 64 distinct ones on so that a change recompiles only the shards it
+ * touches.
  *
  * Called once per newly bound symbol or rule-set change, never per message
  * (FACTS: hs_scan 30-190 ns, a table read ~1 ns).
@@ -42,8 +44,10 @@ struct matcher *matcher_build_from(const struct matcher_pattern *pats, uint32_t 
 				   uint32_t *bad);
 void matcher_free(struct matcher *m);
 
-/* Whether two matchers share one compiled database (tests, logs). */
+/* Whether `b` has regexes and shares every compiled database with `a`: no compile. */
 bool matcher_shares_db(const struct matcher *a, const struct matcher *b);
+/* How many Hyperscan databases `m` compiled itself rather than share from `prev`. */
+uint32_t matcher_compiled_shards(const struct matcher *m, const struct matcher *prev);
 
 /* Check one expression with Hyperscan's parser. 0, or -EINVAL with `err` filled. */
 int matcher_check(const char *expr, char *err, size_t errlen);

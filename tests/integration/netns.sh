@@ -11,8 +11,10 @@ DP_PID=""
 CAP_PID=""
 EXCH_CAP_PID=""
 
+# netns_down [STATUS]: stop and remove everything, then exit with the test's own status
+# (given, or the status the trap was entered with: cleanup must not change it).
 netns_down() {
-	local rc=$? # the test's own status: cleanup must not change it
+	local rc=${1:-$?}
 	set +e
 	[ -n "$CAP_PID" ] && kill -INT "$CAP_PID" 2>/dev/null
 	[ -n "$EXCH_CAP_PID" ] && kill -INT "$EXCH_CAP_PID" 2>/dev/null

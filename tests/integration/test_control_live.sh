@@ -26,7 +26,7 @@ control_stop() {
 		CPID=""
 	fi
 }
-trap 'rc=$?; control_stop; (exit $rc); netns_down' EXIT
+trap 'rc=$?; control_stop; netns_down "$rc"' EXIT
 
 cat >"$W/settings.yaml" <<YAML
 db: $W/control.db

@@ -782,3 +782,63 @@ Test(matcher, prefix_hash_agrees_with_hyperscan)
 	matcher_free(mf);
 	matcher_free(ms);
 }
+
+/* From 64 distinct regexes on they are sharded: adding one recompiles one shard, and
+ * the result routes exactly as a matcher built from scratch. */
+Test(matcher, sharded_regex_change_recompiles_one_shard, .timeout = 60)
+{
+	enum { N = 200 };
+	static char exprs[N + 1][32];
+	struct matcher_pattern a[N + 1];
+	static const char *const syms[] = {"AB1", "XAB7", "Q", "ZZ9", "ABC", "A17", "MSFT", ""};
+	char err[256];
+	uint32_t bad;
+
+	for (uint32_t i = 0; i <= N; i++) {
+		/* distinct regexes: a letter pair, a digit class */
+		snprintf(exprs[i], sizeof(exprs[i]), "^%c%c[0-%u]", 'A' + i % 26, 'A' + i / 26 % 26,
+			 i % 10);
+		a[i] = (struct matcher_pattern){.expr = exprs[i], .sub = i % 64};
+	}
+	struct matcher *ma = matcher_build(a, N, err, sizeof(err), &bad);
+	struct matcher *mb, *fresh;
+
+	cr_assert_not_null(ma, "%s", err);
+	cr_expect_gt(matcher_compiled_shards(ma, NULL), 1, "200 regexes in one database");
+	snprintf(exprs[N], sizeof(exprs[N]), "^Q");
+	a[N] = (struct matcher_pattern){.expr = "^(Q|ZZ)", .sub = 63};
+	mb = matcher_build_from(a, N + 1, ma, err, sizeof(err), &bad);
+	fresh = matcher_build(a, N + 1, err, sizeof(err), &bad);
+	cr_assert_not_null(mb, "%s", err);
+	cr_assert_not_null(fresh, "%s", err);
+	cr_expect_eq(matcher_compiled_shards(mb, ma), 1, "one regex added, %u shards compiled",
+		     matcher_compiled_shards(mb, ma));
+	matcher_free(ma); /* shared shards outlive their first matcher */
+	for (size_t k = 0; k < sizeof(syms) / sizeof(syms[0]); k++)
+		cr_expect_eq(match_bits(mb, syms[k]), match_bits(fresh, syms[k]), "symbol \"%s\"",
+			     syms[k]);
+	cr_expect(match_bits(mb, "ZZ9") & (1ull << 63), "the added regex routes");
+	cr_expect(match_bits(mb, "AB1") & (1ull << (26 % 64)), "^AB[0-6] (i = 26) routes");
+	matcher_free(mb);
+	matcher_free(fresh);
+}
+
+/* Two invalid regexes in different shards: the error names the one written first. */
+Test(matcher, sharded_error_names_first_bad_pattern, .timeout = 60)
+{
+	enum { N = 100 };
+	static char exprs[N][32];
+	struct matcher_pattern a[N];
+	char err[256] = "";
+	uint32_t bad = 0;
+
+	for (uint32_t i = 0; i < N; i++) {
+		snprintf(exprs[i], sizeof(exprs[i]), "^%c%c[0-9]", 'A' + i % 26, 'A' + i / 26);
+		a[i] = (struct matcher_pattern){.expr = exprs[i], .sub = i % 64};
+	}
+	a[40].expr = "^(AB";
+	a[70].expr = "^[Z";
+	cr_assert_null(matcher_build(a, N, err, sizeof(err), &bad));
+	cr_expect_eq(bad, 40);
+	cr_expect(strstr(err, "paren") != NULL, "message of ^(AB, got: %s", err);
+}
