@@ -123,8 +123,10 @@ int ctl_decode_payload(uint16_t type, const uint8_t *payload, uint32_t len, void
 	return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
+int ctl_write_all(int fd, const void *buf, size_t n)
 {
+	const uint8_t *p = buf;
+
 	while (n != 0) {
 		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
 
@@ -168,7 +170,7 @@ int ctl_send(int fd, uint16_t type, uint32_t seq, const void *fixed, size_t fixe
 		return -ENOMEM;
 	rc = ctl_encode(buf, cap, type, seq, fixed, fixed_len, text, text_len);
 	if (rc >= 0)
-		rc = write_all(fd, buf, (size_t)rc);
+		rc = ctl_write_all(fd, buf, (size_t)rc);
 	free(buf);
 	return rc < 0 ? rc : 0;
 }

@@ -109,6 +109,10 @@ int ctl_decode_hdr(struct ctl_hdr *h);
 int ctl_decode_payload(uint16_t type, const uint8_t *payload, uint32_t len, void *fixed,
 		       size_t fixed_len, const char **text, uint32_t *text_len);
 
+/* Write all `n` bytes to a stream socket (no SIGPIPE; EINTR retried). 0 or -errno.
+ * Also the transport of asterctl's JSON lines. */
+int ctl_write_all(int fd, const void *buf, size_t n);
+
 /* Blocking helpers over a connected stream socket; 0 or -errno (-ECONNRESET at EOF). */
 int ctl_send(int fd, uint16_t type, uint32_t seq, const void *fixed, size_t fixed_len,
 	     const char *text, size_t text_len);

@@ -19,6 +19,8 @@
 
 #include <jansson.h>
 
+#include "ctl_proto.h"
+
 #define DEFAULT_SOCKET "/run/aster/asterctl.sock"
 
 /* Exit statuses: `health` maps the state onto 0/1/2; 3 when it could not be asked. */
@@ -72,22 +74,6 @@ static double mono_ms(void)
 
 /* ------------------------------------------------------------------ transport */
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n != 0) {
-		ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Send one request (its reference is taken), return its reply (exits on failure with
  * `fail_code`). */
 static json_t *call(const char *sock, json_t *req, int fail_code)
@@ -109,9 +95,9 @@ static json_t *call(const char *sock, json_t *req, int fail_code)
 	json_decref(req);
 	if (text == NULL)
 		die(EXIT_ERR, "out of memory");
-	rc = write_all(fd, text, strlen(text));
+	rc = ctl_write_all(fd, text, strlen(text));
 	if (rc == 0)
-		rc = write_all(fd, "\n", 1);
+		rc = ctl_write_all(fd, "\n", 1);
 	free(text);
 	if (rc != 0)
 		die(fail_code, "sending to aster-control: %s", strerror(-rc));

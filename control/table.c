@@ -66,22 +66,29 @@ static void sb_puts(struct sbuf *b, const char *s)
 	sb_put(b, s, strlen(s));
 }
 
+static void sb_vprintf(struct sbuf *b, const char *fmt, va_list ap)
+{
+	va_list again;
+	int n;
+
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	if (n >= 0 && sb_reserve(b, (size_t)n)) {
+		vsnprintf(b->p + b->len, (size_t)n + 1, fmt, again);
+		b->len += (size_t)n;
+	}
+	va_end(again);
+}
+
 static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void sb_printf(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	sb_vprintf(b, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !sb_reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
 }
 
 /*
@@ -481,17 +488,10 @@ static void change(struct differ *d, const char *fmt, ...) __attribute__((format
 static void change(struct differ *d, const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	sb_vprintf(&d->out, fmt, ap);
 	va_end(ap);
-	if (n < 0 || !sb_reserve(&d->out, (size_t)n + 1))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->out.p + d->out.len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	d->out.len += (size_t)n;
 	sb_puts(&d->out, "\n");
 	d->n++;
 }
