@@ -151,7 +151,42 @@ unset multiplot
     gnuplot(script2, out)
 
 
+def markdown(path):
+    """The tables of docs/performance.md, from a latest.json."""
+    r = json.load(open(path))
+    hp, e, c, lat, t = r["hot_path"], r["e2e"], r["ceiling"], r["latency_ns"], r["targets"]
+    yes = lambda m: "**met**" if m else "**not met**"
+    print("| figure | measured | target |")
+    print("|---|---|---|")
+    print(f"| hot path, 64 subscribers / 8 000 symbols / 1 000 exact patterns | {hp['ns_per_msg']:.1f} ns ({hp['cycles_per_msg']:.0f} cycles) per input message; {hp['ns_per_delivery']:.1f} ns per delivery ({hp['deliveries_per_msg']:.2f} deliveries per message); {hp['msgs_per_s_one_core'] / 1e6:.1f} M messages/s on one core | <= 25 ns: {yes(t['hot_path_ns_per_msg_le_25']['met'])} |")
+    for k, v in hp["flatness"].items():
+        axis_, kind = k.split("_")
+        print(f"| spread over {axis_} ({kind} patterns) | {' / '.join(f'{x:.1f}' for x in v['ns_per_msg'])} ns: {v['spread'] * 100:.0f} % | <= 20 %: {yes(v['spread'] <= 0.2)} |")
+    s = e["saturation"]
+    print(f"| end to end, one RX core, saturation | {e['pps'] / 1e6:.3f} Mpps in, {e['msgs_per_s'] / 1e6:.2f} M messages/s, {e['deliveries_per_s'] / 1e6:.2f} M deliveries/s; RX core got {s['rx_cpu_share'] * 100:.0f} % of a CPU: {s['pps_per_rx_cpu_s'] / 1e6:.3f} Mpps, {s['msgs_per_rx_cpu_s'] / 1e6:.2f} M messages/s per second of RX-core CPU | |")
+    print(f"| testpmd io-forward, net_null {c['frame_bytes']} B copy=1, one core | {c['testpmd_pps'] / 1e6:.2f} Mpps | ceiling |")
+    print(f"| end to end / testpmd | {e['ratio_vs_testpmd']:.3f} (per RX-core CPU second: {e['ratio_vs_testpmd_per_rx_cpu_s']:.3f}) | >= 0.5: {yes(t['e2e_ge_half_testpmd']['met'])} |")
+    f = e["fixed_load"]
+    print(f"| latency at {f['offered_pps']:.0f} pps offered ({f['pps']:.0f} received): p50 / p99 / p99.9 / max | {lat['p50']:.0f} / {lat['p99']:.0f} / {lat['p999']:.0f} / {lat['max']:.0f} ns | p99 <= 2 us: {yes(t['latency_p99_le_2us']['met'])}; p99.9 <= 5 us: {yes(t['latency_p999_le_5us']['met'])} |")
+    sl = lat["saturation"]
+    print(f"| latency at saturation: p50 / p99 / p99.9 / max | {sl['p50']:.0f} / {sl['p99']:.0f} / {sl['p999']:.0f} / {sl['max']:.0f} ns | |")
+    print()
+    print("| subscribers | symbols | patterns | kind | ns/msg | cycles/msg | ns/delivery | deliveries/msg | preempted bursts |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for g in hp["grid"]:
+        print(f"| {g['subs']} | {g['symbols']} | {g['patterns']} | {g['kind']} | {g['ns_per_msg']:.1f} | {g['cycles_per_msg']:.0f} | {g['ns_per_delivery']:.1f} | {g['deliveries_per_msg']:.2f} | {g['raw']['preempted_bursts']} of {g['raw']['bursts']} |")
+    ctl = r.get("control", {})
+    if "rows" in ctl:
+        print()
+        print("| patterns | kind | apply: build ms | apply: in force ms | one-pattern change: in force ms (build, publish) |")
+        print("|---|---|---|---|---|")
+        for row in ctl["rows"]:
+            print(f"| {row['patterns']} | {row['kind']} | {row['apply_build_ms']:.1f} | {row['apply_in_force_ms']:.1f} | {row['change_in_force_ms']:.1f} ({row['change_build_ms']:.1f}, {row['change_publish_ms']:.1f}) |")
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--markdown":
+        return markdown(sys.argv[2])
     ap = argparse.ArgumentParser()
     ap.add_argument("--hotpath", required=True)
     ap.add_argument("--e2e", required=True)
