@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -418,6 +419,87 @@ static int parse_dst(struct loader *l, struct rc_subscriber *s, yaml_node_t *nod
 	return 0;
 }
 
+/*
+ * Patterns Hyperscan already accepted in this process. aster-control and the
+ * dataplane's control thread parse the whole table on every change, and a regex costs
+ * ~0.2 ms to check (hs_expression_info): at 10 000 regexes that was seconds per change
+ * for patterns that did not change. Only valid patterns are kept (an invalid one is
+ * checked again, and reported, every time); the set is emptied when it reaches
+ * VALID_CACHE_MAX so that a long-running daemon's memory stays bounded.
+ */
+#define VALID_CACHE_MAX (1u << 20)
+
+static struct {
+	pthread_mutex_t lock;
+	char **slots; /* open addressing; NULL = empty */
+	uint32_t cap, n;
+} valid_cache = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+static uint32_t str_hash(const char *p)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return h;
+}
+
+static void valid_cache_clear(void)
+{
+	for (uint32_t i = 0; i < valid_cache.cap; i++)
+		free(valid_cache.slots[i]);
+	free(valid_cache.slots);
+	valid_cache.slots = NULL;
+	valid_cache.cap = valid_cache.n = 0;
+}
+
+/* The slot holding `pat`, or the empty slot where it would go; cap must be non-zero. */
+static char **valid_cache_slot(const char *pat)
+{
+	uint32_t i = str_hash(pat) & (valid_cache.cap - 1);
+
+	while (valid_cache.slots[i] != NULL && strcmp(valid_cache.slots[i], pat) != 0)
+		i = (i + 1) & (valid_cache.cap - 1);
+	return &valid_cache.slots[i];
+}
+
+static bool valid_cache_has(const char *pat)
+{
+	bool found;
+
+	pthread_mutex_lock(&valid_cache.lock);
+	found = valid_cache.cap != 0 && *valid_cache_slot(pat) != NULL;
+	pthread_mutex_unlock(&valid_cache.lock);
+	return found;
+}
+
+/* Best effort: out of memory just means the next parse checks again. */
+static void valid_cache_add(const char *pat)
+{
+	pthread_mutex_lock(&valid_cache.lock);
+	if (valid_cache.n >= VALID_CACHE_MAX)
+		valid_cache_clear();
+	if (2 * (valid_cache.n + 1) > valid_cache.cap) { /* load factor <= 1/2 */
+		uint32_t old_cap = valid_cache.cap, cap = old_cap ? 2 * old_cap : 1024;
+		char **old = valid_cache.slots, **slots = calloc(cap, sizeof(*slots));
+
+		if (slots == NULL)
+			goto out;
+		valid_cache.slots = slots;
+		valid_cache.cap = cap;
+		for (uint32_t i = 0; i < old_cap; i++)
+			if (old[i] != NULL)
+				*valid_cache_slot(old[i]) = old[i];
+		free(old);
+	}
+	char **slot = valid_cache_slot(pat);
+
+	if (*slot == NULL && (*slot = strdup(pat)) != NULL)
+		valid_cache.n++;
+out:
+	pthread_mutex_unlock(&valid_cache.lock);
+}
+
 /* SPEC §3.5: an invalid pattern is a configuration error naming subscriber and pattern. */
 static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t *seq)
 {
@@ -449,7 +531,7 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 		unsigned int plen;
 
 		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key) ||
-		    rc_pattern_prefix_key(pat, &key, &plen))
+		    rc_pattern_prefix_key(pat, &key, &plen) || valid_cache_has(pat))
 			continue;
 		if (hs_expression_info(pat, RC_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 			rc = yaml_doc_error(&l->doc, item, "symbols",
@@ -459,6 +541,7 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 			return rc;
 		}
 		free(info); /* allocated with Hyperscan's misc allocator, malloc by default */
+		valid_cache_add(pat);
 		name_set_add(&l->patterns, s->symbols[i], 0, s->symbol_lines[i]);
 	}
 	return 0;

@@ -560,6 +560,25 @@ Test(config, invalid_pattern)
 		     "routing.yaml:14: symbols: must not be empty");
 }
 
+/* Valid regexes are checked once per process; an invalid one is reported every time,
+ * also after a valid pattern with the same prefix was cached. */
+Test(config, pattern_check_cache)
+{
+	const char *good = FEED PORTS SUB_HEAD "    symbols: [\"^M[A-Z]{1,3}$\"]\n";
+	const char *bad = FEED PORTS SUB_HEAD "    symbols: [\"^M[A-Z\"]\n";
+	struct routing_config *cfg;
+
+	for (int k = 0; k < 3; k++) {
+		cfg = parse(good);
+		cr_assert_not_null(cfg, "parse %d: %s", k, err);
+		cr_expect_str_eq(cfg->subs[0].symbols[0], "^M[A-Z]{1,3}$");
+		routing_config_free(cfg);
+		expect_error(bad,
+			     "routing.yaml:14: symbols: subscriber \"alpha\": pattern \"^M[A-Z\": "
+			     "Unterminated character class starting at index 2.");
+	}
+}
+
 Test(config, types)
 {
 	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    types: \"A E\"\n",
