@@ -88,14 +88,16 @@ static void pub_close(void *ctx, uint32_t sub, void *pkt, uint32_t frame_len, ui
 	struct rte_mbuf *m = pkt;
 	struct rx_stage *s = &lc->stage[lc->sub_tx[sub]];
 
-	RTE_SET_USED(n_msgs);
 	m->data_len = (uint16_t)frame_len;
 	m->pkt_len = frame_len;
 	m->port = lc->sub_port[sub];
 	m->hash.usr = sub;
 	if (lc->lat_off >= 0)
 		latency_stamp_set(m, lc->lat_off, lc->rx_tsc);
+	/* counted per frame, not per delivery: every open frame closes by the end of
+	 * its burst (rx_flush), so the counter lags the framing by one burst at most */
 	stats_add(&lc->st->subs[sub].packets, 1);
+	stats_add(&lc->st->subs[sub].messages, n_msgs);
 	s->pkts[s->n++] = m;
 	if (s->n == RTE_DIM(s->pkts))
 		stage_push(lc, s);
@@ -110,7 +112,6 @@ static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint1
 		stats_add(&lc->st->subs[sub].dropped, 1);
 		return;
 	}
-	stats_add(&lc->st->subs[sub].messages, 1);
 	if (!lc->dirty[sub]) {
 		lc->dirty[sub] = 1;
 		lc->dirty_list[lc->n_dirty++] = sub;
