@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_ethdev.h>
 #include <rte_log.h>
@@ -327,7 +328,21 @@ void mcast_free(struct mcast *m)
 {
 	if (m == NULL)
 		return;
-	if (m->started)
-		send_all(m, m->groups, m->n_groups, IGMP_V3_CHANGE_TO_INCLUDE);
+	if (m->started) {
+		/* RFC 3376 §5.1 repeats state changes (Robustness Variable); here the repeat
+		 * also matters because the ports stop right after: a PMD that queues TX and
+		 * kicks it on the next burst (net_af_packet's TX ring) gets that next burst,
+		 * and a moment to hand both to the wire. Shutdown only, off the hot cores. */
+		const struct timespec gap = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+
+		uint64_t failed = m->c.tx_failed;
+
+		for (int k = 0; k < 2; k++) {
+			send_all(m, m->groups, m->n_groups, IGMP_V3_CHANGE_TO_INCLUDE);
+			nanosleep(&gap, NULL);
+		}
+		MLOG(NOTICE, "left %u groups at shutdown (%" PRIu64 " IGMP frames not sent)\n",
+		     m->n_groups, m->c.tx_failed - failed);
+	}
 	free(m);
 }

@@ -118,6 +118,17 @@ exch_capture_start() {
 	fail "tshark capture in the exchange namespace did not start: $(tail -n 1 "$W/tshark-exch.log")"
 }
 
+# capture_wait FILE DISPLAY-FILTER COUNT: wait (5 s at most) until a running capture's
+# FILE holds COUNT frames matching the filter. The last frames before a capture stops (a
+# dataplane's IGMP leaves as it stops or changes table) can sit in libpcap's current
+# block until the block's timeout; interrupting the capture would lose them.
+capture_wait() {
+	for _ in $(seq 50); do
+		[ "$(tshark -r "$1" -Y "$2" 2>/dev/null | wc -l)" -ge "$3" ] && return 0
+		sleep 0.1
+	done
+}
+
 exch_capture_stop() {
 	kill -INT "$EXCH_CAP_PID"
 	wait "$EXCH_CAP_PID" 2>/dev/null

@@ -196,6 +196,7 @@ for r in ("ring_full", "tx_full", "no_mbuf", "too_large"):
 print("igmp: %(reports)d reports, %(queries)d queries, %(answers)d answers" % g)
 PY
 dataplane_stop
+capture_wait "$W/igmp.pcap" "igmp.type == 0x17" "$(grep -c 'group: ' "$W/routing.yaml")"
 exch_capture_stop
 
 for line in A B; do
@@ -246,6 +247,7 @@ done
 send_query
 wait_answered
 dataplane_stop
+capture_wait "$W/igmp3.pcap" "igmp.record_type == 3" 1
 exch_capture_stop
 tshark -r "$W/igmp3.pcap" -Y "igmp.type == 0x22" -T fields -e ip.dst -e igmp.record_type \
 	-e igmp.maddr >"$W/igmp3.txt" 2>"$W/igmp3.err" || fail "tshark: $(tail -n 1 "$W/igmp3.err")"
@@ -308,6 +310,7 @@ for _ in $(seq 100); do
 	sleep 0.1
 done
 grep -q "group $gone_group left" "$W/tap.log" || fail "net_tap: no \"group $gone_group left\" after the table change"
+capture_wait "$W/tap-igmp.pcap" "igmp.type == 0x17" 1
 capture_stop
 dataplane_stop
 grep -q "port in0 (net_tap, port [0-9]*): rx queue 0, multicast = mc_addr_list (auto), steering = none (auto: rte_flow refused: " "$W/tap.log" ||
