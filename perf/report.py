@@ -98,7 +98,9 @@ def plots(out, rows, e2e, ceiling):
         block(f"pat_{k}", [f'{r["patterns"]} {r["ns_per_msg"]:.2f}' for r in axis(rows, k, "patterns", {"symbols": 8000})])
     seen = {r["subs"]: r for r in rows
             if r["kind"] == "exact" and r["symbols"] == 8000 and r["patterns"] == max(1000, r["subs"])}
-    block("subs", [f'{s} {r["ns_per_msg"]:.2f} {r["ns_per_delivery"]:.2f}' for s, r in sorted(seen.items())])
+    # per delivery is meaningless where (almost) nothing is delivered
+    block("subs", [f'{s} {r["ns_per_msg"]:.2f} ' + (f'{r["ns_per_delivery"]:.2f}' if r["deliveries_per_msg"] >= 0.01 else "NaN")
+                   for s, r in sorted(seen.items())])
     script = "".join(blocks) + f"""
 set terminal pngcairo size 1500,450 font ",10"
 set output "hotpath.png"
@@ -113,7 +115,9 @@ plot $sym_exact w lp t "exact", $sym_prefix w lp t "prefix", $sym_regex w lp t "
 set xlabel "patterns (64 subscribers, 8000 symbols)"
 plot $pat_exact w lp t "exact", $pat_prefix w lp t "prefix", $pat_regex w lp t "regex", {TARGETS['hot_path_ns_per_msg']} w l dt 2 t "target 25 ns"
 set xlabel "subscribers (8000 symbols, 1000 exact patterns)"
-set ylabel "ns"
+set ylabel "ns (log scale)"
+set logscale y
+set yrange [*:*]
 plot $subs u 1:2 w lp t "per input message", $subs u 1:3 w lp t "per delivery"
 unset multiplot
 """
