@@ -38,6 +38,61 @@ static uint32_t rng_below(struct rng *r, uint32_t n)
 	return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
 }
 
+const char *bench_prog = "aster-bench";
+
+void bench_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", bench_prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(2);
+}
+
+double bench_num(const char *opt, const char *s, double min, double max)
+{
+	char *end;
+	double v = strtod(s, &end);
+
+	if (end == s || *end != '\0' || v < min || v > max)
+		bench_die("%s: '%s' is not a number in %g..%g", opt, s, min, max);
+	return v;
+}
+
+bool bench_feed_option(int c, const char *arg, struct bench_params *p, int *huge, char *prefix,
+		       size_t prefix_len)
+{
+	switch (c) {
+	case 'u':
+		p->n_subs = (uint32_t)bench_num("--subs", arg, 1, 4096);
+		return true;
+	case 'y':
+		p->n_symbols = (uint32_t)bench_num("--symbols", arg, 1, 8 * BENCH_LOCATES_PER_FEED);
+		return true;
+	case 'p':
+		p->n_patterns = (uint32_t)bench_num("--patterns", arg, 1, 1e7);
+		return true;
+	case 'k':
+		if (bench_kind_parse(arg, &p->kind) != 0)
+			bench_die("--kind: '%s' is not exact, prefix or regex", arg);
+		return true;
+	case 'n':
+		p->n_packets = (uint32_t)bench_num("--packets", arg, 1, 1e7);
+		return true;
+	case 'H':
+		*huge = 1;
+		return true;
+	case 'P':
+		snprintf(prefix, prefix_len, "%s", arg);
+		return true;
+	default:
+		return false;
+	}
+}
+
 int bench_kind_parse(const char *s, enum bench_kind *k)
 {
 	if (strcmp(s, "exact") == 0)

@@ -22,6 +22,8 @@
 #define ASTER_BENCH_FEED_H
 
 #include <stddef.h>
+#include <getopt.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define BENCH_LOCATES_PER_FEED 65535u
@@ -63,6 +65,30 @@ struct bench_feed {
 #define BENCH_MOLD_SEQ_OFF (14 + 20 + 8 + 10) /* frame offset of the MoldUDP64 sequence */
 
 int bench_kind_parse(const char *s, enum bench_kind *k);
+
+/* The workload and EAL options every benchmark takes, for its getopt_long table; a
+ * benchmark's own options use other letters. */
+#define BENCH_FEED_OPTIONS                                                                         \
+	{"subs", required_argument, NULL, 'u'}, {"symbols", required_argument, NULL, 'y'},         \
+	    {"patterns", required_argument, NULL, 'p'}, {"kind", required_argument, NULL, 'k'},    \
+	    {"packets", required_argument, NULL, 'n'}, {"huge", no_argument, NULL, 'H'},           \
+	{                                                                                          \
+		"prefix", required_argument, NULL, 'P'                                             \
+	}
+
+/* The running benchmark's name, for bench_die's messages. */
+extern const char *bench_prog;
+
+/* One line "PROG: message" on stderr, exit status 2 (bad usage or a failed start). */
+void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+/* `s` as a number in min..max, or bench_die naming the option. */
+double bench_num(const char *opt, const char *s, double min, double max);
+
+/* Apply option `c` (one of BENCH_FEED_OPTIONS) with argument `arg`; false when `c` is
+ * not one of them. `prefix` holds prefix_len bytes. */
+bool bench_feed_option(int c, const char *arg, struct bench_params *p, int *huge, char *prefix,
+		       size_t prefix_len);
 const char *bench_kind_name(enum bench_kind k);
 
 /* Build the feed and its table; 0 or -errno with `err` filled. */

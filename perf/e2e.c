@@ -43,19 +43,6 @@
 #define GEN_BURST     32
 #define GEN_RING_SIZE 4096
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("aster-bench-e2e: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
 /* Generator state: written by the generator lcore, `rate_pps`/`stop` by main. */
 struct gen {
 	const struct bench_feed *f;
@@ -245,31 +232,15 @@ static void phase_json(const char *name, const struct snap *a, const struct snap
 	       ls.p90_ns, ls.p99_ns, ls.p999_ns, ls.max_ns);
 }
 
-static double num(const char *opt, const char *s, double min, double max)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (*end != '\0' || v < min || v > max)
-		die("%s: '%s' is not a number in %g..%g", opt, s, min, max);
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"subs", required_argument, NULL, 'u'},
-	    {"symbols", required_argument, NULL, 'y'},
-	    {"patterns", required_argument, NULL, 'p'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"packets", required_argument, NULL, 'n'},
+	    BENCH_FEED_OPTIONS,
 	    {"seconds", required_argument, NULL, 'S'},
 	    {"load", required_argument, NULL, 'L'},
 	    {"pps", required_argument, NULL, 'R'},
 	    {"rx-cpu", required_argument, NULL, 'r'},
 	    {"tx-cpu", required_argument, NULL, 't'},
-	    {"huge", no_argument, NULL, 'H'},
-	    {"prefix", required_argument, NULL, 'P'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bench_params p = {.n_subs = 64,
@@ -287,58 +258,39 @@ int main(int argc, char **argv)
 	struct bench_feed f;
 	struct rte_mempool *pool;
 
+	bench_prog = "aster-bench-e2e";
 	snprintf(prefix, sizeof(prefix), "aster-bench-%d", (int)getpid());
+	opterr = 0; /* one line of our own for a bad option */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u':
-			p.n_subs = (uint32_t)num("--subs", optarg, 1, 4096);
-			break;
-		case 'y':
-			p.n_symbols =
-			    (uint32_t)num("--symbols", optarg, 1, 8 * BENCH_LOCATES_PER_FEED);
-			break;
-		case 'p':
-			p.n_patterns = (uint32_t)num("--patterns", optarg, 1, 1e7);
-			break;
-		case 'k':
-			if (bench_kind_parse(optarg, &p.kind) != 0)
-				die("--kind: '%s' is not exact, prefix or regex", optarg);
-			break;
-		case 'n':
-			p.n_packets = (uint32_t)num("--packets", optarg, 1, 1e7);
-			break;
 		case 'S':
-			seconds = num("--seconds", optarg, 0.1, 600);
+			seconds = bench_num("--seconds", optarg, 0.1, 600);
 			break;
 		case 'L':
-			load = num("--load", optarg, 0.001, 1);
+			load = bench_num("--load", optarg, 0.001, 1);
 			break;
 		case 'R':
-			pps = num("--pps", optarg, 1, 1e9);
+			pps = bench_num("--pps", optarg, 1, 1e9);
 			break;
 		case 'r':
-			rx_cpu = (unsigned int)num("--rx-cpu", optarg, 0, 1023);
+			rx_cpu = (unsigned int)bench_num("--rx-cpu", optarg, 0, 1023);
 			break;
 		case 't':
-			tx_cpu = (unsigned int)num("--tx-cpu", optarg, 0, 1023);
-			break;
-		case 'H':
-			huge = 1;
-			break;
-		case 'P':
-			snprintf(prefix, sizeof(prefix), "%s", optarg);
+			tx_cpu = (unsigned int)bench_num("--tx-cpu", optarg, 0, 1023);
 			break;
 		default:
-			die("%s: unknown or incomplete option", argv[optind - 1]);
+			if (!bench_feed_option(c, optarg, &p, &huge, prefix, sizeof(prefix)))
+				bench_die("%s: unknown or incomplete option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
+		bench_die("unexpected argument '%s'", argv[optind]);
 	if (bench_feed_build(&f, &p, err, sizeof(err)) != 0)
-		die("%s", err);
+		bench_die("%s", err);
 	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", tx_cpu, rx_cpu, tx_cpu);
 	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
-		die("EAL start failed (lcores %s, %s)", lcores, huge ? "hugepages" : "--no-huge");
+		bench_die("EAL start failed (lcores %s, %s)", lcores,
+			  huge ? "hugepages" : "--no-huge");
 	if (stats_telemetry_register() != 0)
 		fprintf(stderr, "aster-bench-e2e: telemetry commands not registered\n");
 
@@ -346,18 +298,18 @@ int main(int argc, char **argv)
 	g.ring = rte_ring_create("bench_gen", GEN_RING_SIZE, (int)rte_socket_id(),
 				 RING_F_SP_ENQ | RING_F_SC_DEQ);
 	if (g.ring == NULL)
-		die("generator ring: %s", rte_strerror(rte_errno));
+		bench_die("generator ring: %s", rte_strerror(rte_errno));
 	int rc = rte_eth_from_ring(g.ring);
 
 	if (rc < 0)
-		die("net_ring port: %s", rte_strerror(rte_errno));
+		bench_die("net_ring port: %s", rte_strerror(rte_errno));
 	uint16_t rx_port = (uint16_t)rc;
 
 	bench_profile(&d.prof, 1, (uint16_t)rx_cpu, 2, (uint16_t)tx_cpu, p.n_subs * f.n_feeds);
 	if (bench_dp_start(&d, f.yaml, &rx_port, 1, &pool, err, sizeof(err)) != 0)
-		die("%s", err);
+		bench_die("%s", err);
 	if (port_start(rx_port, 1, 1, &d.prof, pool, err, sizeof(err)) != 0)
-		die("%s", err);
+		bench_die("%s", err);
 
 	g.f = &f;
 	g.pool = pool;

@@ -27,29 +27,6 @@
 
 #define BURST 32
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("aster-bench-hotpath: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(2);
-}
-
-static uint32_t num(const char *opt, const char *s, uint32_t min, uint32_t max)
-{
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
-
-	if (*end != '\0' || v < min || v > max)
-		die("%s: '%s' is not a number in %u..%u", opt, s, min, max);
-	return (uint32_t)v;
-}
-
 static void drain(struct bench_dp *d)
 {
 	struct rte_mbuf *out[512];
@@ -86,7 +63,7 @@ static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_m
 		uint16_t n = (uint16_t)(end - i < BURST ? end - i : BURST);
 
 		if (rte_pktmbuf_alloc_bulk(pool, pkts, n) != 0)
-			die("input mempool empty");
+			bench_die("input mempool empty");
 		for (uint16_t j = 0; j < n; j++) {
 			const struct bench_frame *fr = &f->frames[i + j];
 
@@ -132,15 +109,9 @@ static int cmp_u64(const void *a, const void *b)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-	    {"subs", required_argument, NULL, 'u'},
-	    {"symbols", required_argument, NULL, 'y'},
-	    {"patterns", required_argument, NULL, 'p'},
-	    {"kind", required_argument, NULL, 'k'},
-	    {"packets", required_argument, NULL, 'n'},
+	    BENCH_FEED_OPTIONS,
 	    {"loops", required_argument, NULL, 'l'},
 	    {"cpu", required_argument, NULL, 'c'},
-	    {"huge", no_argument, NULL, 'H'},
-	    {"prefix", required_argument, NULL, 'P'},
 	    {"seed", required_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -157,55 +128,37 @@ int main(int argc, char **argv)
 	struct bench_feed f;
 	struct rte_mempool *pool;
 
+	bench_prog = "aster-bench-hotpath";
 	snprintf(prefix, sizeof(prefix), "aster-bench-%d", (int)getpid());
+	opterr = 0; /* one line of our own for a bad option */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u':
-			p.n_subs = num("--subs", optarg, 1, 4096);
-			break;
-		case 'y':
-			p.n_symbols = num("--symbols", optarg, 1, 8 * BENCH_LOCATES_PER_FEED);
-			break;
-		case 'p':
-			p.n_patterns = num("--patterns", optarg, 1, 10000000);
-			break;
-		case 'k':
-			if (bench_kind_parse(optarg, &p.kind) != 0)
-				die("--kind: '%s' is not exact, prefix or regex", optarg);
-			break;
-		case 'n':
-			p.n_packets = num("--packets", optarg, 1, 10000000);
-			break;
 		case 'l':
-			loops = num("--loops", optarg, 1, 1000);
+			loops = bench_num("--loops", optarg, 1, 1000);
 			break;
 		case 'c':
-			cpu = num("--cpu", optarg, 0, 1023);
-			break;
-		case 'H':
-			huge = 1;
-			break;
-		case 'P':
-			snprintf(prefix, sizeof(prefix), "%s", optarg);
+			cpu = bench_num("--cpu", optarg, 0, 1023);
 			break;
 		case 's':
-			p.seed = num("--seed", optarg, 0, UINT32_MAX);
+			p.seed = bench_num("--seed", optarg, 0, UINT32_MAX);
 			break;
 		default:
-			die("%s: unknown or incomplete option", argv[optind - 1]);
+			if (!bench_feed_option(c, optarg, &p, &huge, prefix, sizeof(prefix)))
+				bench_die("%s: unknown or incomplete option", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die("unexpected argument '%s'", argv[optind]);
+		bench_die("unexpected argument '%s'", argv[optind]);
 
 	if (bench_feed_build(&f, &p, err, sizeof(err)) != 0)
-		die("%s", err);
+		bench_die("%s", err);
 	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", cpu, cpu, cpu);
 	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
-		die("EAL start failed (lcores %s, %s)", lcores, huge ? "hugepages" : "--no-huge");
+		bench_die("EAL start failed (lcores %s, %s)", lcores,
+			  huge ? "hugepages" : "--no-huge");
 	bench_profile(&d.prof, 1, (uint16_t)cpu, 2, (uint16_t)cpu, p.n_subs * f.n_feeds);
 	if (bench_dp_start(&d, f.yaml, NULL, 0, &pool, err, sizeof(err)) != 0)
-		die("%s", err);
+		bench_die("%s", err);
 
 	/* off the clock: the directory binds every locate (and runs the matcher), then
 	 * one loop over the trading packets warms the caches */
@@ -220,7 +173,7 @@ int main(int argc, char **argv)
 	cap_recs = ((size_t)(f.n_frames - f.n_directory) / BURST + 1) * loops;
 	recs = calloc(cap_recs, sizeof(*recs));
 	if (cyc == NULL || recs == NULL)
-		die("out of memory");
+		bench_die("out of memory");
 	for (uint32_t l = 0; l < loops; l++) {
 		cyc[l] = run(&d, &f, pool, f.n_directory, f.n_frames, l + 1, true);
 		total += cyc[l];
@@ -237,7 +190,7 @@ int main(int argc, char **argv)
 	uint64_t kept_cycles = 0, kept_msgs = 0, preempted = 0;
 
 	if (cpm_burst == NULL)
-		die("out of memory");
+		bench_die("out of memory");
 	for (size_t i = 0; i < n_recs; i++)
 		cpm_burst[i] = (double)recs[i].cycles / recs[i].msgs;
 	qsort(cpm_burst, n_recs, sizeof(double), cmp_double);
