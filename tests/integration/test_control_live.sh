@@ -28,13 +28,15 @@ control_stop() {
 }
 trap 'rc=$?; control_stop; netns_down "$rc"' EXIT
 
+# A free TCP port on loopback for the HTTP endpoint.
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat >"$W/settings.yaml" <<YAML
 db: $W/control.db
 socket_dir: $W/sock
 dataplane_socket: $W/dp.sock
 health_file: $W/dp.health
 audit_log: $W/audit.log
-http_port: 0
+http_port: $PORT
 YAML
 
 control_start() {
@@ -227,6 +229,34 @@ sleep 1
 /usr/bin/python3 "$ROOT/tests/tools/ctl_client.py" "$W/dp.sock" status --out "$W/status.json" >/dev/null ||
 	fail "dataplane status"
 capture_stop
+
+# The same counters through aster-control: asterctl stats (the dataplane's STATUS) and
+# HTTP /metrics (the health segment, sampled every 200 ms), with the dataplane connected.
+"${ASTERCTL[@]}" stats -o json >"$W/stats.out" 2>&1 || fail "asterctl stats: $(cat "$W/stats.out")"
+sleep 0.5 # one health sample after the last frame
+curl -sf "http://127.0.0.1:$PORT/metrics" >"$W/metrics" || fail "GET /metrics failed"
+/usr/bin/python3 - "$W/stats.out" "$W/status.json" "$W/metrics" <<'PY' || fail "asterctl stats / metrics disagree with the dataplane"
+import json, re, sys
+stats = json.load(open(sys.argv[1]))
+dp = json.load(open(sys.argv[2]))
+metrics = open(sys.argv[3]).read()
+assert stats["source"] == "dataplane", stats["source"]
+feed = dp["feeds"]["itch"]
+assert stats["stats"]["feeds"]["itch"]["messages"] == feed["messages"], (stats["stats"]["feeds"], feed)
+def metric(name, label):
+    m = re.search(r"^%s\{%s\} (\d+)$" % (re.escape(name), re.escape(label)), metrics, re.M)
+    assert m, "no %s{%s} in /metrics" % (name, label)
+    return int(m.group(1))
+assert re.search(r"^aster_dataplane_connected 1$", metrics, re.M), "dataplane not connected in /metrics"
+assert re.search(r"^aster_table_version 121$", metrics, re.M), "table version in /metrics"
+assert metric("aster_feed_messages_total", 'feed="itch"') == feed["messages"]
+assert metric("aster_feed_gaps_total", 'feed="itch"') == feed["gaps"]
+for name, sub in dp["subscribers"].items():
+    assert metric("aster_subscriber_messages_total", 'subscriber="%s"' % name) == sub["messages"], name
+    assert metric("aster_subscriber_dropped_total", 'subscriber="%s"' % name) == 0, name
+print("asterctl stats and /metrics: %d messages on feed itch, %d subscribers, as the dataplane counts"
+      % (feed["messages"], len(dp["subscribers"])))
+PY
 
 # The versions as aster-control stored them, for the checker.
 mkdir -p "$W/versions"
