@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +195,36 @@ static void parse_args(int argc, char **argv, struct args *a)
 }
 
 /* Free hugepages in MB and whether hugetlbfs is mounted: decides --no-huge in auto. */
+/*
+ * Every CPU the profile pins to must be one this process may run on: otherwise EAL
+ * answers "core N unavailable" and a page of usage text. One line instead, before EAL.
+ */
+static void check_cpus(const struct profile *prof)
+{
+	cpu_set_t allowed;
+	char list[256] = "";
+	size_t off = 0;
+
+	if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0)
+		return; /* cannot tell: let EAL decide */
+	for (int c = 0; c < CPU_SETSIZE && off < sizeof(list) - 8; c++)
+		if (CPU_ISSET(c, &allowed))
+			off += (size_t)snprintf(list + off, sizeof(list) - off, "%s%d",
+						off ? "," : "", c);
+	if (!CPU_ISSET(prof->main_cpu, &allowed))
+		die(EXIT_USAGE,
+		    "%s: main_cpu %u is not available here (this process may use CPUs %s): edit "
+		    "the "
+		    "profile's CPUs (docs/operations.md, core layout)",
+		    prof->path, prof->main_cpu, list);
+	for (uint16_t i = 0; i < prof->n_lcores; i++)
+		if (!CPU_ISSET(prof->lcores[i].cpu, &allowed))
+			die(EXIT_USAGE,
+			    "%s: lcore %u: cpu %u is not available here (this process may use CPUs "
+			    "%s): edit the profile's CPUs (docs/operations.md, core layout)",
+			    prof->path, prof->lcores[i].id, prof->lcores[i].cpu, list);
+}
+
 static uint64_t hugepages_free_mb(void)
 {
 	FILE *f = fopen("/proc/meminfo", "r");
@@ -381,6 +413,73 @@ static uint32_t tx_room(const struct args *a, const struct routing_config *cfg)
 
 /* Create and start a live port: a DPDK virtual device ("net_xxx,args") or a PCI device
  * already probed by EAL (-a). */
+/*
+ * Virtual devices over Linux interfaces (af_packet, af_xdp, pcap) need the interface to
+ * exist; the PMDs report a missing one as "Operation not permitted". net_tap creates
+ * its own.
+ */
+static void check_iface(const struct profile_port *pp, const struct profile *prof)
+{
+	static const char *const keys[] = {",iface=", ",rx_iface=", ",tx_iface="};
+
+	if (strncmp(pp->dev, "net_af_packet", 13) != 0 && strncmp(pp->dev, "net_af_xdp", 10) != 0 &&
+	    strncmp(pp->dev, "net_pcap", 8) != 0)
+		return;
+	for (size_t k = 0; k < RTE_DIM(keys); k++) {
+		const char *v = strstr(pp->dev, keys[k]);
+		char ifname[IF_NAMESIZE + 1];
+		size_t n;
+
+		if (v == NULL)
+			continue;
+		v += strlen(keys[k]);
+		n = strcspn(v, ",");
+		if (n == 0 || n > IF_NAMESIZE)
+			continue;
+		memcpy(ifname, v, n);
+		ifname[n] = '\0';
+		if (if_nametoindex(ifname) == 0)
+			die(1,
+			    "%s: port %s: interface %s does not exist in this network namespace "
+			    "(ip link; rename it in the profile's dev)",
+			    prof->path, pp->name, ifname);
+	}
+}
+
+/* Why a PCI device in the profile did not become an ethdev, from sysfs. */
+static const char *pci_hint(const char *dev)
+{
+	static char hint[768];
+	char path[256], target[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s", dev);
+	if (access(path, F_OK) != 0) {
+		snprintf(
+		    hint, sizeof(hint),
+		    "no PCI device %.64s on this machine (scripts/nic-bind status lists the NICs)",
+		    dev);
+		return hint;
+	}
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%.64s/driver", dev);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0) {
+		snprintf(
+		    hint, sizeof(hint),
+		    "PCI device %.64s has no driver: bind it (scripts/nic-bind bind %.64s), or for "
+		    "mlx5 load mlx5_core",
+		    dev, dev);
+		return hint;
+	}
+	target[n] = '\0';
+	snprintf(hint, sizeof(hint),
+		 "PCI device %.64s is bound to %.64s: DPDK needs vfio-pci (scripts/nic-bind bind "
+		 "%.64s), "
+		 "or for mlx5 the kernel's mlx5_core with rdma-core (ibverbs) installed",
+		 dev, strrchr(target, '/') ? strrchr(target, '/') + 1 : target, dev);
+	return hint;
+}
+
 static uint16_t live_port(const struct profile_port *pp, bool rx, const struct profile *prof,
 			  struct rte_mempool *pool)
 {
@@ -389,6 +488,7 @@ static uint16_t live_port(const struct profile_port *pp, bool rx, const struct p
 	int rc;
 
 	if (strncmp(pp->dev, "net_", 4) == 0) {
+		check_iface(pp, prof);
 		snprintf(name, sizeof(name), "%s", pp->dev);
 		args = strchr(name, ',');
 		if (args != NULL)
@@ -402,8 +502,8 @@ static uint16_t live_port(const struct profile_port *pp, bool rx, const struct p
 		snprintf(name, sizeof(name), "%s", pp->dev);
 	}
 	if (rte_eth_dev_get_port_by_name(name, &port_id) != 0)
-		die(1, "%s: port %s (%s): no such ethdev (is the NIC bound to vfio-pci?)",
-		    prof->path, pp->name, pp->dev);
+		die(1, "%s: port %s (%s): no such ethdev: %s", prof->path, pp->name, pp->dev,
+		    pci_hint(pp->dev));
 	/* An RX port has one TX queue too, used only by the control thread (IGMP). */
 	if (port_start(port_id, rx ? 1 : 0, rx ? (prof->igmp != PROFILE_IGMP_OFF) : 1, prof, pool,
 		       err, sizeof(err)) != 0)
@@ -482,6 +582,7 @@ int main(int argc, char **argv)
 	if (a.verbose || live) /* live: the effective settings, once (port.c adds "auto") */
 		profile_log(&prof);
 
+	check_cpus(&prof);
 	rc = eal_start(&a, &prof, &no_huge);
 	if (rc < 0)
 		die(1, "EAL start failed: %s (profile %s, %s; see scripts/doctor, or --huge off)",

@@ -3,7 +3,8 @@
 # (net_pcap.yaml), on one lcore (net_pcap-shared.yaml), and with a 64-entry ring and
 # 64-deep bursts so the RX lcore constantly finds the ring full and must hold the input
 # back (replay is lossless, SPEC §5). Every output must be exact, nothing dropped, and
-# every mbuf back in its pool. net_null.yaml discards the output: same counters.
+# every mbuf back in its pool. net_null.yaml discards the output: same counters. Live
+# profiles that do not fit the machine are refused in one line.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -51,4 +52,27 @@ for key in ("feeds", "subscribers", "drops"):
     if a[key] != b[key]:
         sys.exit(f"FAIL null: stats.json {key} differ from the net_pcap run")
 PY
+# A profile that does not fit the machine stops the live dataplane with one line naming
+# the profile and what is missing, before any port starts: a CPU this process may not
+# use (exit 2), an interface that does not exist, a PCI device that is not there.
+live_refused() { # NAME WANT-RC WANT-TEXT PROFILE
+	local rc=0
+	"$BUILD/dataplane/aster-dataplane" --profile "$4" --ctl-socket "$W/$1.sock" \
+		--health-file "$W/$1.health" --file-prefix "aster-prof-$1-$$" --huge off \
+		>"$W/$1.out" 2>"$W/$1.err" || rc=$?
+	rm -rf "/var/run/dpdk/aster-prof-$1-$$"
+	[ "$rc" = "$2" ] || fail "$1: exit $rc, want $2: $(tail -n 1 "$W/$1.err")"
+	tail -n 1 "$W/$1.err" | grep -qF -- "$3" || fail "$1: last line: $(tail -n 1 "$W/$1.err")"
+	grep -q "Usage:" "$W/$1.err" && fail "$1: EAL usage text instead of one line"
+	echo "$1: $(tail -n 1 "$W/$1.err")"
+}
+ncpu=$(nproc --all)
+sed -e "s/^main_cpu:.*/main_cpu: $ncpu/" "$ROOT/pmd_config/net_af_packet.yaml" >"$W/cpu.yaml"
+live_refused cpu 2 "main_cpu $ncpu is not available here" "$W/cpu.yaml"
+sed -e 's/iface=aster-in0/iface=aster-nosuch0/' "$ROOT/pmd_config/net_af_packet.yaml" >"$W/iface.yaml"
+live_refused iface 1 "port in0: interface aster-nosuch0 does not exist" "$W/iface.yaml"
+sed -e 's/dev: "net_af_packet0,iface=aster-in0,qpairs=1"/dev: "0000:7f:1f.7"/' \
+	"$ROOT/pmd_config/net_af_packet.yaml" >"$W/pci.yaml"
+grep -q '0000:7f:1f.7' "$W/pci.yaml" || fail "could not derive the PCI profile"
+live_refused pci 1 "no PCI device 0000:7f:1f.7 on this machine" "$W/pci.yaml"
 echo "PASS $TEST_NAME"
