@@ -62,3 +62,20 @@ replay_and_check() {
 	replay_check "$1" "$1"
 	[ -f "$W/$1.out/out0.pcap" ] || fail "$1: replay wrote no out0.pcap"
 }
+
+# replay_linger PREFIX: replay $W/feed (a.pcap, b.pcap) into $W/out with --linger and
+# DPDK file prefix PREFIX, in the background ($LINGER_PID), until stats.json is written:
+# the dataplane then serves telemetry until SIGTERM. Stopped on exit.
+replay_linger() {
+	"${REPLAY[@]}" --config "$W/feed/routing.yaml" --feed "$W/feed/a.pcap" \
+		--feed "$W/feed/b.pcap" --out "$W/out" --file-prefix "$1" --linger \
+		>"$W/replay.log" 2>&1 &
+	LINGER_PID=$!
+	trap 'kill -TERM "$LINGER_PID" 2>/dev/null || true; chmod -R u+rwX "$W" 2>/dev/null; rm -rf "$W"' EXIT
+	for _ in $(seq 300); do
+		[ -f "$W/out/stats.json" ] && return 0
+		kill -0 "$LINGER_PID" 2>/dev/null || fail "replay exited early: $(tail -n 1 "$W/replay.log")"
+		sleep 0.1
+	done
+	fail "no stats.json after 30 s"
+}

@@ -8,17 +8,8 @@ set -euo pipefail
 
 gen feed --messages 20000 --symbols 300 --subscribers 6 --seed 61
 prefix="aster-lattest-$$"
-"${REPLAY[@]}" --config "$W/feed/routing.yaml" --feed "$W/feed/a.pcap" --feed "$W/feed/b.pcap" \
-	--out "$W/out" --file-prefix "$prefix" --linger >"$W/replay.log" 2>&1 &
-pid=$!
-stop() { kill -TERM "$pid" 2>/dev/null || true; }
-trap 'stop; chmod -R u+rwX "$W" 2>/dev/null; rm -rf "$W"' EXIT
-for _ in $(seq 300); do
-	[ -f "$W/out/stats.json" ] && break
-	kill -0 "$pid" 2>/dev/null || fail "replay exited early: $(tail -n 1 "$W/replay.log")"
-	sleep 0.1
-done
-[ -f "$W/out/stats.json" ] || fail "no stats.json after 30 s"
+replay_linger "$prefix"
+pid=$LINGER_PID
 
 printf '/aster/latency\n' | timeout 20 dpdk-telemetry.py -f "$prefix" >"$W/tel.out" 2>&1 ||
 	fail "dpdk-telemetry.py: $(tail -n 1 "$W/tel.out")"
