@@ -79,3 +79,21 @@ replay_linger() {
 	done
 	fail "no stats.json after 30 s"
 }
+
+# telemetry PREFIX OUT COMMAND...: ask the running DPDK process with file prefix PREFIX
+# (dpdk-telemetry.py) and write its replies as one JSON object, command -> reply, to OUT.
+telemetry() {
+	local prefix=$1 out=$2
+	shift 2
+	printf '%s\n' "$@" | timeout 20 dpdk-telemetry.py -f "$prefix" >"$out.raw" 2>&1 ||
+		fail "dpdk-telemetry.py: $(tail -n 1 "$out.raw")"
+	/usr/bin/python3 - "$out.raw" >"$out" <<'PY' || fail "dpdk-telemetry.py output: $(tail -n 1 "$out.raw")"
+import json, sys
+replies = {}
+for line in open(sys.argv[1]):
+    line = line.strip().lstrip("-> ").strip()
+    if line.startswith("{"):
+        replies.update(json.loads(line))
+json.dump(replies, sys.stdout)
+PY
+}

@@ -84,16 +84,10 @@ control_start
 "${ASTERCTL[@]}" apply -f "$W/feed/routing.yaml" >"$W/apply1.out" 2>&1 || fail "apply: $(cat "$W/apply1.out")"
 grep -qF "dataplane: version 1 in force" "$W/apply1.out" || fail "first apply not in force: $(cat "$W/apply1.out")"
 # DPDK telemetry: the dataplane's own view of its health.
-printf '/aster/health\n' | timeout 20 dpdk-telemetry.py -f "aster-live-$$" >"$W/tel.out" 2>&1 ||
-	fail "dpdk-telemetry.py: $(tail -n 1 "$W/tel.out")"
-/usr/bin/python3 - "$W/tel.out" <<'PY' || fail "/aster/health: $(grep -m1 aster/health "$W/tel.out")"
+telemetry "aster-live-$$" "$W/tel.json" /aster/health
+/usr/bin/python3 - "$W/tel.json" <<'PY' || fail "/aster/health: $(cat "$W/tel.json")"
 import json, sys
-r = {}
-for line in open(sys.argv[1]):
-    line = line.strip().lstrip("-> ").strip()
-    if line.startswith("{"):
-        r.update(json.loads(line))
-h = r["/aster/health"]
+h = json.load(open(sys.argv[1]))["/aster/health"]
 assert h["state"] in ("healthy", "degraded") and h["table_version"] == 1, h
 assert any(k.startswith("rx") and v > 0 for k, v in h["lcores"].items()), h
 assert isinstance(h["reasons"], list), h

@@ -11,15 +11,10 @@ prefix="aster-lattest-$$"
 replay_linger "$prefix"
 pid=$LINGER_PID
 
-printf '/aster/latency\n' | timeout 20 dpdk-telemetry.py -f "$prefix" >"$W/tel.out" 2>&1 ||
-	fail "dpdk-telemetry.py: $(tail -n 1 "$W/tel.out")"
-/usr/bin/python3 - "$W/tel.out" "$W/out/stats.json" <<'PY' || exit 1
+telemetry "$prefix" "$W/tel.json" /aster/latency
+/usr/bin/python3 - "$W/tel.json" "$W/out/stats.json" <<'PY' || exit 1
 import json, sys
-replies = {}
-for line in open(sys.argv[1]):
-    line = line.strip().lstrip("-> ").strip()
-    if line.startswith("{"):
-        replies.update(json.loads(line))
+replies = json.load(open(sys.argv[1]))
 st = json.load(open(sys.argv[2]))
 def want(cond, what):
     if not cond:

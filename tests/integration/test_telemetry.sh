@@ -10,15 +10,11 @@ prefix="aster-teltest-$$"
 replay_linger "$prefix"
 pid=$LINGER_PID
 
-printf '/aster/feeds\n/aster/feed,itch\n/aster/subscriber,sub0001\n/aster/drops\n/aster/lcores\n' |
-	timeout 20 dpdk-telemetry.py -f "$prefix" >"$W/tel.out" 2>&1 || fail "dpdk-telemetry.py: $(tail -n 1 "$W/tel.out")"
-/usr/bin/python3 - "$W/tel.out" "$W/out/stats.json" <<'PY' || exit 1
+telemetry "$prefix" "$W/tel.json" /aster/feeds /aster/feed,itch /aster/subscriber,sub0001 \
+	/aster/drops /aster/lcores
+/usr/bin/python3 - "$W/tel.json" "$W/out/stats.json" <<'PY' || exit 1
 import json, sys
-replies = {}
-for line in open(sys.argv[1]):
-    line = line.strip().lstrip("-> ").strip()
-    if line.startswith("{"):
-        replies.update(json.loads(line))
+replies = json.load(open(sys.argv[1]))
 st = json.load(open(sys.argv[2]))
 def want(cond, what):
     if not cond:
