@@ -2,10 +2,12 @@
 /*
  * Per-subscriber MoldUDP64 framing (SPEC §3.6).
  *
- * The Ethernet/IPv4/UDP header is a template built once per subscriber; opening a
- * packet copies it with the MoldUDP64 header, appending a message is a length prefix
- * plus one memcpy, and the lengths, count, IP id and checksum are written once when
- * the packet closes.
+ * The Ethernet/IPv4/UDP header and the MoldUDP64 session are a template built once
+ * per subscriber; opening a packet is one fixed-size copy of it plus the sequence,
+ * appending a message is a length prefix plus one memcpy, and the lengths, count, IP id
+ * and checksum are written once when the packet closes. The checksum is the template's
+ * precomputed sum plus the two fields that change (RFC 1624), not a sum over the
+ * header.
  */
 #include <string.h>
 
@@ -44,23 +46,26 @@ static inline void put64(uint8_t *p, uint64_t v)
 	put32(p + 4, (uint32_t)v);
 }
 
-uint16_t publisher_ipv4_cksum(const uint8_t *hdr, uint32_t len)
+/* Ones'-complement sum of big-endian 16-bit words, not folded (`len` even). */
+static uint32_t sum16(const uint8_t *p, uint32_t len)
 {
 	uint32_t sum = 0;
-	uint32_t i;
 
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(hdr[i] << 8 | hdr[i + 1]);
-	if (i < len)
-		sum += (uint32_t)hdr[i] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
+	for (uint32_t i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	return sum;
+}
+
+static uint16_t fold_not(uint32_t sum)
+{
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
 	return (uint16_t)~sum;
 }
 
 void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 {
-	uint8_t *h = s->hdr;
+	uint8_t *h = s->tmpl.hdr;
 	size_t n = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -82,11 +87,13 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 
 	/* SPEC §3.6: the subscriber's session, space padded to 10 */
 	if (d->session != NULL) {
-		while (n < sizeof(s->session) && d->session[n] != '\0')
+		while (n < sizeof(s->tmpl.session) && d->session[n] != '\0')
 			n++;
-		memcpy(s->session, d->session, n);
+		memcpy(s->tmpl.session, d->session, n);
 	}
-	memset(s->session + n, ' ', sizeof(s->session) - n);
+	memset(s->tmpl.session + n, ' ', sizeof(s->tmpl.session) - n);
+	/* total length, id and checksum are 0 in the template: they add on at close */
+	s->cksum_base = sum16(h + IP_OFF, PUB_L3_LEN);
 
 	s->max_payload = d->max_payload;
 	s->next_seq = 1; /* SPEC §3.6: sequence numbers start at 1 */
@@ -95,18 +102,19 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 /* MoldUDP64 header + IPv4/UDP lengths and checksum for `payload` bytes of UDP data. */
 static void finish_headers(struct publisher_sub *s, uint8_t *data, uint32_t payload, uint16_t count)
 {
+	uint16_t total = (uint16_t)(PUB_L3_LEN + PUB_L4_LEN + payload);
+	uint16_t id = s->ip_id++;
+
 	put16(data + MOLD_CNT_OFF, count);
-	put16(data + IP_TOTLEN_OFF, (uint16_t)(PUB_L3_LEN + PUB_L4_LEN + payload));
-	put16(data + IP_ID_OFF, s->ip_id++);
+	put16(data + IP_TOTLEN_OFF, total);
+	put16(data + IP_ID_OFF, id);
 	put16(data + UDP_LEN_OFF, (uint16_t)(PUB_L4_LEN + payload));
-	put16(data + IP_CKSUM_OFF, 0);
-	put16(data + IP_CKSUM_OFF, publisher_ipv4_cksum(data + IP_OFF, PUB_L3_LEN));
+	put16(data + IP_CKSUM_OFF, fold_not(s->cksum_base + total + id));
 }
 
 static void open_headers(const struct publisher_sub *s, uint8_t *data, uint64_t seq)
 {
-	memcpy(data, s->hdr, PUB_HDRS_LEN);
-	memcpy(data + MOLD_OFF, s->session, sizeof(s->session));
+	memcpy(data, &s->tmpl, sizeof(s->tmpl));
 	put64(data + MOLD_SEQ_OFF, seq);
 }
 

@@ -233,24 +233,25 @@ uint32_t router_state_max_subs(const struct router_state *rs)
 struct router_locates *router_locates_create(uint32_t max_subs)
 {
 	struct router_locates *rl = calloc(1, sizeof(*rl));
-	size_t bytes;
 
 	if (rl == NULL)
 		return NULL;
 	rl->max_words = max_subs ? (max_subs + 63) / 64 : 1;
-	bytes = (size_t)ROUTER_LOCATES * rl->max_words * sizeof(uint64_t);
-	rl->e = calloc(ROUTER_LOCATES, sizeof(*rl->e));
+	rl->e = aligned_alloc(64, ROUTER_LOCATES * sizeof(*rl->e));
 	/*
-	 * Not zeroed: a bitmap is read only after it was computed for its entry's
-	 * version, so pages of locates that never appear are never touched (a 16-word
-	 * stride reserves 8 MiB, the typical feed binds a few thousand locates).
+	 * `wide` is not zeroed: a bitmap is read only after it was computed for its
+	 * entry's version, so pages of locates that never appear are never touched (a
+	 * 16-word stride reserves 8 MiB, the typical feed binds a few thousand locates).
 	 */
-	rl->bits = aligned_alloc(64, bytes);
-	if (rl->e == NULL || rl->bits == NULL) {
+	if (rl->max_words > 1)
+		rl->wide =
+		    aligned_alloc(64, (size_t)ROUTER_LOCATES * rl->max_words * sizeof(uint64_t));
+	if (rl->e == NULL || (rl->max_words > 1 && rl->wide == NULL)) {
 		router_locates_free(rl);
 		errno = ENOMEM;
 		return NULL;
 	}
+	router_locates_reset(rl);
 	return rl;
 }
 
@@ -258,7 +259,7 @@ void router_locates_free(struct router_locates *rl)
 {
 	if (rl == NULL)
 		return;
-	free(rl->bits);
+	free(rl->wide);
 	free(rl->e);
 	free(rl);
 }
@@ -303,7 +304,7 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 	/* the caller sized the table for every feed (router_state_max_subs) */
 	assert(fr->n_words <= rl->max_words);
 	e = &rl->e[locate];
-	bits = rl->bits + (size_t)locate * fr->n_words;
+	bits = router_locate_bits(rl, e, locate, fr->n_words);
 	off = itch50_stock_off[msg[0]];
 	if (off != 0 && len >= off + ITCH50_STOCK_LEN) {
 		uint64_t key = itch50_stock_key(msg + off);

@@ -61,16 +61,30 @@ struct router_state {
 	int16_t slot_index[ROUTER_MAX_FEED_SLOTS]; /* feed slot -> index in feeds, -1 */
 };
 
+/*
+ * One locate's binding and its cached subscriber bitmap. A feed of up to 64
+ * subscribers (one bitmap word) keeps the bitmap in the record itself, so the message
+ * path reads one 32-byte record, never two cache lines; wider feeds use `wide`.
+ */
 struct router_locate {
 	uint64_t symbol;  /* stock field as on the wire; 0 = unbound */
 	uint64_t version; /* router_state version of the cached bitmap; 0 = none */
+	uint64_t bits;	  /* the bitmap when the feed's rules have one word */
+	uint64_t pad;
 };
 
 struct router_locates {
-	uint32_t max_words;	 /* bitmap stride capacity */
-	struct router_locate *e; /* [ROUTER_LOCATES] */
-	uint64_t *bits;		 /* [ROUTER_LOCATES][stride], stride = rules n_words */
+	uint32_t max_words;	 /* bitmap capacity in words */
+	struct router_locate *e; /* [ROUTER_LOCATES], 64-byte aligned */
+	uint64_t *wide;		 /* [ROUTER_LOCATES][rules n_words] when max_words > 1 */
 };
+
+/* Where the cached bitmap of `e` (locate `locate`) lives for rules of `n_words`. */
+static inline uint64_t *router_locate_bits(const struct router_locates *rl, struct router_locate *e,
+					   uint16_t locate, uint32_t n_words)
+{
+	return n_words == 1 ? &e->bits : rl->wide + (size_t)locate * n_words;
+}
 
 enum router_verdict {
 	ROUTE_OK = 0,  /* `*subs` points at n_words words (may be all zero) */

@@ -281,11 +281,11 @@ Test(publisher, session_padding_and_ip_id)
 	static const uint8_t m[1] = {'x'};
 
 	sub_init(&s, "ABCDEFGHIJ", 1400);
-	cr_expect_eq(memcmp(s.session, "ABCDEFGHIJ", 10), 0);
+	cr_expect_eq(memcmp(s.tmpl.session, "ABCDEFGHIJ", 10), 0);
 	sub_init(&s, "", 1400);
-	cr_expect_eq(memcmp(s.session, "          ", 10), 0);
+	cr_expect_eq(memcmp(s.tmpl.session, "          ", 10), 0);
 	sub_init(&s, "Z1", 1400);
-	cr_expect_eq(memcmp(s.session, "Z1        ", 10), 0);
+	cr_expect_eq(memcmp(s.tmpl.session, "Z1        ", 10), 0);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(publisher_append(&s, 0, m, 1, &OPS, k), PUB_OK);
 		publisher_flush(&s, 0, &OPS, k);
@@ -507,19 +507,44 @@ Test(publisher, heartbeat)
 	sink_free(k);
 }
 
-Test(publisher, ipv4_cksum_known_vector)
+Test(publisher, ipv4_cksum_known_vector_and_id_wrap)
 {
-	/* RFC 1071-style worked example: checksum 0xb861 */
-	static const uint8_t hdr[20] = {0x45, 0x00, 0x00, 0x73, 0x00, 0x00, 0x40, 0x00, 0x40, 0x11,
-					0x00, 0x00, 0xc0, 0xa8, 0x00, 0x01, 0xc0, 0xa8, 0x00, 0xc7};
-	uint8_t with[20];
+	/* RFC 1071-style worked example: 192.168.0.1 -> 192.168.0.199, DF, TTL 64, UDP,
+	 * total length 0x73, id 0: checksum 0xb861. A 65-byte message makes that length
+	 * (20 IPv4 + 8 UDP + 20 MoldUDP64 + 2 + 65). */
+	const struct publisher_dst d = {
+	    .src_mac = SRC_MAC,
+	    .dst_mac = DST_MAC,
+	    .src_ip = 0xc0a80001,
+	    .dst_ip = 0xc0a800c7,
+	    .src_port = 1,
+	    .dst_port = 2,
+	    .session = "V",
+	    .max_payload = 1400,
+	};
+	struct sink *k = sink_new(1400);
+	struct publisher_sub s;
+	uint8_t m[1400];
 
-	cr_expect_eq(publisher_ipv4_cksum(hdr, 20), 0xb861);
-	memcpy(with, hdr, 20);
-	with[10] = 0xb8;
-	with[11] = 0x61;
-	cr_expect_eq(publisher_ipv4_cksum(with, 20), 0, "a valid header sums to zero");
-	/* odd length: the last byte is the high half of a zero-padded word */
-	cr_expect_eq(publisher_ipv4_cksum((const uint8_t[]){0x12, 0x34, 0x56}, 3),
-		     (uint16_t) ~(0x1234 + 0x5600));
+	memset(m, 0x5a, sizeof(m));
+	publisher_sub_init(&s, &d);
+	cr_assert_eq(publisher_append(&s, 0, m, 65, &OPS, k), PUB_OK);
+	publisher_flush(&s, 0, &OPS, k);
+	cr_assert_eq(k->n, 1);
+	cr_expect_eq(rd16(k->f[0].b + 14 + 2), 0x73);
+	cr_expect_eq(rd16(k->f[0].b + 14 + 10), 0xb861, "the checksum is added on, not summed");
+
+	/* the id wraps and lengths vary: every header still sums to 0xFFFF */
+	s.ip_id = 0xfffd;
+	for (uint16_t i = 0; i < 6; i++) {
+		cr_assert_eq(publisher_append(&s, 0, m, (uint16_t)(i * 250 + 1), &OPS, k), PUB_OK);
+		publisher_flush(&s, 0, &OPS, k);
+	}
+	cr_assert_eq(k->n, 7);
+	for (uint32_t i = 1; i < 7; i++) {
+		cr_expect_eq(ones_sum(k->f[i].b + 14, 20), 0xffff, "frame %u", i);
+		cr_expect_eq(rd16(k->f[i].b + 14 + 4), (uint16_t)(0xfffd + i - 1), "frame %u id",
+			     i);
+	}
+	sink_free(k);
 }
