@@ -37,6 +37,7 @@
 #define LCORE_MAX_PORTS STATS_MAX_PORTS
 #define LCORE_BURST_MAX 512
 #define LCORE_FOREIGN	UINT16_MAX
+#define RX_SPARE	64 /* output mbufs an RX lcore allocates ahead of use */
 
 struct rx_lcore;
 
@@ -103,12 +104,20 @@ struct rx_lcore {
 
 	/* per subscriber slot; only those of owned feeds are used */
 	struct publisher_sub *pubs;
-	uint16_t *sub_tx;   /* TX lcore index serving the subscriber's port */
-	uint16_t *sub_port; /* DPDK port id of the subscriber's port */
-	uint8_t *dirty;	    /* has an open packet listed in dirty_list */
-	uint32_t *dirty_list;
-	uint32_t n_dirty;
+	uint16_t *sub_tx;	/* TX lcore index serving the subscriber's port */
+	uint16_t *sub_port;	/* DPDK port id of the subscriber's port */
+	uint64_t *dirty;	/* bitmap by slot: may have an open packet */
+	uint32_t n_dirty_words; /* (max_subs + 63) / 64 */
 	struct publisher_ops pub_ops;
+
+	/*
+	 * Output mbufs taken from tx_pool in bulk at the end of a burst, with their first
+	 * lines prefetched for writing, so opening a packet neither calls the mempool nor
+	 * waits for lines the TX lcore freed last (they come from its cache). Owned by
+	 * this lcore until used; returned by rx_spare_release.
+	 */
+	uint16_t n_spare;
+	struct rte_mbuf *spare[RX_SPARE];
 
 	uint16_t n_tx;
 	struct rx_stage *stage;	   /* [n_tx] */
@@ -250,7 +259,8 @@ void rx_poll(struct rx_lcore *lc);
 void rx_packets(struct rx_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_t now);
 /* End of burst: close open subscriber packets, push staging to the rings. */
 void rx_flush(struct rx_lcore *lc);
-void rx_drain(struct rx_lcore *lc); /* replay end: flush arbiters, publishers, staging */
+void rx_drain(struct rx_lcore *lc);	    /* replay end: flush arbiters, publishers, staging */
+void rx_spare_release(struct rx_lcore *lc); /* the spare output mbufs back to tx_pool */
 void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc);
 
 /* TX stage (tx.c) */
