@@ -249,7 +249,7 @@ def main():
             "hugepages": head["hugepages"],
             "dpdk": "22.11 (Debian)",
             "hyperscan": "5.4 (Debian)",
-            "build": "build-perf, meson --buildtype=release -Db_lto=true, -march=native",
+            "build": "build-perf, meson --buildtype=release -Db_lto=true (DPDK baseline -march=corei7)",
         },
         "parameters": {
             "feed": "bench_feed.h: ITCH 5.0 TotalView mix, Zipf(1.1) symbols, 1-16 messages per MoldUDP64 packet, one line per feed; subscriber's first pattern hits a Zipf-popular symbol, the rest are decoys",
