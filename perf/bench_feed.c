@@ -330,9 +330,17 @@ static int add_frame(struct bench_feed *f, uint32_t *cap_frames, size_t *cap_byt
 	return 0;
 }
 
+/*
+ * The routing table. Its random draws come from two streams of their own, one for each
+ * subscriber's popular symbol and one for the decoys, so the feed and every
+ * subscriber's real pattern are the same whatever the number of patterns: a grid over
+ * patterns changes the rule set and nothing else.
+ */
 static int build_yaml(struct bench_feed *f, const struct bench_params *p, uint32_t per_feed,
-		      struct zipf *zf, struct rng *r)
+		      struct zipf *zf)
 {
+	struct rng pop = {p->seed * 0x2545f4914f6cdd1dull + 7};
+	struct rng dec = {p->seed * 0x9e3779b97f4a7c15ull + 13};
 	struct text t = {0};
 	uint32_t n_pat = p->n_patterns > p->n_subs ? p->n_patterns : p->n_subs;
 	int rc = 0;
@@ -369,6 +377,8 @@ static int build_yaml(struct bench_feed *f, const struct bench_params *p, uint32
 				/* pattern 0 hits a Zipf-popular symbol; the others are decoys
 				 * with a digit, which no ticker has: the rule set grows, the
 				 * fan-out does not */
+				struct rng *r = j == 0 ? &pop : &dec;
+
 				ticker(base + zipf_draw(&zf[k], r) % n_sym, sym);
 				len = strlen(sym);
 				if (j > 0)
@@ -423,7 +433,7 @@ int bench_feed_build(struct bench_feed *f, const struct bench_params *p, char *e
 			goto nomem;
 		seq[k] = 1;
 	}
-	if (build_yaml(f, p, per_feed, zf, &r) != 0)
+	if (build_yaml(f, p, per_feed, zf) != 0)
 		goto nomem;
 
 	/* the directory: an R message for every locate of every feed */

@@ -211,11 +211,19 @@ int main(int argc, char **argv)
 	double cpm = (double)kept_cycles / (double)kept_msgs; /* preempted bursts left out */
 	double deliv_per_msg = per_loop_deliv / (double)msgs_per_loop;
 
+	/* per delivery only where there are deliveries to speak of (not with 1 subscriber,
+	 * whose decoy patterns almost never match) */
+	char cpd[32] = "null", npd[32] = "null";
+
+	if (deliv_per_msg >= 0.01) {
+		snprintf(cpd, sizeof(cpd), "%.2f", cpm / deliv_per_msg);
+		snprintf(npd, sizeof(npd), "%.2f", cpm / deliv_per_msg / hz * 1e9);
+	}
 	bench_cpu_model(model, sizeof(model));
 	printf("{\"subs\": %u, \"symbols\": %u, \"patterns\": %u, \"kind\": \"%s\", \"feeds\": %u, "
 	       "\"packets_per_loop\": %u, \"messages_per_loop\": %" PRIu64 ", \"loops\": %u, "
 	       "\"deliveries_per_msg\": %.3f, \"cycles_per_msg\": %.2f, \"ns_per_msg\": %.2f, "
-	       "\"cycles_per_delivery\": %.2f, \"ns_per_delivery\": %.2f, "
+	       "\"cycles_per_delivery\": %s, \"ns_per_delivery\": %s, "
 	       "\"ns_per_packet\": %.2f, \"msgs_per_s\": %.0f, "
 	       "\"raw\": {\"ns_per_msg_median_loop\": %.2f, \"ns_per_msg_best_loop\": %.2f, "
 	       "\"bursts\": %zu, \"preempted_bursts\": %" PRIu64 "}, "
@@ -225,8 +233,7 @@ int main(int argc, char **argv)
 	       ", \"no_mbuf\": %" PRIu64 ", \"malformed\": %" PRIu64 "}}\n",
 	       p.n_subs, p.n_symbols, p.n_patterns > p.n_subs ? p.n_patterns : p.n_subs,
 	       bench_kind_name(p.kind), f.n_feeds, f.n_frames - f.n_directory, msgs_per_loop, loops,
-	       deliv_per_msg, cpm, cpm / hz * 1e9, deliv_per_msg > 0 ? cpm / deliv_per_msg : 0.0,
-	       deliv_per_msg > 0 ? cpm / deliv_per_msg / hz * 1e9 : 0.0,
+	       deliv_per_msg, cpm, cpm / hz * 1e9, cpd, npd,
 	       cpm * (double)msgs_per_loop / (double)(f.n_frames - f.n_directory) / hz * 1e9,
 	       hz / cpm, cpm_raw / hz * 1e9, best / (double)msgs_per_loop / hz * 1e9, n_recs,
 	       preempted, (double)d.build_ns / 1e6, hz, huge ? "true" : "false", model,
