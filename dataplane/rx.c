@@ -208,6 +208,18 @@ static void arb_deliver(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip)
 
 	if (unlikely(fd->log_version != lc->rs->version) && pkt->n_msgs > skip)
 		log_version(fd, lc->rs->version, pkt, skip);
+	/*
+	 * First ask for every locate record the packet will read: with a large symbol
+	 * universe they miss the caches, and requested together the misses overlap
+	 * instead of stalling each message in turn.
+	 */
+	for (uint16_t i = 0; i < pkt->n_msgs; i++) {
+		uint16_t len;
+		const uint8_t *msg = mold_next(pkt->mold, &off, &len);
+
+		router_prefetch(fd->locates, fr->n_words, msg, len);
+	}
+	off = MOLD_HDR_LEN;
 	for (uint16_t i = 0; i < pkt->n_msgs; i++) {
 		uint16_t len;
 		const uint8_t *msg = mold_next(pkt->mold, &off, &len);
