@@ -170,6 +170,8 @@ def markdown(path):
     print(f"| end to end, one RX core, saturation | {e['pps'] / 1e6:.3f} Mpps in, {e['msgs_per_s'] / 1e6:.2f} M messages/s, {e['deliveries_per_s'] / 1e6:.2f} M deliveries/s; RX core got {s['rx_cpu_share'] * 100:.0f} % of a CPU: {s['pps_per_rx_cpu_s'] / 1e6:.3f} Mpps, {s['msgs_per_rx_cpu_s'] / 1e6:.2f} M messages/s per second of RX-core CPU | |")
     print(f"| testpmd io-forward, net_null {c['frame_bytes']} B copy=1, one core | {c['testpmd_pps'] / 1e6:.2f} Mpps | ceiling |")
     print(f"| end to end / testpmd | {e['ratio_vs_testpmd']:.3f} (per RX-core CPU second: {e['ratio_vs_testpmd_per_rx_cpu_s']:.3f}) | >= 0.5: {yes(t['e2e_ge_half_testpmd']['met'])} |")
+    if e.get("out_frames_per_s"):
+        print(f"| frames sent by aster (not the target's measure) | {e['out_frames_per_s'] / 1e6:.2f} M/s, {e['out_frames_per_in_packet']:.1f} per input packet: {e['out_frames_ratio_vs_testpmd']:.3f} of testpmd's packet rate | |")
     f = e["fixed_load"]
     print(f"| latency at {f['offered_pps']:.0f} pps offered ({f['pps']:.0f} received): p50 / p99 / p99.9 / max | {lat['p50']:.0f} / {lat['p99']:.0f} / {lat['p999']:.0f} / {lat['max']:.0f} ns | p99 <= 2 us: {yes(t['latency_p99_le_2us']['met'])}; p99.9 <= 5 us: {yes(t['latency_p999_le_5us']['met'])} |")
     sl = lat["saturation"]
@@ -235,6 +237,9 @@ def main():
 
     lat = fix["latency_ns"]
     ratio = sat["pps"] / ceiling if ceiling else None
+    # frames aster sends: every input packet fans out to one frame per subscriber that
+    # takes one of its messages; testpmd's io-forward sends one per packet received
+    out_fps = sat["latency_ns"]["frames"] / sat["seconds"] if sat["seconds"] else 0.0
     res = {
         "schema": 1,
         "generated_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -276,6 +281,9 @@ def main():
             "rx_cores": 1,
             "ratio_vs_testpmd": ratio,
             "ratio_vs_testpmd_per_rx_cpu_s": sat["pps_per_rx_cpu_s"] / ceiling if ceiling else None,
+            "out_frames_per_s": out_fps,
+            "out_frames_per_in_packet": out_fps / sat["pps"] if sat["pps"] else None,
+            "out_frames_ratio_vs_testpmd": out_fps / ceiling if ceiling else None,
             "saturation": sat,
             "fixed_load": fix,
         },
@@ -324,6 +332,8 @@ def main():
     line(f"testpmd io-forward, net_null {a.testpmd_frame} B copy=1, 1 core", f"{ceiling / 1e6:.2f} M")
     line("e2e / testpmd", f"{ratio:.3f}", ">= 0.5", t["e2e_ge_half_testpmd"]["met"])
     line("  (per second of RX-core CPU time) / testpmd", f"{sat['pps_per_rx_cpu_s'] / ceiling:.3f}")
+    line("  frames sent/s (one per subscriber per input packet) / testpmd",
+         f"{out_fps / 1e6:.2f} M / {out_fps / ceiling:.3f}")
     line(f"latency at {fix['offered_pps']:.0f} pps: p50 ns", f"{lat['p50']:.0f}")
     line("  p99 ns", f"{lat['p99']:.0f}", "<= 2000", t["latency_p99_le_2us"]["met"])
     line("  p99.9 ns", f"{lat['p999']:.0f}", "<= 5000", t["latency_p999_le_5us"]["met"])
