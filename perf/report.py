@@ -237,8 +237,8 @@ def main():
 
     lat = fix["latency_ns"]
     ratio = sat["pps"] / ceiling if ceiling else None
-    # frames aster sends: every input packet fans out to one frame per subscriber that
-    # takes one of its messages; testpmd's io-forward sends one per packet received
+    # frames aster sends: a burst's messages go out in one frame per subscriber that takes
+    # any of them; testpmd's io-forward sends one packet per packet received
     out_fps = sat["latency_ns"]["frames"] / sat["seconds"] if sat["seconds"] else 0.0
     res = {
         "schema": 1,
@@ -332,8 +332,8 @@ def main():
     line(f"testpmd io-forward, net_null {a.testpmd_frame} B copy=1, 1 core", f"{ceiling / 1e6:.2f} M")
     line("e2e / testpmd", f"{ratio:.3f}", ">= 0.5", t["e2e_ge_half_testpmd"]["met"])
     line("  (per second of RX-core CPU time) / testpmd", f"{sat['pps_per_rx_cpu_s'] / ceiling:.3f}")
-    line("  frames sent/s (one per subscriber per input packet) / testpmd",
-         f"{out_fps / 1e6:.2f} M / {out_fps / ceiling:.3f}")
+    line("  frames sent/s (per input packet) / testpmd",
+         f"{out_fps / 1e6:.2f} M ({out_fps / sat['pps']:.2f}) / {out_fps / ceiling:.3f}")
     line(f"latency at {fix['offered_pps']:.0f} pps: p50 ns", f"{lat['p50']:.0f}")
     line("  p99 ns", f"{lat['p99']:.0f}", "<= 2000", t["latency_p99_le_2us"]["met"])
     line("  p99.9 ns", f"{lat['p999']:.0f}", "<= 5000", t["latency_p999_le_5us"]["met"])
