@@ -70,9 +70,10 @@ static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
 	s->n = 0;
 }
 
-/* Top the spare output mbufs up to RX_SPARE once half are used: one bulk allocation,
- * and the lines the publisher writes first (mbuf fields, the headers and first
- * messages) requested for writing now, so their misses overlap off the message path. */
+/* Top the spare output mbufs up to RX_SPARE once half are used: one bulk allocation
+ * (whose reset writes the mbuf fields), and the first two data lines, which take the
+ * headers and first messages, requested for writing now: their misses overlap here,
+ * off the message path. */
 static void spare_refill(struct rx_lcore *lc)
 {
 	unsigned int want = RX_SPARE - lc->n_spare;
