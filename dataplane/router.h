@@ -83,7 +83,7 @@ struct router_locates {
 static inline uint64_t *router_locate_bits(const struct router_locates *rl, struct router_locate *e,
 					   uint16_t locate, uint32_t n_words)
 {
-	return n_words == 1 ? &e->bits : rl->wide + (size_t)locate * n_words;
+	return n_words <= 1 ? &e->bits : rl->wide + (size_t)locate * n_words;
 }
 
 /*

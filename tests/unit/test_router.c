@@ -424,6 +424,51 @@ Test(router, unbound_and_short)
 	router_state_free(rs);
 }
 
+Test(router, feed_without_subscribers_routes_to_nobody)
+{
+	/* feed 1 has no subscriber: its rules have no bitmap word at all */
+	static const char *const p0[] = {"^AAPL$"};
+	struct routing_config *cfg = cfg_new(2, 1);
+	char err[RC_ERR_LEN];
+	struct router_state *rs;
+	struct router_locates *rl = router_locates_create(1);
+	const uint64_t *subs = NULL;
+	struct msg r = mk('R', 5, "AAPL");
+
+	sub_set(cfg, 0, "s0", 0, NULL, 1, p0);
+	rs = router_state_build(cfg, 1, 1, err, sizeof(err));
+	cr_assert_not_null(rs, "%s", err);
+	cr_assert_not_null(rl);
+	cr_assert_eq(rs->feeds[1].n_words, 0);
+	cr_expect_eq(router_route(rl, rs, &rs->feeds[1], 0, r.b, r.len, &subs), ROUTE_OK);
+	cr_expect_eq(router_route(rl, rs, &rs->feeds[1], 0, msg_e_loc5, sizeof(msg_e_loc5), &subs),
+		     ROUTE_OK, "the R message bound locate 5");
+	router_locates_free(rl);
+	router_state_free(rs);
+	cfg_free(cfg);
+}
+
+Test(router, bitmap_in_the_record_up_to_64_subscribers)
+{
+	struct router_locates *narrow = router_locates_create(64);
+	struct router_locates *wide = router_locates_create(65);
+	struct router_locate *e;
+
+	cr_assert(narrow && wide);
+	cr_expect_eq(sizeof(struct router_locate), 32, "a record fits half a cache line");
+	cr_expect_eq((uintptr_t)narrow->e % 64, 0, "records never straddle a line");
+	cr_expect_null(narrow->wide, "no separate bitmaps for one word");
+	e = &narrow->e[7];
+	cr_expect_eq(router_locate_bits(narrow, e, 7, 1), &e->bits);
+	cr_expect_eq(router_locate_bits(narrow, e, 7, 0), &e->bits);
+	e = &wide->e[7];
+	cr_expect_eq(router_locate_bits(wide, e, 7, 1), &e->bits,
+		     "a one-word state of a wide table");
+	cr_expect_eq(router_locate_bits(wide, e, 7, 2), wide->wide + 14);
+	router_locates_free(narrow);
+	router_locates_free(wide);
+}
+
 Test(router, reset_then_rebind_new_session)
 {
 	static const char *const p0[] = {"^AAPL$", NULL};
