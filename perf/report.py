@@ -166,6 +166,9 @@ def markdown(path):
     for k, v in hp["flatness"].items():
         axis_, kind = k.split("_")
         print(f"| spread over {axis_} ({kind} patterns) | {' / '.join(f'{x:.1f}' for x in v['ns_per_msg'])} ns: {v['spread'] * 100:.0f} % | <= 20 %: {yes(v['spread'] <= 0.2)} |")
+    nf = hp.get("symbols_without_fanout")
+    if nf:
+        print(f"| spread over symbols with 1 subscriber (no fan-out; {' / '.join(str(y) for y in nf['symbols'])} symbols) | {' / '.join(f'{x:.1f}' for x in nf['ns_per_msg'])} ns: {nf['spread'] * 100:.0f} % | not a target point: the path without fan-out |")
     s = e["saturation"]
     print(f"| end to end, one RX core, saturation | {e['pps'] / 1e6:.3f} Mpps in, {e['msgs_per_s'] / 1e6:.2f} M messages/s, {e['deliveries_per_s'] / 1e6:.2f} M deliveries/s; RX core got {s['rx_cpu_share'] * 100:.0f} % of a CPU: {s['pps_per_rx_cpu_s'] / 1e6:.3f} Mpps, {s['msgs_per_rx_cpu_s'] / 1e6:.2f} M messages/s per second of RX-core CPU | |")
     print(f"| testpmd io-forward, net_null {c['frame_bytes']} B copy=1, one core | {c['testpmd_pps'] / 1e6:.2f} Mpps | ceiling |")
@@ -227,6 +230,12 @@ def main():
         if len(p) > 1:
             flat[f"patterns_{k}"] = {"ns_per_msg": p, "spread": spread(p)}
     worst = max((v["spread"] for v in flat.values()), default=None)
+    # the symbols axis with one subscriber: the message path without fan-out, since the
+    # 64-subscriber axis also changes how many deliveries a message makes
+    nf = sorted((r for r in rows if r["subs"] == 1 and r["kind"] == "exact" and r["patterns"] == 1000),
+                key=lambda r: r["symbols"])
+    no_fanout = ({"symbols": [r["symbols"] for r in nf], "ns_per_msg": [r["ns_per_msg"] for r in nf],
+                  "spread": spread([r["ns_per_msg"] for r in nf])} if len(nf) > 1 else None)
 
     control = {"skipped": "perf/control-latency not present or failed when perf/run ran"}
     if a.control != "none":
@@ -272,6 +281,7 @@ def main():
             "deliveries_per_msg": head["deliveries_per_msg"],
             "msgs_per_s_one_core": head["msgs_per_s"],
             "flatness": flat,
+            "symbols_without_fanout": no_fanout,
             "grid": rows,
         },
         "e2e": {
@@ -323,6 +333,8 @@ def main():
     line("  messages/s on one core", f"{head['msgs_per_s'] / 1e6:.1f} M")
     for k, v in flat.items():
         line(f"  spread over {k.replace('_', ' ')}", f"{v['spread'] * 100:.0f} %", "<= 20 %", v["spread"] <= TARGETS["flatness_spread"])
+    if no_fanout:
+        line("  spread over symbols, 1 subscriber (no fan-out)", f"{no_fanout['spread'] * 100:.0f} %")
     line("e2e input packets/s, one RX core (saturation)", f"{sat['pps'] / 1e6:.3f} M")
     line("  RX core's CPU share (kernel schedstat; machine shared)", f"{sat['rx_cpu_share'] * 100:.0f} %")
     line("  packets per second of RX-core CPU time", f"{sat['pps_per_rx_cpu_s'] / 1e6:.3f} M")
