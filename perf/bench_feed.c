@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* The benchmarks' synthetic feed and routing table (bench_feed.h). Off the clock. */
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -552,6 +553,24 @@ int bench_eal_init(const char *prog, const char *lcores, const char *prefix, int
 	}
 	argv[n] = NULL;
 	return rte_eal_init(n, argv);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+void bench_eal_cleanup(void)
+{
+	char dir[512];
+
+	snprintf(dir, sizeof(dir), "%s", rte_eal_get_runtime_dir());
+	rte_eal_cleanup();
+	if (dir[0] != '\0' && nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		fprintf(stderr, "%s: cannot remove %s: %s\n", bench_prog, dir, strerror(errno));
 }
 
 void bench_cpu_model(char *buf, size_t len)

@@ -103,6 +103,10 @@ void bench_frame_copy(const struct bench_feed *f, uint32_t i, uint64_t seq_add, 
 int bench_eal_init(const char *prog, const char *lcores, const char *prefix, int huge,
 		   unsigned int mem_mb);
 
+/* rte_eal_cleanup, then remove this process's runtime directory (/var/run/dpdk/PREFIX):
+ * EAL leaves it behind, and every run has a prefix of its own. */
+void bench_eal_cleanup(void);
+
 /* "model name" of /proc/cpuinfo, for the results. */
 void bench_cpu_model(char *buf, size_t len);
 

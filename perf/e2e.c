@@ -363,6 +363,6 @@ int main(int argc, char **argv)
 	bench_dp_stop(&d);
 	rte_ring_free(g.ring);
 	bench_feed_free(&f);
-	rte_eal_cleanup();
+	bench_eal_cleanup();
 	return 0;
 }

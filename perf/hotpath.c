@@ -244,6 +244,6 @@ int main(int argc, char **argv)
 	free(cyc);
 	bench_dp_stop(&d);
 	bench_feed_free(&f);
-	rte_eal_cleanup();
+	bench_eal_cleanup();
 	return 0;
 }
