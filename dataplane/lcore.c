@@ -86,12 +86,11 @@ static struct rx_lcore *rx_create(struct lcore_map *map, uint32_t index, unsigne
 	lc->pubs = zalloc(sizeof(*lc->pubs) * n, socket);
 	lc->sub_tx = zalloc(sizeof(*lc->sub_tx) * n, socket);
 	lc->sub_port = zalloc(sizeof(*lc->sub_port) * n, socket);
-	lc->n_dirty_words = (n + 63) / 64;
-	lc->dirty =
-	    zalloc(sizeof(*lc->dirty) * (lc->n_dirty_words ? lc->n_dirty_words : 1), socket);
+	lc->dirty = zalloc(n, socket);
+	lc->dirty_list = zalloc(sizeof(*lc->dirty_list) * n, socket);
 	lc->stage = zalloc(sizeof(*lc->stage) * map->n_tx, socket);
 	if (!lc->st || !lc->ports || !lc->pubs || !lc->sub_tx || !lc->sub_port || !lc->dirty ||
-	    !lc->stage)
+	    !lc->dirty_list || !lc->stage)
 		goto nomem;
 	lc->n_tx = map->n_tx;
 	return lc;
@@ -127,6 +126,7 @@ static void rx_free(struct rx_lcore *lc)
 	rte_free(lc->sub_tx);
 	rte_free(lc->sub_port);
 	rte_free(lc->dirty);
+	rte_free(lc->dirty_list);
 	rte_free(lc->stage);
 	rte_free(lc);
 }

@@ -104,10 +104,11 @@ struct rx_lcore {
 
 	/* per subscriber slot; only those of owned feeds are used */
 	struct publisher_sub *pubs;
-	uint16_t *sub_tx;	/* TX lcore index serving the subscriber's port */
-	uint16_t *sub_port;	/* DPDK port id of the subscriber's port */
-	uint64_t *dirty;	/* bitmap by slot: may have an open packet */
-	uint32_t n_dirty_words; /* (max_subs + 63) / 64 */
+	uint16_t *sub_tx;   /* TX lcore index serving the subscriber's port */
+	uint16_t *sub_port; /* DPDK port id of the subscriber's port */
+	uint8_t *dirty;	    /* has an open packet listed in dirty_list */
+	uint32_t *dirty_list;
+	uint32_t n_dirty;
 	struct publisher_ops pub_ops;
 
 	/*

@@ -144,7 +144,10 @@ static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint1
 		stats_add(&lc->st->subs[sub].dropped, 1);
 		return;
 	}
-	lc->dirty[sub >> 6] |= 1ull << (sub & 63); /* no branch: a store per delivery */
+	if (!lc->dirty[sub]) {
+		lc->dirty[sub] = 1;
+		lc->dirty_list[lc->n_dirty++] = sub;
+	}
 }
 
 /* SPEC §3.4-3.5: route one sequenced message to every subscriber whose patterns match
@@ -329,17 +332,15 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 /* End of burst: close every open subscriber packet and push the staging areas. */
 void rx_flush(struct rx_lcore *lc)
 {
-	for (uint32_t w = 0; w < lc->n_dirty_words; w++) {
-		uint64_t bits = lc->dirty[w];
+	/* only the subscribers this burst touched: the cost does not grow with
+	 * max_subscribers, and an idle poll costs nothing here */
+	for (uint32_t i = 0; i < lc->n_dirty; i++) {
+		uint32_t sub = lc->dirty_list[i];
 
-		lc->dirty[w] = 0;
-		while (bits != 0) {
-			uint32_t sub = w * 64 + (uint32_t)__builtin_ctzll(bits);
-
-			bits &= bits - 1;
-			publisher_flush(&lc->pubs[sub], sub, &lc->pub_ops, lc);
-		}
+		publisher_flush(&lc->pubs[sub], sub, &lc->pub_ops, lc);
+		lc->dirty[sub] = 0;
 	}
+	lc->n_dirty = 0;
 	for (uint16_t t = 0; t < lc->n_tx; t++)
 		if (lc->stage[t].n != 0)
 			stage_push(lc, &lc->stage[t]);
