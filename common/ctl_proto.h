@@ -22,9 +22,10 @@
 #define CTL_NAME_LEN	  32
 
 enum ctl_type {
-	CTL_HELLO = 1,	      /* control -> dataplane: struct ctl_hello */
-	CTL_HELLO_REPLY = 2,  /* dataplane -> control: struct ctl_hello_reply */
-	CTL_APPLY = 3,	      /* control -> dataplane: struct ctl_apply + routing YAML (SPEC §4) */
+	CTL_HELLO = 1,	     /* control -> dataplane: struct ctl_hello */
+	CTL_HELLO_REPLY = 2, /* dataplane -> control: struct ctl_hello_reply */
+	CTL_APPLY =
+	    3, /* control -> dataplane: struct ctl_apply + routing YAML (docs/protocol.md §4) */
 	CTL_APPLY_REPLY = 4,  /* dataplane -> control: struct ctl_apply_reply + error text */
 	CTL_STATUS = 5,	      /* control -> dataplane: no payload */
 	CTL_STATUS_REPLY = 6, /* dataplane -> control: struct ctl_status_reply + stats JSON */

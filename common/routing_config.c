@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Routing configuration loader (SPEC §4). Validates everything once, here, so the
+ * Routing configuration loader (docs/protocol.md §4). Validates everything once, here, so the
  * dataplane and the control plane only ever see a consistent `struct routing_config`:
  * names, references, addresses, ranges and every Hyperscan pattern. Each problem is
- * reported as one line "FILE:LINE: KEY: message" (STYLE §9).
+ * reported as one line "FILE:LINE: KEY: message" (docs/conventions.md §2).
  */
 #include "routing_config.h"
 #include "yaml_doc.h"
@@ -19,7 +19,7 @@
 
 /*
  * The flags matcher.c compiles every pattern with: validating with the same ones
- * means a pattern accepted here is accepted there (SPEC §3.5).
+ * means a pattern accepted here is accepted there (docs/protocol.md §3.5).
  */
 #define RC_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
 
@@ -27,7 +27,8 @@
 #define RC_LIST_MAX INT32_MAX
 #define RC_TEXT_MAX 4096
 
-/* Key tables (STYLE §10): kind, required, min..max, default; the index enums follow. */
+/* Key tables (docs/conventions.md §3): kind, required, min..max, default; the index enums follow.
+ */
 enum { TOP_FEEDS, TOP_PORTS, TOP_SUBS, TOP_N };
 static const struct yaml_doc_key top_keys[TOP_N] = {
     [TOP_FEEDS] = {"feeds", YAML_DOC_SEQ, true, 1, RC_LIST_MAX, 0, NULL, NULL},
@@ -72,7 +73,7 @@ static const struct yaml_doc_key sub_keys[SUB_N] = {
     [SUB_FEED] = {"feed", YAML_DOC_STR, true, 1, 256, 0, NULL, NULL},
     [SUB_PORT] = {"port", YAML_DOC_STR, true, 1, 256, 0, NULL, NULL},
     [SUB_DST] = {"dst", YAML_DOC_MAP, true, 0, 0, 0, NULL, NULL},
-    /* SPEC §4: at most 10 printable characters; "" is legal and pads to 10 blanks. */
+    /* docs/protocol.md §4: at most 10 printable characters; "" is legal and pads to 10 blanks. */
     [SUB_SESSION] = {"session", YAML_DOC_STR, true, 0, RC_SESSION_LEN, 0, NULL, NULL},
     [SUB_SYMBOLS] = {"symbols", YAML_DOC_SEQ, true, 1, RC_LIST_MAX, 0, NULL, NULL},
     [SUB_TYPES] = {"types", YAML_DOC_STR, false, 1, 256, 0, NULL, NULL},
@@ -208,7 +209,7 @@ static bool name_ok(const char *s)
 	return true;
 }
 
-/* Line names are labels ("A", "B" in SPEC §4), so upper case is allowed too. */
+/* Line names are labels ("A", "B" in docs/protocol.md §4), so upper case is allowed too. */
 static bool line_name_ok(const char *s)
 {
 	for (; *s != '\0'; s++)
@@ -313,7 +314,7 @@ static int parse_line(struct loader *l, struct rc_feed *f, uint32_t li, yaml_nod
 	ln->port = (uint16_t)yaml_doc_int(v[LINE_PORT], &line_keys[LINE_PORT]);
 
 	/*
-	 * SPEC §3.1: a frame belongs to the line whose group and port it carries, so a
+	 * docs/protocol.md §3.1: a frame belongs to the line whose group and port it carries, so a
 	 * group:port pair may identify one line only, across all feeds. The feed being
 	 * parsed is cfg->feeds[cfg->n_feeds] and its lines so far precede `li`.
 	 */
@@ -500,7 +501,8 @@ out:
 	pthread_mutex_unlock(&valid_cache.lock);
 }
 
-/* SPEC §3.5: an invalid pattern is a configuration error naming subscriber and pattern. */
+/* docs/protocol.md §3.5: an invalid pattern is a configuration error naming subscriber and pattern.
+ */
 static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t *seq)
 {
 	size_t n = yaml_doc_seq_len(seq);
@@ -552,7 +554,7 @@ static int parse_types(struct loader *l, struct rc_subscriber *s, const yaml_nod
 	const char *t;
 
 	if (val == NULL) {
-		s->all_types = true; /* SPEC §3.5: default all, known or not */
+		s->all_types = true; /* docs/protocol.md §3.5: default all, known or not */
 		return 0;
 	}
 	t = yaml_doc_str(val, &sub_keys[SUB_TYPES]);
@@ -615,7 +617,7 @@ static int parse_sub(struct loader *l, yaml_node_t *node)
 	if (rc < 0)
 		return rc;
 
-	/* SPEC §2, §3.6: the MoldUDP64 session is 10 ASCII bytes, space padded. */
+	/* docs/protocol.md §2, §3.6: the MoldUDP64 session is 10 ASCII bytes, space padded. */
 	str = yaml_doc_str(v[SUB_SESSION], &sub_keys[SUB_SESSION]);
 	len = strlen(str);
 	for (size_t i = 0; i < len; i++)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The routing configuration of SPEC §4: feeds and their lines, output ports and
+ * The routing configuration of docs/protocol.md §4: feeds and their lines, output ports and
  * subscribers. Loaded from YAML once, validated once, then passed around as
  * `const struct routing_config *`. Shared by aster-dataplane (replay and start-up)
  * and the control plane (asterctl apply -f).
@@ -71,9 +71,9 @@ struct routing_config {
 
 /*
  * Load and validate a routing YAML file. Returns the config, or NULL with errno set
- * and `err` holding one line "FILE:LINE: KEY: what is wrong" (SPEC §4, STYLE §9).
- * Patterns are checked with Hyperscan's parser (hs_expression_info) so an invalid
- * one is reported here, naming the subscriber and the pattern.
+ * and `err` holding one line "FILE:LINE: KEY: what is wrong" (docs/protocol.md §4,
+ * docs/conventions.md §2). Patterns are checked with Hyperscan's parser (hs_expression_info) so an
+ * invalid one is reported here, naming the subscriber and the pattern.
  */
 struct routing_config *routing_config_load(const char *path, char *err, size_t errlen);
 

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libyaml document loading and key-table validation shared by the routing and
- * profile loaders. Every message is one line "FILE:LINE: KEY: message" (SPEC §4,
- * STYLE §9); lines are libyaml's 0-based marks plus one.
+ * profile loaders. Every message is one line "FILE:LINE: KEY: message" (docs/protocol.md §4,
+ * docs/conventions.md §2); lines are libyaml's 0-based marks plus one.
  */
 #include "yaml_doc.h"
 

@@ -2,9 +2,9 @@
 /*
  * A thin layer over libyaml's document API shared by the routing loader
  * (routing_config.c) and the PMD profile loader (dataplane/profile.c), so that both
- * report problems the same way: one line "FILE:LINE: KEY: message" (SPEC §4,
- * STYLE §9), and validate against a declarative key table holding each key's kind,
- * whether it is required, its range and its default (STYLE §10).
+ * report problems the same way: one line "FILE:LINE: KEY: message" (docs/protocol.md §4,
+ * docs/conventions.md §2), and validate against a declarative key table holding each key's kind,
+ * whether it is required, its range and its default (docs/conventions.md §3).
  *
  * Only the first error is kept: later ones are usually consequences of it.
  */

@@ -3,7 +3,7 @@
  * asterctl: the operator CLI, a thin client of aster-control (issue 3 §2). Each command
  * is one JSON request over the asterctl socket and one JSON reply (server.h); this file
  * only builds the request and prints the reply, as human tables or, with -o json, as
- * JSON. Every error is one line on stderr and a non-zero exit (STYLE §9).
+ * JSON. Every error is one line on stderr and a non-zero exit (docs/conventions.md §2).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -435,7 +435,8 @@ static int cmd_add_subscriber(const char *sock, int argc, char **argv)
 	if (!feed || !port || !mac || !ip || !dport || !session || !symbols)
 		die(EXIT_USAGE, "--feed, --port, --dst-mac, --dst-ip, --dst-port, --session and "
 				"--symbols are required");
-	/* Key order follows SPEC §4, so the stored YAML reads like a hand-written one. */
+	/* Key order follows docs/protocol.md §4, so the stored YAML reads like a hand-written one.
+	 */
 	sub = json_pack("{s:s, s:s, s:s, s:{s:s, s:s, s:I}, s:s, s:o}", "name", argv[1], "feed",
 			feed, "port", port, "dst", "mac", mac, "ip", ip, "port",
 			(json_int_t)parse_long("--dst-port", dport), "session", session, "symbols",

@@ -528,7 +528,7 @@ char *health_metrics(const struct health *h)
 			    offsetof(struct health_feed, packets));
 		feed_family(f, s, "aster_feed_messages_total", "Feed messages delivered in order",
 			    offsetof(struct health_feed, messages));
-		feed_family(f, s, "aster_feed_gaps_total", "Gap events (SPEC 3.3)",
+		feed_family(f, s, "aster_feed_gaps_total", "Gap events (docs/protocol.md 3.3)",
 			    offsetof(struct health_feed, gaps));
 		feed_family(f, s, "aster_feed_gap_messages_total",
 			    "Sequence numbers never received",

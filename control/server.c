@@ -115,7 +115,7 @@ static json_t *subscriber_json(const struct routing_config *cfg, const struct rc
 	ip_text(s->dst_ip, ip, sizeof(ip));
 	snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", s->dst_mac[0], s->dst_mac[1],
 		 s->dst_mac[2], s->dst_mac[3], s->dst_mac[4], s->dst_mac[5]);
-	/* The session is stored space padded (SPEC §3.6); show it as configured. */
+	/* The session is stored space padded (docs/protocol.md §3.6); show it as configured. */
 	snprintf(session, sizeof(session), "%s", s->session);
 	len = strlen(session);
 	while (len > 0 && session[len - 1] == ' ')

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * aster-control settings loader. Every key has its kind, default, minimum and maximum in
- * `keys` below and nowhere else (STYLE §10); problems are one line "FILE:LINE: KEY: ..."
- * (STYLE §9), as for the routing file.
+ * `keys` below and nowhere else (docs/conventions.md §3); problems are one line "FILE:LINE: KEY:
+ * ..." (docs/conventions.md §2), as for the routing file.
  */
 #include "settings.h"
 #include "yaml_doc.h"
@@ -64,7 +64,8 @@ static const struct yaml_doc_key keys[K_N] = {
 			NULL},
     /* routing_config.c accepts patterns up to 4096 bytes. */
     [K_MAX_PATTERN_LEN] = {"max_pattern_length", YAML_DOC_INT, false, 1, 4096, 256, NULL, NULL},
-    /* An APPLY of 10 000 regexes compiles for seconds (FACTS: ~3.7 s). */
+    /* An APPLY of 10 000 regexes compiles for seconds (docs/performance.md, measured costs: ~3.7
+       s). */
     [K_DATAPLANE_TIMEOUT_MS] = {"dataplane_timeout_ms", YAML_DOC_INT, false, 100, 600000, 30000,
 				NULL, NULL},
     [K_BENIGN_DROPS] = {"benign_drops", YAML_DOC_SEQ, false, 0, SETTINGS_BENIGN_MAX, 0, NULL, NULL},
@@ -77,7 +78,7 @@ static const struct yaml_doc_key benign_item = {"benign_drops", YAML_DOC_STR, tr
 
 /*
  * Drop reasons that are part of normal operation, not trouble: the losing copy of an
- * A/B pair (SPEC §3.3), messages nobody subscribed to, and foreign traffic on the wire.
+ * A/B pair (docs/protocol.md §3.3), messages nobody subscribed to, and foreign traffic on the wire.
  */
 static const char *const default_benign[] = {
     "duplicate", "no_subscriber", "no_feed", "not_ipv4", "not_udp", "igmp",

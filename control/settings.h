@@ -3,7 +3,7 @@
  * aster-control's own settings (not the routing table, which lives in the store): where
  * its files and sockets are, who may read and who may change the table, and the limits
  * on what a change may ask for. Loaded from YAML once at start-up, validated against one
- * key table (default, min, max per key: STYLE §10), logged once, then passed around as
+ * key table (default, min, max per key: docs/conventions.md §3), logged once, then passed around as
  * `const struct settings *`.
  */
 #ifndef ASTER_CONTROL_SETTINGS_H

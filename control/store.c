@@ -31,7 +31,8 @@ struct store {
 	char *path;
 };
 
-/* The CHECKs below restate SPEC §4's ranges, so rows the dataplane could not use are refused. */
+/* The CHECKs below restate docs/protocol.md §4's ranges, so rows the dataplane could not use are
+ * refused. */
 _Static_assert(RC_MAX_PAYLOAD_MIN == 128 && RC_MAX_PAYLOAD_MAX == 8192,
 	       "update the max_payload CHECK in store_schema");
 _Static_assert(RC_SESSION_LEN == 10, "update the session CHECK in store_schema");
@@ -62,7 +63,7 @@ static const char store_schema[] =
     " ip INTEGER NOT NULL CHECK (ip BETWEEN 0 AND 4294967295),"
     " dport INTEGER NOT NULL CHECK (dport BETWEEN 1 AND 65535),"
     " session TEXT NOT NULL CHECK (length(session) = 10),"
-    " types TEXT," /* NULL: every type (SPEC §4 `types` absent) */
+    " types TEXT," /* NULL: every type (docs/protocol.md §4 `types` absent) */
     " max_payload INTEGER NOT NULL CHECK (max_payload BETWEEN 128 AND 8192),"
     " pos INTEGER NOT NULL UNIQUE);"
     "CREATE TABLE IF NOT EXISTS patterns("

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Routing tables as the control plane handles them (issue 3): one canonical SPEC §4
+ * Routing tables as the control plane handles them (issue 3): one canonical docs/protocol.md §4
  * YAML text per table (stored as the version's history, pushed to the dataplane and
  * compared), the diff `asterctl apply` prints, and the imperative edits. An edit never
  * patches the struct in place: it writes the canonical text of the edited table and
  * parses it with routing_config_parse, so common/routing_config.c stays the one judge
- * of what a valid table is (SPEC §4, §3.5).
+ * of what a valid table is (docs/protocol.md §4, §3.5).
  */
 #include "table.h"
 
@@ -141,7 +141,8 @@ static void mac_str(const uint8_t m[6], char out[18])
 	snprintf(out, 18, "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3], m[4], m[5]);
 }
 
-/* SPEC §4 pads the session to 10 with blanks; the text keeps what precedes the padding. */
+/* docs/protocol.md §4 pads the session to 10 with blanks; the text keeps what precedes the padding.
+ */
 static size_t session_len(const struct rc_subscriber *s)
 {
 	size_t n = strnlen(s->session, RC_SESSION_LEN);
@@ -915,7 +916,8 @@ struct routing_config *table_remove_pattern(const struct routing_config *cfg, co
 	if (pi < 0)
 		return fail(err, errlen, ENOENT, "subscriber \"%s\": no pattern \"%s\"", sub,
 			    pattern);
-	/* SPEC §4 asks for at least one pattern; say what to do rather than quote the rule. */
+	/* docs/protocol.md §4 asks for at least one pattern; say what to do rather than quote the
+	 * rule. */
 	if (cfg->subs[si].n_symbols == 1)
 		return fail(err, errlen, EINVAL,
 			    "subscriber \"%s\": pattern \"%s\" is its only one (remove the "

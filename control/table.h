@@ -15,9 +15,9 @@
 
 struct routing_config;
 
-/* Canonical SPEC §4 YAML of `cfg` (malloc'd, NUL terminated), or NULL + errno. Parsing it
- * back gives an equal table (except for the empty table of a new store, whose text
- * "feeds: []" the loader rejects: SPEC §4 asks for at least one feed). */
+/* Canonical docs/protocol.md §4 YAML of `cfg` (malloc'd, NUL terminated), or NULL + errno. Parsing
+ * it back gives an equal table (except for the empty table of a new store, whose text "feeds: []"
+ * the loader rejects: docs/protocol.md §4 asks for at least one feed). */
 char *table_emit_yaml(const struct routing_config *cfg);
 
 /* True when the two tables are equal (same feeds, ports, subscribers, patterns, order of

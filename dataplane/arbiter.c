@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-feed sequencing and A/B line arbitration (SPEC §3.3). The design is described in
+ * Per-feed sequencing and A/B line arbitration (docs/protocol.md §3.3). The design is described in
  * arbiter.h; this file keeps three invariants after every public call:
  *
  *  1. every held packet starts beyond `expected` (what can be delivered has been);
@@ -10,7 +10,7 @@
  *
  * Gap proof: each line is in order on its own, so once every line's progress
  * (line_next) has passed a sequence number that was neither delivered nor held, no
- * line will ever carry it: it is a gap (SPEC §3.3). The hold queue full, the hold
+ * line will ever carry it: it is a gap (docs/protocol.md §3.3). The hold queue full, the hold
  * timeout (live mode) and the end of input force a gap without that proof.
  *
  * Runs on the RX lcore that owns the feed: no allocation, no locks, bounded work per
@@ -61,7 +61,7 @@ static uint64_t lines_max(const struct arbiter *a)
 
 /*
  * Messages [first, end), all below `expected`, arrived again: late when their sequence
- * number lies in a remembered declared gap, duplicate otherwise (SPEC §3.7 names both).
+ * number lies in a remembered declared gap, duplicate otherwise (docs/protocol.md §3.7 names both).
  */
 static void count_old(struct arbiter *a, uint64_t first, uint64_t end)
 {
@@ -232,7 +232,8 @@ static void retire(struct arbiter *a)
 	memcpy(a->retired[a->n_retired++], a->session, sizeof(a->session));
 }
 
-/* SPEC §3.3: a new session string starts a new stream; its first packet sets expected. */
+/* docs/protocol.md §3.3: a new session string starts a new stream; its first packet sets expected.
+ */
 static void start_stream(struct arbiter *a, const uint8_t *session, uint64_t seq)
 {
 	memcpy(a->session, session, sizeof(a->session));
@@ -301,7 +302,8 @@ bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t n
 		a->line_next[pkt->line] = end;
 
 	if (pkt->n_msgs == 0) {
-		/* Heartbeat / end of session: only the line progress above (SPEC §3.3). */
+		/* Heartbeat / end of session: only the line progress above (docs/protocol.md §3.3).
+		 */
 	} else if (end <= a->expected) {
 		count_old(a, pkt->seq, end);
 	} else {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-feed sequencing and A/B line arbitration (SPEC §3.3).
+ * Per-feed sequencing and A/B line arbitration (docs/protocol.md §3.3).
  *
  * Messages are identified by (session, sequence). The arbiter delivers each at most
  * once, in increasing order; the first copy on any line wins; a partly overlapping
@@ -46,7 +46,7 @@ struct arbiter_ops {
 	void (*deliver)(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip);
 	/* A held packet is no longer needed (delivered or dropped): free it. */
 	void (*release)(void *ctx, void *handle);
-	/* A new session starts: clear the feed's locate bindings (SPEC §3.3, §3.4). */
+	/* A new session starts: clear the feed's locate bindings (docs/protocol.md §3.3, §3.4). */
 	void (*new_session)(void *ctx, const uint8_t *session);
 };
 

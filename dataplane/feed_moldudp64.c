@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * MoldUDP64 packet validation (SPEC §2, §3.2). One pass over the block lengths; the
+ * MoldUDP64 packet validation (docs/protocol.md §2, §3.2). One pass over the block lengths; the
  * whole packet is accepted or dropped, never a prefix of it, so that a malformed
  * packet's sequence range simply counts as not received on its line.
  */
@@ -21,7 +21,7 @@ enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h)
 	h->seq = mold_be64(p + MOLD_SESSION_LEN);
 	h->count = be16(p + MOLD_SESSION_LEN + 8);
 
-	/* Heartbeat and end of session carry no blocks (SPEC §2). */
+	/* Heartbeat and end of session carry no blocks (docs/protocol.md §2). */
 	if (h->count == MOLD_COUNT_HEARTBEAT || h->count == MOLD_COUNT_END) {
 		h->n_msgs = 0;
 		return len == MOLD_HDR_LEN ? MOLD_OK : MOLD_ERR_TRAILING;
@@ -45,10 +45,10 @@ enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h)
 		if (end > len)
 			return MOLD_ERR_BLOCK_OVERRUN;
 		/*
-		 * SPEC §3.2: a known ITCH type must have its exact length. A zero-length
-		 * block has no type byte; it is valid MoldUDP64 and the router counts it
-		 * as a short message. The table is 0 for unknown types, so one compare
-		 * covers both cases.
+		 * docs/protocol.md §3.2: a known ITCH type must have its exact length. A
+		 * zero-length block has no type byte; it is valid MoldUDP64 and the router counts
+		 * it as a short message. The table is 0 for unknown types, so one compare covers
+		 * both cases.
 		 */
 		uint8_t want = l ? itch50_len[p[off + 2]] : 0;
 		if (want != 0 && want != l)

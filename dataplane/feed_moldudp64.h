@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * MoldUDP64 (SPEC §2): 20-byte header (session[10], sequence u64, count u16, all
+ * MoldUDP64 (docs/protocol.md §2): 20-byte header (session[10], sequence u64, count u16, all
  * big-endian) then `count` blocks of u16 length + message. Pure functions over
  * `const uint8_t *, len`; they are unit-tested on byte arrays and fuzzed.
  */
@@ -31,7 +31,7 @@ enum mold_error {
 };
 
 /*
- * Validate a whole MoldUDP64 packet (SPEC §3.2): every block inside the payload with
+ * Validate a whole MoldUDP64 packet (docs/protocol.md §3.2): every block inside the payload with
  * nothing left over, and every message of a known ITCH 5.0 type of exactly its table
  * length. Heartbeat and end-of-session packets must be exactly 20 bytes.
  * Returns MOLD_OK and fills `h`, or the first error found. `h` is filled whenever the

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Input frame parsing (SPEC §3.1): Ethernet II, at most one 802.1Q tag, IPv4 with
+ * Input frame parsing (docs/protocol.md §3.1): Ethernet II, at most one 802.1Q tag, IPv4 with
  * options and without fragments, UDP.
  *
  * Each header is checked in wire order and the first failure names the drop reason:
@@ -11,7 +11,7 @@
  * (RX checksum offload) on the live path, a corrupt header on the wire is already
  * dropped by every router in between, and some feed generators and pcap tools leave it
  * 0. The UDP checksum is optional in IPv4 and is not verified either; MoldUDP64 framing
- * is validated message by message instead (SPEC §3.2).
+ * is validated message by message instead (docs/protocol.md §3.2).
  */
 #include <stddef.h>
 
@@ -49,7 +49,7 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 		return DROP_RUNT;
 	type = be16(p + 12);
 
-	/* SPEC §3.1: one 802.1Q tag at most; a service tag (802.1ad) means a stack. */
+	/* docs/protocol.md §3.1: one 802.1Q tag at most; a service tag (802.1ad) means a stack. */
 	if (type == ETHERTYPE_QINQ)
 		return DROP_VLAN_STACKED;
 	if (type == ETHERTYPE_VLAN) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Input frame parsing (SPEC §3.1): Ethernet II, at most one 802.1Q tag, IPv4 with
+ * Input frame parsing (docs/protocol.md §3.1): Ethernet II, at most one 802.1Q tag, IPv4 with
  * options and without fragments, UDP. Pure function over bytes; returns a drop
  * reason for anything else so the caller counts it.
  */

@@ -2,8 +2,9 @@
 /*
  * IGMP membership messages (RFC 2236 IGMPv2, RFC 3376 IGMPv3), built and recognised on
  * byte arrays: no mbufs, no EAL, so the unit tests check every byte. DPDK sends no IGMP
- * (FACTS): the control thread (mcast.c) puts these frames on the RX ports' control TX
- * queue so that switches and routers forward the feed groups to the appliance.
+ * (docs/operations.md §3, multicast membership): the control thread (mcast.c) puts these frames on
+ * the RX ports' control TX queue so that switches and routers forward the feed groups to the
+ * appliance.
  *
  * Every frame is Ethernet II / IPv4 with the Router Alert option (RFC 2113, required
  * by RFC 2236 §2 and RFC 3376 §4), TTL 1, DSCP CS6 / IGMP, padded to the 60-byte

@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * NASDAQ TotalView-ITCH 5.0 message tables (SPEC §2). A type absent from the table
- * has length 0 and is routed by its locate like any other message (SPEC §3.2).
+ * NASDAQ TotalView-ITCH 5.0 message tables (docs/protocol.md §2). A type absent from the table
+ * has length 0 and is routed by its locate like any other message (docs/protocol.md §3.2).
  */
 #include "itch50.h"
 
-/* SPEC §2 table, column "len". */
+/* docs/protocol.md §2 table, column "len". */
 const uint8_t itch50_len[256] = {
     ['S'] = 12, ['R'] = 39, ['H'] = 25, ['Y'] = 20, ['L'] = 26, ['V'] = 35, ['W'] = 12, ['J'] = 35,
     ['A'] = 36, ['F'] = 40, ['E'] = 31, ['C'] = 36, ['X'] = 23, ['D'] = 19, ['U'] = 35, ['h'] = 21,
@@ -13,7 +13,7 @@ const uint8_t itch50_len[256] = {
 };
 
 /*
- * SPEC §2 table, column "stock". Every offset is >= 11 (after type, locate,
+ * docs/protocol.md §2 table, column "stock". Every offset is >= 11 (after type, locate,
  * tracking number and timestamp), so 0 safely means "no stock field".
  */
 const uint8_t itch50_stock_off[256] = {
@@ -25,7 +25,7 @@ unsigned int itch50_symbol_len(const uint8_t *stock)
 {
 	unsigned int n = ITCH50_STOCK_LEN;
 
-	/* SPEC §3.4: symbols are matched with trailing spaces removed. */
+	/* docs/protocol.md §3.4: symbols are matched with trailing spaces removed. */
 	while (n > 0 && stock[n - 1] == ' ')
 		n--;
 	return n;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * NASDAQ TotalView-ITCH 5.0 message layout (SPEC §2): the length of every known
+ * NASDAQ TotalView-ITCH 5.0 message layout (docs/protocol.md §2): the length of every known
  * message type and the offset of its 8-byte space-padded stock field. Pure data and
  * inline accessors over `const uint8_t *`; no mbuf types.
  */

@@ -282,7 +282,7 @@ static int tx_port_index(const struct lcore_map *map, const char *name)
 	return -1;
 }
 
-/* The output frame fields of a subscriber (SPEC §3.6), set in its RX lcore's slot. */
+/* The output frame fields of a subscriber (docs/protocol.md §3.6), set in its RX lcore's slot. */
 static void sub_init(struct lcore_map *map, const struct routing_config *cfg, uint32_t s,
 		     uint32_t slot, uint16_t owner)
 {

@@ -52,8 +52,8 @@ struct rx_feed {
 	uint32_t slot;
 	struct arbiter arb;
 	struct router_locates *locates;
-	uint64_t packets;			  /* frames on any of its lines */
-	uint64_t malformed;			  /* frames dropped whole (SPEC §3.2) */
+	uint64_t packets;   /* frames on any of its lines */
+	uint64_t malformed; /* frames dropped whole (docs/protocol.md §3.2) */
 	uint64_t line_packets[ARBITER_MAX_LINES]; /* frames per line: silence watch (mcast.c) */
 	struct rx_lcore *lc;
 	/* Which table version routed which part of the feed: entry i says messages from

@@ -93,14 +93,14 @@ static void die(int status, const char *fmt, ...)
 static void usage(FILE *f)
 {
 	fprintf(
-	    f,
-	    "usage: aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
-	    "                       --out DIR [--profile PMD.yaml] [--huge auto|on|off]\n"
-	    "                       [--file-prefix NAME] [--stall-timeout SECONDS] [--linger]\n"
-	    "                       [--verbose]\n"
-	    "Replays the feed pcaps through the dataplane (SPEC §5): DIR/<port>.pcap per output\n"
-	    "port and DIR/stats.json. --linger keeps the process (and its DPDK telemetry) up\n"
-	    "after completion until SIGINT or SIGTERM.\n");
+	    f, "usage: aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
+	       "                       --out DIR [--profile PMD.yaml] [--huge auto|on|off]\n"
+	       "                       [--file-prefix NAME] [--stall-timeout SECONDS] [--linger]\n"
+	       "                       [--verbose]\n"
+	       "Replays the feed pcaps through the dataplane (docs/protocol.md §5): "
+	       "DIR/<port>.pcap per output\n"
+	       "port and DIR/stats.json. --linger keeps the process (and its DPDK telemetry) up\n"
+	       "after completion until SIGINT or SIGTERM.\n");
 }
 
 static void parse_args(int argc, char **argv, struct args *a)
@@ -353,7 +353,7 @@ static int write_stats(const char *dir, json_t *root)
 	return rename(tmp, path) == 0 ? 0 : -errno;
 }
 
-/* Replay's end: stats.json (SPEC §5) with the rate and the mempool leak check, the
+/* Replay's end: stats.json (docs/protocol.md §5) with the rate and the mempool leak check, the
  * one-line summary, and --linger. Returns the replay's status. */
 static int replay_report(const struct args *a, struct lcore_map *map,
 			 const struct port_pools *pools, uint64_t input_packets,
@@ -405,7 +405,7 @@ static int replay_report(const struct args *a, struct lcore_map *map,
 }
 
 /* Output frames are sized for the largest max_payload the table may ever ask for: the
- * table's own in replay, the SPEC maximum live (tables change). */
+ * table's own in replay, the docs/protocol.md §4 maximum (8192) live (tables change). */
 static uint32_t tx_room(const struct args *a, const struct routing_config *cfg)
 {
 	return a->n_feeds ? tx_frame_max(cfg) : PUB_FRAME_MAX(RC_MAX_PAYLOAD_MAX);

@@ -1,13 +1,14 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Subscription pattern matching (SPEC §3.5), the only dataplane file that includes
+ * Subscription pattern matching (docs/protocol.md §3.5), the only dataplane file that includes
  * <hs/hs.h>.
  *
  * Two engines behind one call:
  *  - exact literals (`^AAPL$`, `^BRK\.A$`): an open-addressing hash keyed by the
  *    symbol space-padded to 8 bytes, the same u64 as itch50_stock_key() on the wire.
  *    They never reach Hyperscan: at 100 000 rules a regex compile would take minutes
- *    (FACTS: 10 000 anchored regexes ~3.7 s) while the hash builds in milliseconds.
+ *    (docs/performance.md, measured costs: 10 000 anchored regexes ~3.7 s) while the hash builds in
+ * milliseconds.
  *  - anchored literal prefixes (`^MS`, `^BRK\.`): a second hash keyed by the prefix
  *    zero padded to 8 bytes (the padding encodes the length); a symbol probes it once
  *    per prefix length in use. Measured here (perf/control-latency): 1 000 prefixes
@@ -33,7 +34,7 @@
 
 #include "../common/routing_config.h"
 
-/* SPEC §3.5: case-sensitive, unanchored unless the pattern anchors itself. */
+/* docs/protocol.md §3.5: case-sensitive, unanchored unless the pattern anchors itself. */
 #define MATCHER_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
 #define SYM_LEN		 8
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * PMD profile loader (pmd_config/NAME.yaml). Every setting has its default, minimum and
- * maximum in `keys` below and nowhere else (STYLE §10); the profile is validated once
+ * maximum in `keys` below and nowhere else (docs/conventions.md §3); the profile is validated once
  * at start-up and logged once, then passed around as `const struct profile *`.
  */
 #include "profile.h"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-subscriber MoldUDP64 framing (SPEC §3.6).
+ * Per-subscriber MoldUDP64 framing (docs/protocol.md §3.6).
  *
  * The Ethernet/IPv4/UDP header and the MoldUDP64 session are a template built once
  * per subscriber; opening a packet is one fixed-size copy of it plus the sequence,
@@ -73,11 +73,12 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 	memcpy(h + 6, d->src_mac, 6);
 	put16(h + ETH_TYPE_OFF, 0x0800);
 
-	h[IP_OFF] = 0x45;	       /* version 4, IHL 5: no options */
-	h[IP_OFF + 1] = 0;	       /* TOS */
-	put16(h + IP_OFF + 6, 0x4000); /* DF: never fragmented (SPEC §3.1 drops fragments) */
-	h[IP_OFF + 8] = 64;	       /* TTL */
-	h[IP_OFF + 9] = 17;	       /* UDP */
+	h[IP_OFF] = 0x45;  /* version 4, IHL 5: no options */
+	h[IP_OFF + 1] = 0; /* TOS */
+	put16(h + IP_OFF + 6,
+	      0x4000);	    /* DF: never fragmented (docs/protocol.md §3.1 drops fragments) */
+	h[IP_OFF + 8] = 64; /* TTL */
+	h[IP_OFF + 9] = 17; /* UDP */
 	put32(h + IP_OFF + 12, d->src_ip);
 	put32(h + IP_OFF + 16, d->dst_ip);
 
@@ -85,7 +86,7 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 	put16(h + UDP_OFF + 2, d->dst_port);
 	/* UDP checksum stays 0: optional for IPv4 */
 
-	/* SPEC §3.6: the subscriber's session, space padded to 10 */
+	/* docs/protocol.md §3.6: the subscriber's session, space padded to 10 */
 	if (d->session != NULL) {
 		while (n < sizeof(s->tmpl.session) && d->session[n] != '\0')
 			n++;
@@ -96,7 +97,7 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 	s->cksum_base = sum16(h + IP_OFF, PUB_L3_LEN);
 
 	s->max_payload = d->max_payload;
-	s->next_seq = 1; /* SPEC §3.6: sequence numbers start at 1 */
+	s->next_seq = 1; /* docs/protocol.md §3.6: sequence numbers start at 1 */
 }
 
 /* MoldUDP64 header + IPv4/UDP lengths and checksum for `payload` bytes of UDP data. */
@@ -134,7 +135,7 @@ enum publisher_result publisher_append(struct publisher_sub *s, uint32_t sub, co
 {
 	uint32_t need = 2 + (uint32_t)len;
 
-	/* SPEC §3.6: every packet carries at least one message and fits max_payload */
+	/* docs/protocol.md §3.6: every packet carries at least one message and fits max_payload */
 	if (PUB_MOLD_HDR + need > s->max_payload)
 		return PUB_TOO_LARGE;
 	if (s->pkt != NULL && (s->len + need > s->max_payload || s->n_msgs == MOLD_MAX_COUNT))
@@ -154,7 +155,7 @@ enum publisher_result publisher_append(struct publisher_sub *s, uint32_t sub, co
 	memcpy(s->data + PUB_HDRS_LEN + s->len + 2, msg, len);
 	s->len += need;
 	s->n_msgs++;
-	/* numbered when framed, so a dropped message never leaves a hole (SPEC §3.6) */
+	/* numbered when framed, so a dropped message never leaves a hole (docs/protocol.md §3.6) */
 	s->next_seq++;
 	return PUB_OK;
 }

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-subscriber output framing (SPEC §3.6): one MoldUDP64 stream per subscriber with
+ * Per-subscriber output framing (docs/protocol.md §3.6): one MoldUDP64 stream per subscriber with
  * its own session and contiguous sequence numbers from 1, message blocks copied
  * byte-for-byte, UDP payload at most max_payload, in Ethernet II / IPv4 / UDP with a
  * valid IPv4 header checksum (UDP checksum 0, allowed for IPv4).

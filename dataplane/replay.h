@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Offline replay (SPEC §5): input pcaps are checked and counted up front, so
+ * Offline replay (docs/protocol.md §5): input pcaps are checked and counted up front, so
  * completion is detected by counting (every input packet read and processed, every
  * ring drained, every output frame sent), never by sleeping a guessed time.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Message routing (SPEC §3.4, §3.5): locate -> symbol -> subscriber bitmap.
+ * Message routing (docs/protocol.md §3.4, §3.5): locate -> symbol -> subscriber bitmap.
  *
  * The per-message cost is a locate-indexed read: Hyperscan runs only when a locate is
  * (re)bound to a symbol or the rule set changed (the entry's version differs from
@@ -84,7 +84,8 @@ static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t 
 	if (fr->matcher == NULL) {
 		rc = -errno;
 		if (bad < n_pats) {
-			/* STYLE §9, SPEC §3.5: one line naming the subscriber and the pattern */
+			/* docs/conventions.md §2, docs/protocol.md §3.5: one line naming the
+			 * subscriber and the pattern */
 			const struct rc_subscriber *s = &cfg->subs[pat_sub[bad]];
 			uint32_t line =
 			    s->symbol_lines != NULL ? s->symbol_lines[pat_sym[bad]] : s->cfg_line;
@@ -269,7 +270,7 @@ void router_locates_reset(struct router_locates *rl)
 	memset(rl->e, 0, ROUTER_LOCATES * sizeof(*rl->e));
 }
 
-/* SPEC §3.4: the symbol is the stock field without its trailing spaces. */
+/* docs/protocol.md §3.4: the symbol is the stock field without its trailing spaces. */
 static void recompute(struct router_locate *e, uint64_t *bits, const struct router_feed_rules *fr,
 		      struct matcher_scratch *scratch, uint64_t version)
 {
@@ -296,7 +297,7 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 	if (len < ITCH50_MIN_ROUTABLE)
 		return ROUTE_SHORT;
 	locate = itch50_locate(msg);
-	/* SPEC §3.4: locate 0 is feed-wide; it is never bound to a symbol */
+	/* docs/protocol.md §3.4: locate 0 is feed-wide; it is never bound to a symbol */
 	if (locate == 0) {
 		*subs = fr->all;
 		return ROUTE_OK;
@@ -309,7 +310,7 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 	if (off != 0 && len >= off + ITCH50_STOCK_LEN) {
 		uint64_t key = itch50_stock_key(msg + off);
 
-		/* a stock field (re)binds the locate (SPEC §3.4) */
+		/* a stock field (re)binds the locate (docs/protocol.md §3.4) */
 		if (e->symbol != key || e->version != rs->version || e->version == 0) {
 			e->symbol = key;
 			recompute(e, bits, fr, fr->scratch[scratch_idx], rs->version);
@@ -334,7 +335,7 @@ void router_publish(struct router_state **slot, struct router_state *next,
 {
 	struct router_state *old = __atomic_exchange_n(slot, next, __ATOMIC_ACQ_REL);
 
-	/* STYLE §6: free only after every RX lcore passed a quiescent state */
+	/* docs/conventions.md §4: free only after every RX lcore passed a quiescent state */
 	if (qsbr != NULL)
 		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);
 	router_state_free(old);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Message routing (SPEC §3.4, §3.5): locate -> symbol -> subscriber set.
+ * Message routing (docs/protocol.md §3.4, §3.5): locate -> symbol -> subscriber set.
  *
  * Two kinds of state:
  *  - struct router_state: the rule set, one immutable object for the whole
@@ -136,7 +136,7 @@ struct router_state *router_state_build_from(const struct routing_config *cfg,
 void router_state_set_slots(struct router_state *rs, const uint32_t *feed_slot,
 			    const uint32_t *sub_slot);
 
-/* The line a frame to `group`:`udp_port` belongs to, or NULL (SPEC §3.1). */
+/* The line a frame to `group`:`udp_port` belongs to, or NULL (docs/protocol.md §3.1). */
 static inline const struct router_line *router_line_find(const struct router_state *rs,
 							 uint32_t group, uint16_t udp_port)
 {
@@ -156,7 +156,7 @@ uint32_t router_state_max_subs(const struct router_state *rs);
  */
 struct router_locates *router_locates_create(uint32_t max_subs);
 void router_locates_free(struct router_locates *rl);
-/* New session: every binding cleared (SPEC §3.3). */
+/* New session: every binding cleared (docs/protocol.md §3.3). */
 void router_locates_reset(struct router_locates *rl);
 
 /*

@@ -3,7 +3,7 @@
  * The RX stage: burst in from the feed ports, decode (frame.c, feed_moldudp64.c),
  * arbitrate (arbiter.c), route (router.c) and frame (publisher.c), then hand the
  * finished packets to the TX lcores, one SP/SC ring per TX lcore, at the end of
- * every burst so no message waits for a timer (SPEC §3.6).
+ * every burst so no message waits for a timer (docs/protocol.md §3.6).
  *
  * Runs on a polling lcore: no allocation but mbufs, no locks, no logs, no syscalls.
  * Every packet or message not delivered bumps a named counter (stats.h).
@@ -150,7 +150,7 @@ static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint1
 	}
 }
 
-/* SPEC §3.4-3.5: route one sequenced message to every subscriber whose patterns match
+/* docs/protocol.md §3.4-3.5: route one sequenced message to every subscriber whose patterns match
  * its symbol and whose types include it. */
 static void route(struct rx_lcore *lc, struct rx_feed *fd, const struct router_feed_rules *fr,
 		  const uint8_t *msg, uint16_t len)
@@ -259,7 +259,8 @@ void rx_lcore_bind_ops(struct rx_lcore *lc)
 	lc->pub_ops.close = pub_close;
 }
 
-/* One received frame, SPEC §3.1-3.3. Consumes the mbuf (freed, or kept by the arbiter). */
+/* One received frame, docs/protocol.md §3.1-3.3. Consumes the mbuf (freed, or kept by the arbiter).
+ */
 static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 {
 	struct frame_udp f;
@@ -309,7 +310,8 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 	stats_add(&fd->packets, 1);
 	stats_add(&fd->line_packets[ln->line], 1);
 	if (unlikely(mold_parse(mold, f.payload_len, &h) != MOLD_OK)) {
-		/* SPEC §3.2: dropped whole; its range counts as not received on this line. */
+		/* docs/protocol.md §3.2: dropped whole; its range counts as not received on this
+		 * line. */
 		stats_add(&fd->malformed, 1);
 		drop(lc, DROP_MALFORMED, 1);
 		rte_pktmbuf_free(m);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Counters (SPEC §3.7, §5). Every packet or message that is not delivered is counted
+ * Counters (docs/protocol.md §3.7, §5). Every packet or message that is not delivered is counted
  * under one named reason. Counter blocks are per lcore and cache aligned, written only
  * by their lcore with plain stores; readers (stats.json, telemetry) sum them with
  * relaxed loads and accept a slightly stale view.
@@ -108,7 +108,7 @@ void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_
 /* Drops by reason, arbiter reasons (duplicate, late, stale_session) included. */
 void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX]);
 
-/* The stats.json object of SPEC §5 (feeds, subscribers, drops) plus ports and lcores.
+/* The stats.json object of docs/protocol.md §5 (feeds, subscribers, drops) plus ports and lcores.
  * A new reference, or NULL when out of memory. */
 struct json_t;
 struct json_t *stats_json(const struct lcore_map *map);

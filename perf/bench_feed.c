@@ -277,7 +277,7 @@ static void frame_headers(uint8_t *p, uint32_t feed, uint32_t payload, uint64_t 
 	put16(udp + 26, n);
 }
 
-/* ITCH 5.0 (SPEC §2): type, length, stock offset of the types the mix uses. */
+/* ITCH 5.0 (docs/protocol.md §2): type, length, stock offset of the types the mix uses. */
 static const struct {
 	char type;
 	uint8_t len, stock, pct;

@@ -7,10 +7,10 @@
  *  - symbols: `n_symbols` distinct 3-4 letter tickers; a feed has at most 65 535
  *    locates (ITCH's u16), so larger universes are split over several feeds, each on
  *    its own multicast line, each with the full set of subscribers.
- *  - messages: a stock directory (R) for every symbol first (binds every locate, SPEC
- *    §3.4), then the order-book mix of a TotalView day (A 38 %, D 36 %, U 11 %, E 6 %,
- *    X 4 %, F 2 %, P 2 %, C 1 %) over Zipf(1.1)-popular symbols; 1-16 messages per
- *    MoldUDP64 packet (mean 8.5), one line per feed, sequence numbers contiguous.
+ *  - messages: a stock directory (R) for every symbol first (binds every locate,
+ *    docs/protocol.md §3.4), then the order-book mix of a TotalView day (A 38 %, D 36 %, U 11 %, E
+ * 6 %, X 4 %, F 2 %, P 2 %, C 1 %) over Zipf(1.1)-popular symbols; 1-16 messages per MoldUDP64
+ * packet (mean 8.5), one line per feed, sequence numbers contiguous.
  *  - patterns: `n_patterns` (at least one per subscriber) spread evenly over the
  *    subscribers. A subscriber's first pattern is aimed at a symbol drawn from the
  *    same Zipf popularity; the others are decoys (the ticker's last letter replaced by
@@ -52,7 +52,7 @@ struct bench_frame {
 
 struct bench_feed {
 	uint32_t n_feeds;
-	char *yaml; /* routing table text (SPEC §4) */
+	char *yaml; /* routing table text (docs/protocol.md §4) */
 	uint8_t *bytes;
 	/* the directory (R for every locate), then the trading packets, feeds interleaved */
 	struct bench_frame *frames;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target for the pure input decoders (SPEC §3.1, §3.2) and the arbiter
- * (SPEC §3.3). Each input is used twice: as one Ethernet frame (frame_parse_udp, then
+ * libFuzzer target for the pure input decoders (docs/protocol.md §3.1, §3.2) and the arbiter
+ * (docs/protocol.md §3.3). Each input is used twice: as one Ethernet frame (frame_parse_udp, then
  * mold_parse on its UDP payload and a walk of every message), and, after skipping the
  * frame path, as a script of arbiter operations whose deliveries and releases are
  * checked (strictly increasing sequence numbers per session, each kept handle released

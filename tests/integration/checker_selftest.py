@@ -4,7 +4,7 @@
 
 Eleven messages on two lines (a loss on A filled by B, a gap on both lines, a malformed
 copy, an ARP frame, an unbound locate, a type filter, a small max_payload), the
-replay output SPEC §3 requires written out message by message, and stats.json with the
+replay output docs/protocol.md §3 requires written out message by message, and stats.json with the
 counts worked out by hand. The checker must accept it, and must reject each of a set
 of deliberate mistakes. Usage: checker_selftest.py WORKDIR
 """
@@ -57,7 +57,7 @@ def stock(s):
     return s.encode().ljust(8)
 
 
-# the ten messages, sequence numbers 1..10 (SPEC §2 layouts)
+# the ten messages, sequence numbers 1..10 (docs/protocol.md §2 layouts)
 M = {
     1: hdr(b"S", 0, 1) + b"O",
     2: hdr(b"R", 1, 2) + stock("AAPL") + b"QN" + struct.pack(">I", 100) + b"NCZ PN 1N" +

@@ -3,7 +3,7 @@
 # directory removed on exit, and helpers that fail with one line saying why.
 #
 # Each test_*.sh gets the build directory as $1. ASTER_REPLAY may name another replay
-# command (to try the tests on a stand-in); the default is scripts/replay (SPEC §5).
+# command (to try the tests on a stand-in); the default is scripts/replay (docs/protocol.md §5).
 
 if [ $# -lt 1 ] || [ ! -d "$1" ]; then
 	echo "usage: $0 BUILD_DIR" >&2

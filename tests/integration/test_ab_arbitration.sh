@@ -1,5 +1,5 @@
 #!/bin/bash
-# A/B line arbitration (SPEC §3.3): independent losses on both lines (the other line fills
+# A/B line arbitration (docs/protocol.md §3.3): independent losses on both lines (the other line fills
 # in; losses on both are gaps), duplicates on each line, and line B cut into different
 # packet boundaries so packets partly overlap what was already delivered.
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/bin/bash
-# scripts/replay refuses bad inputs (SPEC §5): non-zero exit with exactly one line on
-# stderr, exit 2 for an invalid configuration (SPEC §4), and nothing written to --out.
+# scripts/replay refuses bad inputs (docs/protocol.md §5): non-zero exit with exactly one line on
+# stderr, exit 2 for an invalid configuration (docs/protocol.md §4), and nothing written to --out.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -48,7 +48,7 @@ if [ "$(id -u)" -ne 0 ]; then # root reads any file whatever its mode
 	expect_refusal unreadable any "noperm.pcap" --config "$G/routing.yaml" --feed "$W/noperm.pcap"
 fi
 
-# invalid configurations: exit 2, the message names the problem (SPEC §4, §3.5)
+# invalid configurations: exit 2, the message names the problem (docs/protocol.md §4, §3.5)
 sed '0,/symbols: \[.*\]/s//symbols: ["^(AAPL"]/' "$G/routing.yaml" >"$W/badpat.yaml"
 grep -qF '"^(AAPL"' "$W/badpat.yaml" || fail "could not write the bad-pattern config"
 expect_refusal bad_pattern 2 "^(AAPL" --config "$W/badpat.yaml" --feed "$G/a.pcap"

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Frames that are not feed packets (SPEC §3.1: non-IPv4, non-UDP, wrong port or group,
-# IPv4 fragments, truncated, two 802.1Q tags) and malformed MoldUDP64 copies (SPEC §3.2)
+# Frames that are not feed packets (docs/protocol.md §3.1: non-IPv4, non-UDP, wrong port or group,
+# IPv4 fragments, truncated, two 802.1Q tags) and malformed MoldUDP64 copies (docs/protocol.md §3.2)
 # mixed into both lines, half the frames carrying an 802.1Q tag, some IPv4 options.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

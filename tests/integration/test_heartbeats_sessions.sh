@@ -1,7 +1,7 @@
 #!/bin/bash
 # Heartbeats and end-of-session packets carry the next sequence number (a gap only a
 # heartbeat announces is counted), and two session changes each start a new stream
-# with cleared locate bindings (SPEC §3.3, §3.4).
+# with cleared locate bindings (docs/protocol.md §3.3, §3.4).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# The replay works with and without hugepages (SPEC §5): --huge off always runs with
+# The replay works with and without hugepages (docs/protocol.md §5): --huge off always runs with
 # --no-huge and the profile's memory_mb; --huge auto takes hugepages when enough are
 # free and mounted. Both outputs are exact.
 set -euo pipefail

@@ -100,7 +100,7 @@ cfg, pa, pb, ready = sys.argv[2:]
 feeds, lines, _ports, subs = ac.load_config(cfg)
 ac.read_inputs([pa, pb], lines)
 for f in feeds:
-    ac.route(f)  # fills each subscriber's expected message blocks (SPEC §3.3-3.5)
+    ac.route(f)  # fills each subscriber's expected message blocks (docs/protocol.md §3.3-3.5)
 socks = {}
 for s in subs:
     so = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -2,7 +2,7 @@
 # The same feed through every lcore layout and ring size: RX and TX on separate lcores
 # (net_pcap.yaml), on one lcore (net_pcap-shared.yaml), and with a 64-entry ring and
 # 64-deep bursts so the RX lcore constantly finds the ring full and must hold the input
-# back (replay is lossless, SPEC §5). Every output must be exact, nothing dropped, and
+# back (replay is lossless, docs/protocol.md §5). Every output must be exact, nothing dropped, and
 # every mbuf back in its pool. net_null.yaml discards the output: same counters. Live
 # profiles that do not fit the machine are refused in one line.
 set -euo pipefail

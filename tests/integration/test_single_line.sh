@@ -1,5 +1,5 @@
 #!/bin/bash
-# One feed line (SPEC §3.3 without arbitration): a clean capture, then one with losses
+# One feed line (docs/protocol.md §3.3 without arbitration): a clean capture, then one with losses
 # (gaps never filled, counted) and duplicates.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: BSD-3-Clause
-"""Independent checker of an aster replay (SPEC §3, §5).
+"""Independent checker of an aster replay (docs/protocol.md §3, §5).
 
     aster_check.py --config routing.yaml --feed a.pcap [--feed b.pcap] --out DIR [--tshark]
 
-Reads the input captures itself, computes what SPEC §3 says every subscriber must
+Reads the input captures itself, computes what docs/protocol.md §3 says every subscriber must
 receive, and compares it with DIR/<port>.pcap and DIR/stats.json. Shares no code with
 the C tree on purpose: a bug copied into both would otherwise pass. See docs/feedgen.md.
 
@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - the system python has python3-yaml
     sys.stderr.write("aster_check: needs python3-yaml (run with /usr/bin/python3)\n")
     sys.exit(2)
 
-# SPEC §2: ITCH 5.0 message lengths and stock field offsets.
+# docs/protocol.md §2: ITCH 5.0 message lengths and stock field offsets.
 ITCH = {
     "S": (12, 0), "R": (39, 11), "H": (25, 11), "Y": (20, 11), "L": (26, 15),
     "V": (35, 0), "W": (12, 0), "K": (28, 11), "J": (35, 11), "h": (21, 11),
@@ -48,10 +48,10 @@ END_OF_SESSION = 0xFFFF
 MAX_DIFFS = 8
 
 # Packet-level drop reasons of dataplane/stats.h for frames that belong to no feed line;
-# their sum must equal the input frames that are not feed packets (SPEC §3.1, §3.7).
+# their sum must equal the input frames that are not feed packets (docs/protocol.md §3.1, §3.7).
 NON_FEED_REASONS = ("runt", "not_ipv4", "vlan_stacked", "ip_header", "ip_fragment",
                     "not_udp", "udp_length", "no_feed")
-# Reasons that a lossless replay (SPEC §5) must never count.
+# Reasons that a lossless replay (docs/protocol.md §5) must never count.
 ZERO_REASONS = ("late", "too_large", "no_mbuf", "ring_full", "tx_full", "multi_segment",
                 "foreign_feed")
 
@@ -147,7 +147,7 @@ def load_config(path):
         s.ip = ip4(d["ip"], path)
         s.dport = int(d["port"])
         s.session = str(sd["session"]).encode("ascii").ljust(10, b" ")
-        # Python's re agrees with Hyperscan on the subset the generator writes (SPEC §3.5)
+        # Python's re agrees with Hyperscan on the subset the generator writes (docs/protocol.md §3.5)
         s.regexes = [re.compile(str(p)) for p in sd["symbols"]]
         t = sd.get("types")
         s.types = None if t is None else set(str(t).encode("latin-1"))
@@ -161,7 +161,7 @@ def load_config(path):
 # ---------------------------------------------------------------- frames
 
 def parse_l2l4(fr):
-    """SPEC §3.1: (dst_ip, dst_port, udp_payload) of an Ethernet [802.1Q] IPv4 UDP
+    """docs/protocol.md §3.1: (dst_ip, dst_port, udp_payload) of an Ethernet [802.1Q] IPv4 UDP
     frame that is not a fragment, or None for any other frame."""
     n = len(fr)
     if n < 14:
@@ -195,7 +195,7 @@ def parse_l2l4(fr):
 
 
 def mold_valid(p):
-    """SPEC §3.2: (count, n_msgs) of a valid MoldUDP64 packet, or None."""
+    """docs/protocol.md §3.2: (count, n_msgs) of a valid MoldUDP64 packet, or None."""
     n = len(p)
     if n < MOLD_HDR:
         return None
@@ -274,7 +274,7 @@ def read_inputs(paths, lines):
 
 
 def expected_stream(feed):
-    """SPEC §3.3: per session (in order of first appearance) the union over all lines,
+    """docs/protocol.md §3.3: per session (in order of first appearance) the union over all lines,
     in sequence order from the first packet's sequence; yields message blocks (u16
     length + bytes). Counts gaps as maximal never-received ranges."""
     for session, (_first, start, pkts, hb_max) in sorted(feed.sessions.items(),
@@ -298,7 +298,7 @@ def expected_stream(feed):
                     blocks.append(p[off:e])
                 off = e
             nxt = end
-        if hb_max > nxt:  # a heartbeat / end of session announced more (SPEC §3.3)
+        if hb_max > nxt:  # a heartbeat / end of session announced more (docs/protocol.md §3.3)
             feed.gaps += 1
             feed.gap_messages += hb_max - nxt
         feed.unique += len(blocks)
@@ -306,7 +306,7 @@ def expected_stream(feed):
 
 
 def route(feed):
-    """SPEC §3.4-3.5: locate bindings, locate 0, type filters and pattern matching."""
+    """docs/protocol.md §3.4-3.5: locate bindings, locate 0, type filters and pattern matching."""
     subs = feed.subs
     sym_subs = {}     # symbol -> subscribers whose patterns match
     route_cache = {}  # (symbol or None for locate 0, type) -> subscribers
@@ -364,7 +364,7 @@ class OutSub:
 
 
 def check_port(path, port_subs, diffs):
-    """SPEC §3.6: every frame of DIR/<port>.pcap, grouped by subscriber."""
+    """docs/protocol.md §3.6: every frame of DIR/<port>.pcap, grouped by subscriber."""
     try:
         cap = pcapio.read(path)
     except (OSError, pcapio.PcapError) as e:

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * aster-feedgen: writes realistic MoldUDP64 / ITCH 5.0 captures (SPEC §2) for one feed
- * on one or two lines, plus a routing configuration (SPEC §4) that subscribes a mix of
+ * aster-feedgen: writes realistic MoldUDP64 / ITCH 5.0 captures (docs/protocol.md §2) for one feed
+ * on one or two lines, plus a routing configuration (docs/protocol.md §4) that subscribes a mix of
  * subscribers to it. Used by the integration tests, the demo and the benchmarks; the
  * expected routing result is computed independently by tests/tools/aster_check.py.
  *
@@ -109,7 +109,7 @@ static inline bool rng_chance(struct rng *r, double p)
 	return p > 0 && rng_unit(r) < p;
 }
 
-/* ---- ITCH 5.0 table (SPEC §2) ---- */
+/* ---- ITCH 5.0 table (docs/protocol.md §2) ---- */
 
 static uint8_t itch_len[256];
 static uint8_t itch_stock[256];
@@ -136,7 +136,7 @@ static void itch_table_init(void)
 /*
  * Message mix in units of 0.01 %: adds ~45 %, deletes ~25 %, replaces ~10 %, executions
  * ~6 %, cancels ~4 %, trades ~3 %, the rest small; 'Z' is a type byte not in the table
- * (SPEC §3.2: routed by its locate like any other).
+ * (docs/protocol.md §3.2: routed by its locate like any other).
  */
 static const struct {
 	char type;
@@ -419,9 +419,10 @@ static void emit_random(struct gen *g)
 	s = ord ? (uint32_t)ord->locate - 1 : zipf_symbol(g);
 	locate = (uint16_t)(s + 1);
 	if (type == 'V' || type == 'W')
-		locate = 0; /* market-wide: locate 0 (SPEC §3.4) */
+		locate = 0; /* market-wide: locate 0 (docs/protocol.md §3.4) */
 	else if (!itch_stock[type] && rng_below(&g->rng, TYPE_MIX_TOTAL) < UNBOUND_PER_10K) {
-		/* a locate never announced by a directory message: not deliverable (SPEC §3.4) */
+		/* a locate never announced by a directory message: not deliverable
+		 * (docs/protocol.md §3.4) */
 		locate = (uint16_t)(g->o->symbols + 1 + rng_below(&g->rng, UNBOUND_LOCATES));
 		g->unbound++;
 	}
@@ -584,7 +585,8 @@ static void generate_messages(struct gen *g)
 		uint64_t end = s + 1 == g->n_sessions ? o->messages : (s + 1) * per;
 		char name[16];
 
-		/* session names: prefix, then the day's index, 10 characters (SPEC §2) */
+		/* session names: prefix, then the day's index, 10 characters (docs/protocol.md §2)
+		 */
 		snprintf(name, sizeof(name), "%.*s%0*u", 5, o->session_prefix,
 			 10 - (int)(strlen(o->session_prefix) < 5 ? strlen(o->session_prefix) : 5),
 			 s + 1);
@@ -852,7 +854,7 @@ static uint32_t mold_control(uint8_t *b, const char *session, uint64_t seq, uint
  * A garbage frame before the real packet `p` (whose payload is in l->payload, `plen`
  * bytes). Malformed MoldUDP64 ones are EXTRA copies of `p` with a broken block: the
  * real packet is still sent, so a malformed copy never makes its range look lost
- * (SPEC §3.2 drops the copy whole).
+ * (docs/protocol.md §3.2 drops the copy whole).
  */
 static void send_garbage(struct line *l, uint64_t ts, uint32_t plen)
 {
@@ -982,7 +984,7 @@ static uint64_t pkt_time(const struct gen *g, const struct pkt *p)
 
 /*
  * Write one line's capture. Line B (idx 1) is the same feed a little later (2..5 us).
- * Never lost: the first packet of a session (it sets the expected sequence, SPEC §3.3),
+ * Never lost: the first packet of a session (it sets the expected sequence, docs/protocol.md §3.3),
  * the last SESSION_TAIL_GUARD packets before a session change and the end-of-session
  * packet (so no line still owes the old session when the new one starts), and the
  * closing heartbeat. With heartbeats, the final data packet of the feed is withheld on
@@ -1181,7 +1183,7 @@ static int write_routing(const struct gen *g, const char *path)
 	if (!f)
 		return -errno;
 	rng_seed(&r, o->seed, RS_CONFIG);
-	fprintf(f, "# written by aster-feedgen --seed %llu (SPEC §4)\n",
+	fprintf(f, "# written by aster-feedgen --seed %llu (docs/protocol.md §4)\n",
 		(unsigned long long)o->seed);
 	fprintf(f, "feeds:\n  - name: %s\n    protocol: moldudp64-itch50\n    lines:\n",
 		o->feed_name);
@@ -1466,7 +1468,7 @@ int main(int argc, char **argv)
 	else
 		pb = pa;
 	/* with heartbeats the last data packet is lost everywhere: a gap only the closing
-	 * heartbeat announces (SPEC §3.3) */
+	 * heartbeat announces (docs/protocol.md §3.3) */
 	if (o.heartbeat_every && pa.n > 1)
 		tail_first = pa.p[pa.n - 1].first;
 

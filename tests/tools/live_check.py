@@ -7,7 +7,7 @@
 DIR holds v<N>.yaml for every table version that was applied (N = the version number the
 dataplane was given). status.json is the dataplane's STATUS reply after the run (its
 "table_log" says from which feed sequence on each version routed). Every message of the
-feed (union of the lines, SPEC §3.3) is routed by the version in force at its sequence,
+feed (union of the lines, docs/protocol.md §3.3) is routed by the version in force at its sequence,
 with the locate bindings carried across versions; each subscriber's captured stream must
 be exactly what those versions give it: contiguous sequence numbers from 1, the message
 blocks in feed order, nothing extra, nothing missing, and no drop counted anywhere.

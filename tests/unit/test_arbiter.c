@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Arbiter (SPEC §3.3): at-most-once in-order delivery across A/B lines, gaps, late
+ * Arbiter (docs/protocol.md §3.3): at-most-once in-order delivery across A/B lines, gaps, late
  * copies, sessions, and the hold queue bounds. Every test runs through a checking
  * harness: the deliver callback asserts strictly increasing sequence numbers within a
  * session, and the release callback asserts each kept handle is released exactly once.
@@ -769,7 +769,8 @@ static void random_run(uint64_t seed, uint8_t lines, uint16_t hold_max, unsigned
 		uint64_t s = 1;
 		while (s <= N_SEQ) {
 			uint16_t n = (uint16_t)(1 + rnd(5));
-			/* line 0 starts the stream at 1 (SPEC §3.3: the first packet sets it) */
+			/* line 0 starts the stream at 1 (docs/protocol.md §3.3: the first packet
+			 * sets it) */
 			bool first = l == 0 && s == 1;
 			if (first)
 				n = 1;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Routing configuration loader (SPEC §4): a full round trip, the defaults, and every
+ * Routing configuration loader (docs/protocol.md §4): a full round trip, the defaults, and every
  * error class with its exact one-line "FILE:LINE: KEY: message".
  */
 #include <errno.h>
@@ -217,7 +217,8 @@ Test(config, defaults)
 	cr_expect(s->all_types);
 	cr_expect_eq(s->types[0] | s->types[1] | s->types[2] | s->types[3], 0);
 	for (int t = 0; t < 256; t++)
-		cr_expect(rc_sub_wants_type(s, (uint8_t)t)); /* unknown types too (SPEC §3.5) */
+		cr_expect(rc_sub_wants_type(
+		    s, (uint8_t)t)); /* unknown types too (docs/protocol.md §3.5) */
 	cr_expect_eq(s->max_payload, RC_MAX_PAYLOAD_DEF);
 	cr_expect_eq(cfg->ports[0].src_ip, 0);
 	cr_expect_eq(cfg->ports[0].src_port, 0);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * frame_parse_udp (SPEC §3.1): Ethernet II, one optional 802.1Q tag, IPv4 with options
+ * frame_parse_udp (docs/protocol.md §3.1): Ethernet II, one optional 802.1Q tag, IPv4 with options
  * and without fragments, UDP; every other frame yields its drop reason.
  */
 #include <string.h>

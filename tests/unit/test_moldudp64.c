@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * MoldUDP64 validation (SPEC §2, §3.2) and the ITCH 5.0 tables it relies on (SPEC §2).
+ * MoldUDP64 validation (docs/protocol.md §2, §3.2) and the ITCH 5.0 tables it relies on
+ * (docs/protocol.md §2).
  */
 #include <string.h>
 
@@ -9,7 +10,7 @@
 #include "feed_moldudp64.h"
 #include "itch50.h"
 
-/* ---- ITCH 5.0 tables: every row of SPEC §2 ---- */
+/* ---- ITCH 5.0 tables: every row of docs/protocol.md §2 ---- */
 
 static const struct {
 	char type;

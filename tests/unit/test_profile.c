@@ -80,7 +80,8 @@ Test(profile, net_pcap)
 	cr_expect_eq(p.lcores[1].id, 2);
 	cr_expect_eq(p.lcores[1].cpu, 0);
 	cr_expect_eq(p.lcores[1].roles, PROFILE_ROLE_TX);
-	/* FACTS: must fit --no-huge -m 512 with two pools of ~2.3 KiB mbufs. */
+	/* docs/performance.md, measured costs: must fit --no-huge -m 512 with two pools of ~2.3 KiB
+	 * mbufs. */
 	cr_expect_leq(((uint64_t)p.rx_mbufs + p.tx_mbufs) * 2432, (uint64_t)p.memory_mb << 19);
 	cr_expect_leq(p.memory_mb, 512);
 	cr_expect_eq(p.ring_size & (p.ring_size - 1), 0);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Per-subscriber MoldUDP64 framing (SPEC §3.6). Every frame the publisher closes is
+ * Per-subscriber MoldUDP64 framing (docs/protocol.md §3.6). Every frame the publisher closes is
  * parsed back independently: Ethernet/IPv4/UDP fields, lengths, IPv4 checksum,
  * MoldUDP64 session, sequence and count, message blocks byte-for-byte.
  */
@@ -134,7 +134,8 @@ static uint64_t check_frame(const struct frame *f, const char *session10, uint32
 
 	cr_assert_geq(f->len, 62);
 	payload = f->len - 42;
-	cr_assert_leq(payload, max_payload, "SPEC §3.6: UDP payload at most max_payload");
+	cr_assert_leq(payload, max_payload,
+		      "docs/protocol.md §3.6: UDP payload at most max_payload");
 	cr_assert_eq(memcmp(b, DST_MAC, 6), 0);
 	cr_assert_eq(memcmp(b + 6, SRC_MAC, 6), 0);
 	cr_assert_eq(rd16(b + 12), 0x0800);
@@ -326,7 +327,7 @@ static void stream(uint16_t max_payload, uint32_t n_msgs, uint16_t max_len)
 
 		cr_assert_eq(check_frame(&k->f[f], "STREAM    ", max_payload, &count), expect_seq,
 			     "frame %u", f);
-		cr_assert_gt(count, 0, "SPEC §3.6: at least one message");
+		cr_assert_gt(count, 0, "docs/protocol.md §3.6: at least one message");
 		for (uint16_t c = 0; c < count; c++, i++) {
 			uint16_t len = gen(i, buf, max_len);
 

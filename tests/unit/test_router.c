@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Router and matcher (SPEC §3.4, §3.5): locate binding, pattern semantics, type
+ * Router and matcher (docs/protocol.md §3.4, §3.5): locate binding, pattern semantics, type
  * filters, feed-wide locate 0, re-binding, rule-set versions and config errors.
  * The routing_config is built by hand so the router's own error path is reached
  * (the YAML loader would reject an invalid pattern first).
@@ -95,7 +95,7 @@ static struct router_state *build1(const char *const *const *pats, uint32_t n_su
 	return rs;
 }
 
-/* ---- ITCH 5.0 messages (SPEC §2) ---- */
+/* ---- ITCH 5.0 messages (docs/protocol.md §2) ---- */
 
 /* Add Order (A, 36 bytes, stock at 24) for AAPL on locate 5. */
 static const uint8_t msg_a_aapl[36] = {
@@ -196,7 +196,7 @@ static uint64_t who_sym(const char *const *pats, const char *stock)
 	return r;
 }
 
-/* ---- pattern semantics (SPEC §3.5) ---- */
+/* ---- pattern semantics (docs/protocol.md §3.5) ---- */
 
 Test(router, exact_literal)
 {
@@ -307,7 +307,7 @@ Test(router, several_patterns_set_the_bit_once)
 	router_state_free(rs);
 }
 
-/* ---- types, locate 0, binding (SPEC §3.4) ---- */
+/* ---- types, locate 0, binding (docs/protocol.md §3.4) ---- */
 
 static struct routing_config *types_cfg(void)
 {
@@ -412,7 +412,7 @@ Test(router, unbound_and_short)
 	cr_expect_eq(route(rl, rs, msg_s, 1, &subs), ROUTE_SHORT);
 	cr_expect_eq(route(rl, rs, msg_s, 2, &subs), ROUTE_SHORT);
 	cr_expect_eq(route(rl, rs, msg_s, 3, &subs), ROUTE_OK, "type + locate is enough");
-	/* an unknown type routes by its locate like any other (SPEC §3.2) */
+	/* an unknown type routes by its locate like any other (docs/protocol.md §3.2) */
 	e77.b[0] = 'z';
 	cr_expect_eq(route(rl, rs, e77.b, 3, &subs), ROUTE_UNBOUND);
 	cr_expect_eq(who(rl, rs, 'R', 77, "AAPL"), 1);
@@ -548,7 +548,7 @@ Test(router, version_change_recomputes)
 	router_state_free(rs1);
 }
 
-/* ---- configuration errors (SPEC §3.5, STYLE §9) ---- */
+/* ---- configuration errors (docs/protocol.md §3.5, docs/conventions.md §2) ---- */
 
 Test(router, invalid_pattern_error_line)
 {

@@ -569,7 +569,7 @@ Test(table, add_subscriber_errors)
 	routing_config_free(a);
 }
 
-/* SPEC §3.5: an invalid pattern names the subscriber and the pattern. */
+/* docs/protocol.md §3.5: an invalid pattern names the subscriber and the pattern. */
 Test(table, invalid_pattern_names_subscriber_and_pattern)
 {
 	struct routing_config *a = parse(base), *r;
