@@ -54,10 +54,16 @@ int audit_append(struct audit *a, const struct audit_entry *e)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ", ts.tv_nsec / 1000000);
-	o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I}", "time", when, "uid",
-		      (json_int_t)e->uid, "gid", (json_int_t)e->gid, "pid", (json_int_t)e->pid,
-		      "command", e->command, "result", e->result, "before", (json_int_t)e->before,
-		      "after", (json_int_t)e->after);
+	if (e->identity != NULL)
+		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "time", when, "identity",
+			      e->identity, "address", e->address != NULL ? e->address : "",
+			      "command", e->command, "result", e->result, "before",
+			      (json_int_t)e->before, "after", (json_int_t)e->after);
+	else
+		o = json_pack("{s:s, s:I, s:I, s:I, s:s, s:s, s:I, s:I}", "time", when, "uid",
+			      (json_int_t)e->uid, "gid", (json_int_t)e->gid, "pid",
+			      (json_int_t)e->pid, "command", e->command, "result", e->result,
+			      "before", (json_int_t)e->before, "after", (json_int_t)e->after);
 	if (o == NULL)
 		return -ENOMEM;
 	line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);

@@ -4,6 +4,9 @@
  * of aster-control, whether it was made, refused or failed:
  *   {"time": "2024-05-01T09:30:00.123Z", "uid": 1000, "gid": 1000, "pid": 4242,
  *    "command": "add-pattern alpha ^MSFT$", "result": "ok", "before": 7, "after": 8}
+ * A remote caller (the HTTPS API) has no uid, gid or pid; its line names the identity of
+ * its certificate and its address instead:
+ *   {"time": ..., "identity": "ops-alice", "address": "192.0.2.7:50312", "command": ...}
  * Each line is written with one write(2) on an O_APPEND descriptor, so lines from
  * concurrent writers never interleave, and synced before the change is acknowledged.
  */
@@ -19,10 +22,12 @@ struct audit_entry {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
-	const char *command; /* the command as the operator would type it */
-	const char *result;  /* "ok", "no changes", "denied", "error: <one line>" */
-	uint64_t before;     /* table version before the change */
-	uint64_t after;	     /* after (== before when nothing changed) */
+	const char *identity; /* remote callers: certificate identity (uid/gid/pid unused) */
+	const char *address;  /* remote callers: their address */
+	const char *command;  /* the command as the operator would type it */
+	const char *result;   /* "ok", "no changes", "denied", "error: <one line>" */
+	uint64_t before;      /* table version before the change */
+	uint64_t after;	      /* after (== before when nothing changed) */
 };
 
 /* Open (create 0640, parent directories not created) for appending. NULL + errno. */

@@ -46,21 +46,53 @@ struct server {
 
 /* ------------------------------------------------------------------ replies */
 
-static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Kinds of refusal, in a refused reply's "kind" (docs/control.md). */
+#define KIND_INVALID	 "invalid"     /* the request or the table it would make is wrong */
+#define KIND_DENIED	 "denied"      /* the caller may not do this */
+#define KIND_NOT_FOUND	 "not_found"   /* no such subscriber or pattern */
+#define KIND_CONFLICT	 "conflict"    /* it exists already */
+#define KIND_LIMIT	 "limit"       /* a settings limit would be passed */
+#define KIND_UNAVAILABLE "unavailable" /* the dataplane cannot be asked */
+#define KIND_INTERNAL	 "internal"    /* aster-control failed (store, memory) */
 
-static json_t *fail(const char *fmt, ...)
+static json_t *vfail(const char *kind, const char *fmt, va_list ap)
 {
 	char msg[ERR_LEN];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	/* Replies are one line: a validator message never spans two. */
 	for (char *p = msg; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
-	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
+	return json_pack("{s:b, s:s, s:s}", "ok", 0, "error", msg, "kind", kind);
+}
+
+static json_t *fail_as(const char *kind, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static json_t *fail_as(const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	r = vfail(kind, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* A request that is wrong in itself: the common refusal. */
+static json_t *fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static json_t *fail(const char *fmt, ...)
+{
+	va_list ap;
+	json_t *r;
+
+	va_start(ap, fmt);
+	r = vfail(KIND_INVALID, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 static json_t *ok(void)
@@ -171,7 +203,8 @@ static json_t *cmd_stats(struct server_ctx *ctx, json_t *req)
 		stats = json_loads(text, 0, &jerr);
 		free(text);
 		if (stats == NULL)
-			return fail("stats: the dataplane sent invalid JSON: %s", jerr.text);
+			return fail_as(KIND_INTERNAL, "stats: the dataplane sent invalid JSON: %s",
+				       jerr.text);
 		r = ok();
 		json_object_set_new(r, "source", json_string("dataplane"));
 		json_object_set_new(r, "dataplane_version",
@@ -181,7 +214,8 @@ static json_t *cmd_stats(struct server_ctx *ctx, json_t *req)
 	}
 	/* No control connection: the health segment still holds the last counters. */
 	if (health_snapshot(ctx->health) == NULL)
-		return fail("stats: dataplane unreachable: %s", dplink_last_error(ctx->link));
+		return fail_as(KIND_UNAVAILABLE, "stats: dataplane unreachable: %s",
+			       dplink_last_error(ctx->link));
 	hs = health_status_json(ctx->health);
 	stats =
 	    json_pack("{s:O, s:O, s:O}", "feeds", json_object_get(hs, "feeds"), "subscribers",
@@ -374,6 +408,8 @@ static void audit(struct server_ctx *ctx, const struct server_peer *peer, const 
 	    .uid = peer->uid,
 	    .gid = peer->gid,
 	    .pid = peer->pid,
+	    .identity = peer->identity,
+	    .address = peer->address,
 	    .command = command,
 	    .result = result,
 	    .before = before,
@@ -417,27 +453,36 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 	uint64_t before = ctx->version, after = ctx->version;
 	size_t n_changes = 0;
 	json_t *r;
-	int rc;
+	int rc, why;
 
 	command_text(cmd, req, what, sizeof(what));
+	errno = 0;
 	next = edit(ctx, cmd, req, err, sizeof(err));
+	why = errno;
 	if (next != NULL && check_limits(ctx->set, next, err, sizeof(err)) < 0) {
 		routing_config_free(next);
 		next = NULL;
+		why = E2BIG;
 	}
 	if (next == NULL) {
 		/* Nothing was stored: the running table is unchanged (issue 3 §"Tests"). */
 		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(errno));
+			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(why));
 		snprintf(result, sizeof(result), "error: %s", err);
 		if (!dry)
 			audit(ctx, peer, what, result, before, before);
-		return fail("%s", err);
+		return fail_as(why == ENOENT   ? KIND_NOT_FOUND
+			       : why == EEXIST ? KIND_CONFLICT
+			       : why == E2BIG  ? KIND_LIMIT
+			       : why == ENOMEM ? KIND_INTERNAL
+					       : KIND_INVALID,
+			       "%s", err);
 	}
 	diff = table_diff(ctx->cfg, next, &n_changes);
 	if (diff == NULL) {
 		routing_config_free(next);
-		return fail("%s: cannot compute the diff: %s", cmd, strerror(errno));
+		return fail_as(KIND_INTERNAL, "%s: cannot compute the diff: %s", cmd,
+			       strerror(errno));
 	}
 	r = ok();
 	json_object_set_new(r, "changes", json_integer((json_int_t)n_changes));
@@ -456,7 +501,8 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 	if (yaml == NULL) {
 		routing_config_free(next);
 		json_decref(r);
-		return fail("%s: cannot render the table: %s", cmd, strerror(errno));
+		return fail_as(KIND_INTERNAL, "%s: cannot render the table: %s", cmd,
+			       strerror(errno));
 	}
 	rc = store_replace(ctx->store, next, yaml, &after, err, sizeof(err));
 	if (rc < 0) {
@@ -465,7 +511,7 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 		json_decref(r);
 		snprintf(result, sizeof(result), "error: %s", err);
 		audit(ctx, peer, what, result, before, before);
-		return fail("%s: store: %s", cmd, err);
+		return fail_as(KIND_INTERNAL, "%s: store: %s", cmd, err);
 	}
 	routing_config_free(ctx->cfg);
 	free(ctx->yaml);
@@ -507,24 +553,48 @@ json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, j
 			c = &commands[i];
 	if (c == NULL)
 		return fail("unknown command \"%s\"", cmd);
-	/* The daemon's own uid owns the database anyway; everyone else must be listed. */
-	may_write =
-	    peer->uid == geteuid() || settings_acl_allows(&ctx->set->write, peer->uid, peer->gid);
-	may_read = may_write || settings_acl_allows(&ctx->set->read, peer->uid, peer->gid);
-	if ((c->changes && !may_write) || !may_read)
-		fprintf(stderr, "aster-control: permission denied: uid %u pid %d: %s\n",
-			(unsigned)peer->uid, (int)peer->pid, cmd);
+	if (peer->identity != NULL) {
+		/* A remote caller: the role its certificate maps to (http.h). */
+		may_write = peer->role == SERVER_ROLE_WRITE;
+		may_read = may_write || peer->role == SERVER_ROLE_READ;
+	} else {
+		/* The daemon's own uid owns the database anyway; everyone else must be listed. */
+		may_write = peer->uid == geteuid() ||
+			    settings_acl_allows(&ctx->set->write, peer->uid, peer->gid);
+		may_read = may_write || settings_acl_allows(&ctx->set->read, peer->uid, peer->gid);
+	}
+	if ((c->changes && !may_write) || !may_read) {
+		if (peer->identity != NULL)
+			fprintf(stderr, "aster-control: permission denied: \"%s\" from %s: %s\n",
+				peer->identity, peer->address, cmd);
+		else
+			fprintf(stderr, "aster-control: permission denied: uid %u pid %d: %s\n",
+				(unsigned)peer->uid, (int)peer->pid, cmd);
+	}
 	if (c->changes && !may_write) {
 		command_text(cmd, req, what, sizeof(what));
 		audit(ctx, peer, what, "denied", ctx->version, ctx->version);
-		return fail("permission denied: uid %u may not change the table (%s); not in "
-			    "write_uids or write_groups",
-			    (unsigned)peer->uid, cmd);
+		if (peer->identity != NULL)
+			return fail_as(KIND_DENIED,
+				       "permission denied: \"%s\" may not change the table (%s); "
+				       "not in write_certs",
+				       peer->identity, cmd);
+		return fail_as(KIND_DENIED,
+			       "permission denied: uid %u may not change the table (%s); not in "
+			       "write_uids or write_groups",
+			       (unsigned)peer->uid, cmd);
 	}
-	if (!may_read)
-		return fail("permission denied: uid %u is not in read_uids, read_groups, "
-			    "write_uids or write_groups",
-			    (unsigned)peer->uid);
+	if (!may_read) {
+		if (peer->identity != NULL)
+			return fail_as(KIND_DENIED,
+				       "permission denied: \"%s\" is not in read_certs or "
+				       "write_certs",
+				       peer->identity);
+		return fail_as(KIND_DENIED,
+			       "permission denied: uid %u is not in read_uids, read_groups, "
+			       "write_uids or write_groups",
+			       (unsigned)peer->uid);
+	}
 	if (c->changes)
 		return cmd_change(ctx, peer, cmd, req);
 	if (strcmp(cmd, "get") == 0)

@@ -6,8 +6,9 @@
  * the settings, read-only commands being separated from changing ones.
  *
  * Protocol: one JSON object a line each way (docs/control.md). A request names its
- * command in "cmd"; a reply has "ok": true plus the command's fields, or "ok": false and
- * "error": one line. A connection may carry several requests; they are answered in order.
+ * command in "cmd"; a reply has "ok": true plus the command's fields, or "ok": false,
+ * "error": one line and "kind": what sort of refusal (invalid, denied, not_found, ...).
+ * A connection may carry several requests; they are answered in order.
  *
  * A change flows: permission -> the edit (table_*) or the parse of the applied file ->
  * limits -> diff -> (dry run: reply with the diff) -> store_replace, one transaction ->
@@ -46,11 +47,27 @@ struct server_ctx {
 	uint64_t version;
 };
 
-/* Who is asking (SO_PEERCRED). */
+/* What a remote caller may do: the role its certificate identity maps to in the
+ * settings (read_certs, write_certs). */
+enum server_role {
+	SERVER_ROLE_NONE = 0,
+	SERVER_ROLE_READ,
+	SERVER_ROLE_WRITE, /* implies read */
+};
+
+/*
+ * Who is asking. A caller on the asterctl socket is known by SO_PEERCRED (pid, uid, gid)
+ * and judged by the uid and group allow-lists; a remote caller (the HTTPS API, http.h)
+ * by its certificate's identity, with the role the API looked up for it. Audit lines
+ * name whichever the caller has.
+ */
 struct server_peer {
 	pid_t pid;
 	uid_t uid;
 	gid_t gid;
+	const char *identity;  /* remote callers: certificate identity; NULL on the socket */
+	const char *address;   /* remote callers: their address, e.g. "192.0.2.7:50312" */
+	enum server_role role; /* remote callers only */
 };
 
 struct server;
@@ -65,7 +82,9 @@ size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap);
 /* Serve what poll() reported on the descriptors server_pollfds returned. */
 void server_serve(struct server *sv, const struct pollfd *fds, size_t n);
 
-/* Execute one request for `peer` and return the reply object (never NULL). */
+/* Execute one request for `peer` and return the reply object (never NULL). A refused
+ * request's reply also says what kind of refusal it is, in "kind" (docs/control.md): the
+ * HTTPS API turns it into the HTTP status. */
 json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req);
 
 #endif
