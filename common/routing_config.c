@@ -36,11 +36,38 @@ static const struct yaml_doc_key top_keys[TOP_N] = {
     [TOP_SUBS] = {"subscribers", YAML_DOC_SEQ, false, 0, RC_LIST_MAX, 0, NULL, NULL},
 };
 
-enum { FEED_NAME, FEED_PROTOCOL, FEED_LINES, FEED_N };
+enum { FEED_NAME, FEED_PROTOCOL, FEED_LINES, FEED_RECOVERY, FEED_N };
 static const struct yaml_doc_key feed_keys[FEED_N] = {
     [FEED_NAME] = {"name", YAML_DOC_STR, true, 1, RC_NAME_LEN, 0, NULL, NULL},
     [FEED_PROTOCOL] = {"protocol", YAML_DOC_STR, true, 1, 64, 0, NULL, RC_PROTOCOL_ITCH50},
     [FEED_LINES] = {"lines", YAML_DOC_SEQ, true, 1, RC_MAX_LINES, 0, NULL, NULL},
+    [FEED_RECOVERY] = {"recovery", YAML_DOC_MAP, false, 0, 0, 0, NULL, NULL},
+};
+
+/* feeds[].recovery (docs/protocol.md §6.3) */
+enum { REC_SERVER, REC_SOURCE, REC_WAIT, REC_TIMEOUT, REC_TRIES, REC_N };
+static const struct yaml_doc_key recovery_keys[REC_N] = {
+    [REC_SERVER] = {"server", YAML_DOC_MAP, true, 0, 0, 0, NULL, NULL},
+    [REC_SOURCE] = {"source", YAML_DOC_MAP, true, 0, 0, 0, NULL, NULL},
+    [REC_WAIT] = {"wait_us", YAML_DOC_INT, false, 0, RC_RECOVERY_WAIT_US_MAX,
+		  RC_RECOVERY_WAIT_US_DEF, NULL, NULL},
+    [REC_TIMEOUT] = {"timeout_us", YAML_DOC_INT, false, RC_RECOVERY_TIMEOUT_US_MIN,
+		     RC_RECOVERY_TIMEOUT_US_MAX, RC_RECOVERY_TIMEOUT_US_DEF, NULL, NULL},
+    [REC_TRIES] = {"tries", YAML_DOC_INT, false, 1, RC_RECOVERY_TRIES_MAX, RC_RECOVERY_TRIES_DEF,
+		   NULL, NULL},
+};
+
+enum { SERVER_MAC, SERVER_IP, SERVER_PORT, SERVER_N };
+static const struct yaml_doc_key server_keys[SERVER_N] = {
+    [SERVER_MAC] = {"mac", YAML_DOC_STR, true, 1, 64, 0, NULL, NULL},
+    [SERVER_IP] = {"ip", YAML_DOC_STR, true, 1, 64, 0, NULL, NULL},
+    [SERVER_PORT] = {"port", YAML_DOC_INT, true, 1, 65535, 0, NULL, NULL},
+};
+
+enum { SOURCE_IP, SOURCE_PORT, SOURCE_N };
+static const struct yaml_doc_key source_keys[SOURCE_N] = {
+    [SOURCE_IP] = {"ip", YAML_DOC_STR, true, 1, 64, 0, NULL, NULL},
+    [SOURCE_PORT] = {"port", YAML_DOC_INT, true, 1, 65535, 0, NULL, NULL},
 };
 
 enum { LINE_NAME, LINE_GROUP, LINE_PORT, LINE_N };
@@ -50,11 +77,20 @@ static const struct yaml_doc_key line_keys[LINE_N] = {
     [LINE_PORT] = {"port", YAML_DOC_INT, true, 1, 65535, 0, NULL, NULL},
 };
 
-enum { PORT_NAME, PORT_SRC_IP, PORT_SRC_PORT, PORT_N };
+enum { PORT_NAME, PORT_SRC_IP, PORT_SRC_PORT, PORT_RETRANSMIT, PORT_N };
 static const struct yaml_doc_key port_keys[PORT_N] = {
     [PORT_NAME] = {"name", YAML_DOC_STR, true, 1, RC_NAME_LEN, 0, NULL, NULL},
     [PORT_SRC_IP] = {"src_ip", YAML_DOC_STR, false, 1, 64, 0, "0.0.0.0", NULL},
     [PORT_SRC_PORT] = {"src_port", YAML_DOC_INT, false, 1, 65535, 0, NULL, NULL},
+    [PORT_RETRANSMIT] = {"retransmit", YAML_DOC_MAP, false, 0, 0, 0, NULL, NULL},
+};
+
+/* ports[].retransmit (docs/protocol.md §6.2) */
+enum { RETX_PORT, RETX_RATE, RETX_N };
+static const struct yaml_doc_key retransmit_keys[RETX_N] = {
+    [RETX_PORT] = {"port", YAML_DOC_INT, true, 1, 65535, 0, NULL, NULL},
+    [RETX_RATE] = {"rate", YAML_DOC_INT, false, 1, RC_RETRANSMIT_RATE_MAX, RC_RETRANSMIT_RATE_DEF,
+		   NULL, NULL},
 };
 
 enum {
@@ -66,6 +102,8 @@ enum {
 	SUB_SYMBOLS,
 	SUB_TYPES,
 	SUB_MAXPL,
+	SUB_HISTORY,
+	SUB_HEARTBEAT,
 	SUB_N
 };
 static const struct yaml_doc_key sub_keys[SUB_N] = {
@@ -79,6 +117,9 @@ static const struct yaml_doc_key sub_keys[SUB_N] = {
     [SUB_TYPES] = {"types", YAML_DOC_STR, false, 1, 256, 0, NULL, NULL},
     [SUB_MAXPL] = {"max_payload", YAML_DOC_INT, false, RC_MAX_PAYLOAD_MIN, RC_MAX_PAYLOAD_MAX,
 		   RC_MAX_PAYLOAD_DEF, NULL, NULL},
+    [SUB_HISTORY] = {"history", YAML_DOC_INT, false, 0, RC_HISTORY_MAX, RC_HISTORY_DEF, NULL, NULL},
+    [SUB_HEARTBEAT] = {"heartbeat_ms", YAML_DOC_INT, false, 0, RC_HEARTBEAT_MS_MAX,
+		       RC_HEARTBEAT_MS_DEF, NULL, NULL},
 };
 
 enum { DST_MAC, DST_IP, DST_PORT, DST_N };
@@ -283,6 +324,24 @@ static int get_ipv4(struct loader *l, const yaml_node_t *val, const struct yaml_
 	return 0;
 }
 
+/* A host's address: not 0.0.0.0, not multicast (224/4), not limited broadcast. */
+static bool ipv4_unicast(uint32_t ip)
+{
+	return ip != 0 && (ip >> 28) != 0xe && ip != UINT32_MAX;
+}
+
+/* An address aster sends to or answers for (docs/protocol.md §6): a unicast IPv4 one. */
+static int get_unicast_ipv4(struct loader *l, const yaml_node_t *val, const struct yaml_doc_key *k,
+			    uint32_t *out)
+{
+	int rc = get_ipv4(l, val, k, out);
+
+	if (rc == 0 && !ipv4_unicast(*out))
+		return yaml_doc_error(&l->doc, val, k->name, "\"%s\" is not a unicast IPv4 address",
+				      yaml_doc_str(val, k));
+	return rc;
+}
+
 static int parse_line(struct loader *l, struct rc_feed *f, uint32_t li, yaml_node_t *node)
 {
 	struct routing_config *cfg = l->cfg;
@@ -336,6 +395,50 @@ static int parse_line(struct loader *l, struct rc_feed *f, uint32_t li, yaml_nod
 	return 0;
 }
 
+/* feeds[].recovery (docs/protocol.md §6.3): the form only; routing_config_check_live
+ * checks source.ip against the PMD profile's RX ports. */
+static int parse_recovery(struct loader *l, struct rc_feed *f, yaml_node_t *node)
+{
+	struct rc_recovery *r = &f->recovery;
+	yaml_node_t *v[REC_N], *sv[SERVER_N], *cv[SOURCE_N];
+	const char *mac;
+	int rc;
+
+	rc = yaml_doc_map(&l->doc, node, "recovery", recovery_keys, REC_N, v, NULL);
+	if (rc < 0)
+		return rc;
+	rc = yaml_doc_map(&l->doc, v[REC_SERVER], "server", server_keys, SERVER_N, sv, NULL);
+	if (rc < 0)
+		return rc;
+	rc = yaml_doc_map(&l->doc, v[REC_SOURCE], "source", source_keys, SOURCE_N, cv, NULL);
+	if (rc < 0)
+		return rc;
+	r->cfg_line = yaml_doc_line(node);
+	mac = yaml_doc_str(sv[SERVER_MAC], &server_keys[SERVER_MAC]);
+	if (!parse_mac(mac, r->server_mac))
+		return yaml_doc_error(&l->doc, sv[SERVER_MAC], "mac",
+				      "\"%s\" is not a MAC address (xx:xx:xx:xx:xx:xx)", mac);
+	if ((r->server_mac[0] & 1) != 0 || memcmp(r->server_mac, "\0\0\0\0\0\0", 6) == 0)
+		return yaml_doc_error(&l->doc, sv[SERVER_MAC], "mac",
+				      "\"%s\" is not a unicast MAC address (the next hop towards "
+				      "the server)",
+				      mac);
+	rc = get_unicast_ipv4(l, sv[SERVER_IP], &server_keys[SERVER_IP], &r->server_ip);
+	if (rc < 0)
+		return rc;
+	r->server_port = (uint16_t)yaml_doc_int(sv[SERVER_PORT], &server_keys[SERVER_PORT]);
+	rc = get_unicast_ipv4(l, cv[SOURCE_IP], &source_keys[SOURCE_IP], &r->source_ip);
+	if (rc < 0)
+		return rc;
+	r->source_ip_line = yaml_doc_line(cv[SOURCE_IP]);
+	r->source_port = (uint16_t)yaml_doc_int(cv[SOURCE_PORT], &source_keys[SOURCE_PORT]);
+	r->wait_us = (uint32_t)yaml_doc_int(v[REC_WAIT], &recovery_keys[REC_WAIT]);
+	r->timeout_us = (uint32_t)yaml_doc_int(v[REC_TIMEOUT], &recovery_keys[REC_TIMEOUT]);
+	r->tries = (uint16_t)yaml_doc_int(v[REC_TRIES], &recovery_keys[REC_TRIES]);
+	r->enabled = true;
+	return 0;
+}
+
 static int parse_feed(struct loader *l, yaml_node_t *node)
 {
 	struct routing_config *cfg = l->cfg;
@@ -364,6 +467,11 @@ static int parse_feed(struct loader *l, yaml_node_t *node)
 		if (rc < 0)
 			return rc;
 		f->n_lines++;
+	}
+	if (v[FEED_RECOVERY] != NULL) {
+		rc = parse_recovery(l, f, v[FEED_RECOVERY]);
+		if (rc < 0)
+			return rc;
 	}
 	cfg->n_feeds++;
 	return 0;
@@ -396,6 +504,31 @@ static int parse_port(struct loader *l, yaml_node_t *node)
 	if (rc < 0)
 		return rc;
 	p->src_port = (uint16_t)yaml_doc_int(v[PORT_SRC_PORT], &port_keys[PORT_SRC_PORT]);
+	if (v[PORT_RETRANSMIT] != NULL) {
+		yaml_node_t *rv[RETX_N];
+
+		rc = yaml_doc_map(&l->doc, v[PORT_RETRANSMIT], "retransmit", retransmit_keys,
+				  RETX_N, rv, NULL);
+		if (rc < 0)
+			return rc;
+		/* docs/protocol.md §6.2: requests are sent to src_ip:retransmit.port, and
+		 * the dataplane answers ARP for src_ip: it must be a host address. */
+		if (v[PORT_SRC_IP] == NULL)
+			return yaml_doc_error(&l->doc, v[PORT_RETRANSMIT], "retransmit",
+					      "port \"%s\" has no src_ip (requests are sent to "
+					      "src_ip:retransmit.port)",
+					      p->name);
+		if (!ipv4_unicast(p->src_ip))
+			return yaml_doc_error(&l->doc, v[PORT_SRC_IP], "src_ip",
+					      "\"%s\" is not a unicast IPv4 address (port \"%s\" "
+					      "serves retransmission requests on it)",
+					      yaml_doc_str(v[PORT_SRC_IP], &port_keys[PORT_SRC_IP]),
+					      p->name);
+		p->retransmit_port =
+		    (uint16_t)yaml_doc_int(rv[RETX_PORT], &retransmit_keys[RETX_PORT]);
+		p->retransmit_rate =
+		    (uint32_t)yaml_doc_int(rv[RETX_RATE], &retransmit_keys[RETX_RATE]);
+	}
 	cfg->n_ports++;
 	return 0;
 }
@@ -637,7 +770,80 @@ static int parse_sub(struct loader *l, yaml_node_t *node)
 	if (rc < 0)
 		return rc;
 	s->max_payload = (uint16_t)yaml_doc_int(v[SUB_MAXPL], &sub_keys[SUB_MAXPL]);
+	s->history = (uint32_t)yaml_doc_int(v[SUB_HISTORY], &sub_keys[SUB_HISTORY]);
+	s->heartbeat_ms = (uint32_t)yaml_doc_int(v[SUB_HEARTBEAT], &sub_keys[SUB_HEARTBEAT]);
 	return 0;
+}
+
+/* One address a frame for a feed arrives on: a line's group:port or a recovery source. */
+struct addr_use {
+	uint64_t key; /* ip << 16 | port */
+	uint32_t feed;
+	int32_t line; /* index in the feed, -1 for its recovery source */
+	uint32_t cfg_line;
+};
+
+static int addr_use_cmp(const void *x, const void *y)
+{
+	const struct addr_use *a = x, *b = y;
+
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
+	return a->cfg_line < b->cfg_line ? -1 : a->cfg_line > b->cfg_line;
+}
+
+/*
+ * docs/protocol.md §6.3: answers arriving at a feed's recovery source are one more line
+ * of that feed, so the source ip:port may be neither another feed's source nor any
+ * line's group:port (docs/protocol.md §3.1: an address identifies one line). Lines
+ * among themselves are checked in parse_line. Sorted, so linear after the sort.
+ */
+static int check_recovery_addresses(struct loader *l)
+{
+	const struct routing_config *cfg = l->cfg;
+	struct addr_use *u;
+	size_t n = 0, n_src = 0;
+	int rc = 0;
+
+	for (uint32_t f = 0; f < cfg->n_feeds; f++)
+		n_src += cfg->feeds[f].recovery.enabled;
+	if (n_src == 0)
+		return 0;
+	u = calloc(n_src + (size_t)cfg->n_feeds * RC_MAX_LINES, sizeof(*u));
+	if (u == NULL)
+		return -ENOMEM;
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		const struct rc_feed *fd = &cfg->feeds[f];
+
+		for (uint32_t i = 0; i < fd->n_lines; i++)
+			u[n++] = (struct addr_use){(uint64_t)fd->lines[i].group << 16 |
+						       fd->lines[i].port,
+						   f, (int32_t)i, fd->lines[i].cfg_line};
+		if (fd->recovery.enabled)
+			u[n++] = (struct addr_use){(uint64_t)fd->recovery.source_ip << 16 |
+						       fd->recovery.source_port,
+						   f, -1, fd->recovery.source_ip_line};
+	}
+	qsort(u, n, sizeof(*u), addr_use_cmp);
+	for (size_t i = 1; i < n && rc == 0; i++) {
+		const struct addr_use *a = &u[i - 1], *b = &u[i];
+		/* the message's line: the later of the two in the file */
+		yaml_node_t at = {.start_mark = {.line = b->cfg_line - 1}};
+		uint32_t ip = (uint32_t)(b->key >> 16);
+
+		if (a->key != b->key || (a->line >= 0 && b->line >= 0))
+			continue;
+		rc = yaml_doc_error(
+		    &l->doc, &at, b->line < 0 ? "ip" : "group",
+		    "%u.%u.%u.%u:%u is already used by feed \"%s\" %s%s%s (line %" PRIu32 ")",
+		    ip >> 24, (ip >> 16) & 0xff, (ip >> 8) & 0xff, ip & 0xff,
+		    (unsigned int)(b->key & 0xffff), cfg->feeds[a->feed].name,
+		    a->line < 0 ? "recovery source" : "line \"",
+		    a->line < 0 ? "" : cfg->feeds[a->feed].lines[a->line].name,
+		    a->line < 0 ? "" : "\"", a->cfg_line);
+	}
+	free(u);
+	return rc;
 }
 
 static int build(struct loader *l)
@@ -669,6 +875,9 @@ static int build(struct loader *l)
 		if (rc < 0)
 			return rc;
 	}
+	rc = check_recovery_addresses(l);
+	if (rc < 0)
+		return rc;
 	for (size_t i = 0; i < np; i++) {
 		rc = parse_port(l, yaml_doc_seq_item(&l->doc, v[TOP_PORTS], i));
 		if (rc < 0)
@@ -758,6 +967,39 @@ void routing_config_free(struct routing_config *cfg)
 	free(cfg->feeds);
 	free(cfg->path);
 	free(cfg);
+}
+
+int routing_config_check_live(const struct routing_config *cfg, const struct rc_rx_port *rx,
+			      uint32_t n_rx, uint32_t *rx_of_feed, char *err, size_t errlen)
+{
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		const struct rc_recovery *r = &cfg->feeds[f].recovery;
+		uint32_t i = 0;
+
+		if (rx_of_feed != NULL)
+			rx_of_feed[f] = UINT32_MAX;
+		if (!r->enabled)
+			continue;
+		while (i < n_rx && rx[i].ip != r->source_ip)
+			i++;
+		if (i == n_rx) {
+			uint32_t ip = r->source_ip;
+
+			if (err != NULL && errlen > 0)
+				snprintf(
+				    err, errlen,
+				    "%s:%" PRIu32 ": ip: feed \"%s\": recovery source "
+				    "%u.%u.%u.%u is not the ip of any rx_ports entry of the PMD "
+				    "profile (requests leave and answers arrive through that port)",
+				    cfg->path != NULL ? cfg->path : "<config>", r->source_ip_line,
+				    cfg->feeds[f].name, ip >> 24, (ip >> 16) & 0xff,
+				    (ip >> 8) & 0xff, ip & 0xff);
+			return -EINVAL;
+		}
+		if (rx_of_feed != NULL)
+			rx_of_feed[f] = i;
+	}
+	return 0;
 }
 
 int routing_config_feed_index(const struct routing_config *cfg, const char *name)

@@ -21,6 +21,25 @@
 #define RC_PROTOCOL_ITCH50 "moldudp64-itch50"
 #define RC_ERR_LEN	   512
 
+/*
+ * At-least-once delivery keys (docs/protocol.md §6), their defaults and bounds. These
+ * are the one place the defaults live (docs/configuration.md lists them); replay
+ * validates the keys and acts on none of them.
+ */
+#define RC_RETRANSMIT_RATE_DEF	   100000 /* ports[].retransmit.rate, messages/s per subscriber */
+#define RC_RETRANSMIT_RATE_MAX	   100000000
+#define RC_HISTORY_DEF		   100000   /* subscribers[].history, messages */
+#define RC_HISTORY_MAX		   67108864 /* 2^26 messages, about 3.5 GiB of history */
+#define RC_HEARTBEAT_MS_DEF	   1000	    /* subscribers[].heartbeat_ms, 0 = never */
+#define RC_HEARTBEAT_MS_MAX	   60000
+#define RC_RECOVERY_WAIT_US_DEF	   500 /* feeds[].recovery.wait_us */
+#define RC_RECOVERY_WAIT_US_MAX	   1000000
+#define RC_RECOVERY_TIMEOUT_US_DEF 50000 /* feeds[].recovery.timeout_us */
+#define RC_RECOVERY_TIMEOUT_US_MIN 100
+#define RC_RECOVERY_TIMEOUT_US_MAX 10000000
+#define RC_RECOVERY_TRIES_DEF	   3 /* feeds[].recovery.tries */
+#define RC_RECOVERY_TRIES_MAX	   100
+
 struct rc_line {
 	char name[RC_NAME_MAX];
 	uint32_t group;	   /* IPv4 destination, host byte order */
@@ -28,10 +47,26 @@ struct rc_line {
 	uint32_t cfg_line; /* line in the YAML file, for messages */
 };
 
+/* feeds[].recovery (docs/protocol.md §6.3): aster as a MoldUDP64 re-request client. */
+struct rc_recovery {
+	bool enabled;		 /* the key is present */
+	uint8_t server_mac[6];	 /* next hop towards the re-request server */
+	uint32_t server_ip;	 /* host order */
+	uint16_t server_port;	 /* host order */
+	uint32_t source_ip;	 /* aster's address for requests and answers: an RX port's ip */
+	uint16_t source_port;	 /* host order */
+	uint32_t wait_us;	 /* a missing range waits this long for another line first */
+	uint32_t timeout_us;	 /* an unanswered request is sent again after this */
+	uint16_t tries;		 /* requests for one range before it is declared a gap */
+	uint32_t cfg_line;	 /* line of `recovery`, for messages */
+	uint32_t source_ip_line; /* line of `source.ip`, for the live check's message */
+};
+
 struct rc_feed {
 	char name[RC_NAME_MAX];
 	uint16_t n_lines;
 	struct rc_line lines[RC_MAX_LINES];
+	struct rc_recovery recovery;
 	uint32_t cfg_line;
 };
 
@@ -39,6 +74,10 @@ struct rc_port {
 	char name[RC_NAME_MAX];
 	uint32_t src_ip;   /* optional `src_ip`, host order; default 0.0.0.0 */
 	uint16_t src_port; /* optional `src_port`; 0 = use the subscriber's dst port */
+	/* optional `retransmit` (docs/protocol.md §6.2): requests are served on
+	 * src_ip:retransmit_port; 0 = the port serves none */
+	uint16_t retransmit_port;
+	uint32_t retransmit_rate; /* messages/s retransmitted per subscriber */
 	uint32_t cfg_line;
 };
 
@@ -56,6 +95,8 @@ struct rc_subscriber {
 	uint64_t types[4];	/* bitmap over the 256 ITCH type bytes */
 	bool all_types;		/* `types` absent: every type, known or not */
 	uint16_t max_payload;	/* UDP payload bound, RC_MAX_PAYLOAD_MIN..MAX */
+	uint32_t history;	/* messages kept for retransmission (§6.2), 0 = none */
+	uint32_t heartbeat_ms;	/* idle heartbeat period (§6.1), 0 = never */
 	uint32_t cfg_line;
 };
 
@@ -82,6 +123,24 @@ struct routing_config *routing_config_parse(const char *text, size_t len, const 
 					    char *err, size_t errlen);
 
 void routing_config_free(struct routing_config *cfg);
+
+/* An RX port of the PMD profile, as routing_config_check_live needs it. */
+struct rc_rx_port {
+	const char *name;
+	uint32_t ip; /* host order; 0 = none configured */
+};
+
+/*
+ * Live mode only (docs/protocol.md §6): what needs the PMD profile, checked once the
+ * profile's RX ports are known. Every feed's `recovery.source.ip` must be the `ip` of
+ * one of `rx[0..n_rx)` (requests leave through that port, answers arrive on it). When
+ * `rx_of_feed` is not NULL, rx_of_feed[f] (cfg->n_feeds entries) receives that port's
+ * index for a feed with recovery, UINT32_MAX for one without. Returns 0, or -EINVAL
+ * with one line "FILE:LINE: ip: ..." in `err`. Replay never calls it: it validates the
+ * keys' form only (docs/protocol.md §5).
+ */
+int routing_config_check_live(const struct routing_config *cfg, const struct rc_rx_port *rx,
+			      uint32_t n_rx, uint32_t *rx_of_feed, char *err, size_t errlen);
 
 /* Index of the named feed / port / subscriber, or -1. */
 int routing_config_feed_index(const struct routing_config *cfg, const char *name);

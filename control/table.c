@@ -236,6 +236,28 @@ static void emit_sub(struct sbuf *b, const struct routing_config *cfg, uint32_t 
 		sb_puts(b, "\n");
 	}
 	sb_printf(b, "    max_payload: %u\n", s->max_payload);
+	/* docs/protocol.md §6 keys only when they differ from their defaults, so tables
+	 * without them keep the text they always had. */
+	if (s->history != RC_HISTORY_DEF)
+		sb_printf(b, "    history: %u\n", s->history);
+	if (s->heartbeat_ms != RC_HEARTBEAT_MS_DEF)
+		sb_printf(b, "    heartbeat_ms: %u\n", s->heartbeat_ms);
+}
+
+/* feeds[].recovery (docs/protocol.md §6.3), every field written out. */
+static void emit_recovery(struct sbuf *b, const struct rc_recovery *r)
+{
+	char mac[18], ip[16], src[16];
+
+	mac_str(r->server_mac, mac);
+	ipv4_str(r->server_ip, ip);
+	ipv4_str(r->source_ip, src);
+	sb_printf(b,
+		  "    recovery:\n      server: {mac: \"%s\", ip: \"%s\", port: %u}\n"
+		  "      source: {ip: \"%s\", port: %u}\n      wait_us: %u\n"
+		  "      timeout_us: %u\n      tries: %u\n",
+		  mac, ip, r->server_port, src, r->source_port, r->wait_us, r->timeout_us,
+		  r->tries);
 }
 
 static char *emit(const struct routing_config *cfg, const struct edit *e)
@@ -257,6 +279,8 @@ static char *emit(const struct routing_config *cfg, const struct edit *e)
 			ipv4_str(f->lines[li].group, ip);
 			sb_printf(&b, ", group: \"%s\", port: %u}\n", ip, f->lines[li].port);
 		}
+		if (f->recovery.enabled)
+			emit_recovery(&b, &f->recovery);
 	}
 	sb_puts(&b, cfg->n_ports > 0 ? "ports:\n" : "ports: []\n");
 	for (uint32_t pi = 0; pi < cfg->n_ports; pi++) {
@@ -272,6 +296,9 @@ static char *emit(const struct routing_config *cfg, const struct edit *e)
 		}
 		if (p->src_port != 0)
 			sb_printf(&b, "    src_port: %u\n", p->src_port);
+		if (p->retransmit_port != 0)
+			sb_printf(&b, "    retransmit: {port: %u, rate: %u}\n", p->retransmit_port,
+				  p->retransmit_rate);
 	}
 	any = e->add_sub_text != NULL;
 	for (uint32_t si = 0; si < cfg->n_subs && !any; si++)
@@ -309,7 +336,9 @@ static bool sub_equal(const struct routing_config *ca, const struct rc_subscribe
 	    strcmp(ca->ports[a->port].name, cb->ports[b->port].name) != 0 ||
 	    memcmp(a->dst_mac, b->dst_mac, sizeof(a->dst_mac)) != 0 || a->dst_ip != b->dst_ip ||
 	    a->dst_port != b->dst_port || memcmp(a->session, b->session, RC_SESSION_LEN) != 0 ||
-	    !types_equal(a, b) || a->max_payload != b->max_payload || a->n_symbols != b->n_symbols)
+	    !types_equal(a, b) || a->max_payload != b->max_payload ||
+	    a->n_symbols != b->n_symbols || a->history != b->history ||
+	    a->heartbeat_ms != b->heartbeat_ms)
 		return false;
 	for (uint32_t i = 0; i < a->n_symbols; i++)
 		if (strcmp(a->symbols[i], b->symbols[i]) != 0)
@@ -317,9 +346,20 @@ static bool sub_equal(const struct routing_config *ca, const struct rc_subscribe
 	return true;
 }
 
+static bool recovery_equal(const struct rc_recovery *a, const struct rc_recovery *b)
+{
+	if (!a->enabled || !b->enabled)
+		return a->enabled == b->enabled;
+	return memcmp(a->server_mac, b->server_mac, sizeof(a->server_mac)) == 0 &&
+	       a->server_ip == b->server_ip && a->server_port == b->server_port &&
+	       a->source_ip == b->source_ip && a->source_port == b->source_port &&
+	       a->wait_us == b->wait_us && a->timeout_us == b->timeout_us && a->tries == b->tries;
+}
+
 static bool feed_equal(const struct rc_feed *a, const struct rc_feed *b)
 {
-	if (strcmp(a->name, b->name) != 0 || a->n_lines != b->n_lines)
+	if (strcmp(a->name, b->name) != 0 || a->n_lines != b->n_lines ||
+	    !recovery_equal(&a->recovery, &b->recovery))
 		return false;
 	for (uint32_t i = 0; i < a->n_lines; i++)
 		if (strcmp(a->lines[i].name, b->lines[i].name) != 0 ||
@@ -331,7 +371,8 @@ static bool feed_equal(const struct rc_feed *a, const struct rc_feed *b)
 static bool port_equal(const struct rc_port *a, const struct rc_port *b)
 {
 	return strcmp(a->name, b->name) == 0 && a->src_ip == b->src_ip &&
-	       a->src_port == b->src_port;
+	       a->src_port == b->src_port && a->retransmit_port == b->retransmit_port &&
+	       (a->retransmit_port == 0 || a->retransmit_rate == b->retransmit_rate);
 }
 
 /*
@@ -541,6 +582,33 @@ static void diff_lines(struct differ *d, const struct rc_feed *a, const struct r
 	free(b2a);
 }
 
+/* "none", or every field of feeds[].recovery on one line. */
+static void recovery_text(const struct rc_recovery *r, char *out, size_t size)
+{
+	char mac[18], ip[16], src[16];
+
+	if (!r->enabled) {
+		snprintf(out, size, "none");
+		return;
+	}
+	mac_str(r->server_mac, mac);
+	ipv4_str(r->server_ip, ip);
+	ipv4_str(r->source_ip, src);
+	snprintf(out, size, "server %s %s:%u source %s:%u wait_us %u timeout_us %u tries %u", mac,
+		 ip, r->server_port, src, r->source_port, r->wait_us, r->timeout_us, r->tries);
+}
+
+static void diff_recovery(struct differ *d, const struct rc_feed *a, const struct rc_feed *b)
+{
+	char x[160], y[160];
+
+	if (recovery_equal(&a->recovery, &b->recovery))
+		return;
+	recovery_text(&a->recovery, x, sizeof(x));
+	recovery_text(&b->recovery, y, sizeof(y));
+	change(d, "~ feed %s: recovery %s -> %s", b->name, x, y);
+}
+
 static void diff_feeds(struct differ *d, const struct routing_config *from,
 		       const struct routing_config *to)
 {
@@ -555,10 +623,12 @@ static void diff_feeds(struct differ *d, const struct routing_config *from,
 		if (a2b[i] == UINT32_MAX)
 			change(d, "- feed %s", from->feeds[i].name);
 	for (uint32_t j = 0; j < to->n_feeds; j++) {
-		if (b2a[j] == UINT32_MAX)
+		if (b2a[j] == UINT32_MAX) {
 			change(d, "+ feed %s", to->feeds[j].name);
-		else
+		} else {
 			diff_lines(d, &from->feeds[b2a[j]], &to->feeds[j]);
+			diff_recovery(d, &from->feeds[b2a[j]], &to->feeds[j]);
+		}
 	}
 	if (order_changed(a2b, from->n_feeds))
 		change(d, "~ feeds: order changed");
@@ -596,6 +666,14 @@ static void diff_ports(struct differ *d, const struct routing_config *from,
 		if (pa->src_port != pb->src_port)
 			change(d, "~ port %s: src_port %u -> %u", pb->name, pa->src_port,
 			       pb->src_port);
+		if (pa->retransmit_port != pb->retransmit_port ||
+		    (pa->retransmit_port != 0 && pa->retransmit_rate != pb->retransmit_rate)) {
+			change(d, "~ port %s: retransmit port/rate %u/%u -> %u/%u", pb->name,
+			       pa->retransmit_port,
+			       pa->retransmit_port != 0 ? pa->retransmit_rate : 0,
+			       pb->retransmit_port,
+			       pb->retransmit_port != 0 ? pb->retransmit_rate : 0);
+		}
 	}
 	if (order_changed(a2b, from->n_ports))
 		change(d, "~ ports: order changed");
@@ -697,6 +775,11 @@ static void diff_sub(struct differ *d, const struct routing_config *from,
 	if (a->max_payload != b->max_payload)
 		change(d, "~ subscriber %s: max_payload %u -> %u", b->name, a->max_payload,
 		       b->max_payload);
+	if (a->history != b->history)
+		change(d, "~ subscriber %s: history %u -> %u", b->name, a->history, b->history);
+	if (a->heartbeat_ms != b->heartbeat_ms)
+		change(d, "~ subscriber %s: heartbeat_ms %u -> %u", b->name, a->heartbeat_ms,
+		       b->heartbeat_ms);
 	diff_patterns(d, a, b);
 }
 

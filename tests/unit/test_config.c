@@ -222,6 +222,11 @@ Test(config, defaults)
 	cr_expect_eq(s->max_payload, RC_MAX_PAYLOAD_DEF);
 	cr_expect_eq(cfg->ports[0].src_ip, 0);
 	cr_expect_eq(cfg->ports[0].src_port, 0);
+	/* docs/protocol.md §6: absent keys, defaults from routing_config.h */
+	cr_expect_eq(cfg->ports[0].retransmit_port, 0);
+	cr_expect_eq(s->history, RC_HISTORY_DEF);
+	cr_expect_eq(s->heartbeat_ms, RC_HEARTBEAT_MS_DEF);
+	cr_expect_not(cfg->feeds[0].recovery.enabled);
 	routing_config_free(cfg);
 }
 
@@ -338,11 +343,12 @@ Test(config, unknown_key)
 		     "subscribers)");
 	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    colour: red\n",
 		     "routing.yaml:15: colour: unknown key (expected one of: name, feed, port, "
-		     "dst, session, symbols, types, max_payload)");
+		     "dst, session, symbols, types, max_payload, history, heartbeat_ms)");
 	expect_error(FEED "      - {name: B, group: 233.54.12.112, port: 26477, vlan: 4}\n",
 		     "routing.yaml:6: vlan: unknown key (expected one of: name, group, port)");
 	expect_error(FEED PORTS "    mtu: 9000\n",
-		     "routing.yaml:8: mtu: unknown key (expected one of: name, src_ip, src_port)");
+		     "routing.yaml:8: mtu: unknown key (expected one of: name, src_ip, src_port, "
+		     "retransmit)");
 }
 
 Test(config, duplicate_key)
@@ -665,4 +671,207 @@ Test(config, free_null)
 {
 	routing_config_free(NULL);
 	cr_expect_eq(routing_config_feed_index(NULL, "x"), -1);
+}
+
+/* ------------------------------------------------------------------ §6 keys */
+
+/* docs/protocol.md §6: lines 1-9 a feed with recovery, 10-13 a port with retransmit. */
+#define FEED_REC(rec)                                                                              \
+	"feeds:\n"                                                                                 \
+	"  - name: itch\n"                                                                         \
+	"    protocol: moldudp64-itch50\n"                                                         \
+	"    lines:\n"                                                                             \
+	"      - {name: A, group: 233.54.12.111, port: 26477}\n"                                   \
+	"      - {name: B, group: 233.49.196.111, port: 26477}\n"                                  \
+	"    recovery:\n"                                                                          \
+	"      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, port: 26400}\n"                  \
+	"      " rec "\n"
+#define SOURCE "source: {ip: 10.0.0.2, port: 26401}"
+#define PORT_RETX(retx)                                                                            \
+	"ports:\n"                                                                                 \
+	"  - name: out0\n"                                                                         \
+	"    src_ip: 10.1.0.254\n"                                                                 \
+	"    " retx "\n"
+
+Test(config, at_least_once_keys)
+{
+	struct routing_config *cfg =
+	    parse(FEED_REC(SOURCE "\n      wait_us: 250\n      timeout_us: 20000\n      tries: 5")
+		      PORT_RETX("retransmit: {port: 31999, rate: 5000}") SUB_HEAD SYMBOLS
+		  "    history: 1000000\n    heartbeat_ms: 250\n");
+	const struct rc_recovery *r;
+
+	cr_assert_not_null(cfg, "%s", err);
+	r = &cfg->feeds[0].recovery;
+	cr_expect(r->enabled);
+	cr_expect_arr_eq(r->server_mac, "\x02\x00\x00\x00\xee\x01", 6);
+	cr_expect_eq(r->server_ip, 0x0a000005);
+	cr_expect_eq(r->server_port, 26400);
+	cr_expect_eq(r->source_ip, 0x0a000002);
+	cr_expect_eq(r->source_port, 26401);
+	cr_expect_eq(r->source_ip_line, 9);
+	cr_expect_eq(r->cfg_line, 8);
+	cr_expect_eq(r->wait_us, 250);
+	cr_expect_eq(r->timeout_us, 20000);
+	cr_expect_eq(r->tries, 5);
+	cr_expect_eq(cfg->ports[0].src_ip, 0x0a0100fe);
+	cr_expect_eq(cfg->ports[0].retransmit_port, 31999);
+	cr_expect_eq(cfg->ports[0].retransmit_rate, 5000);
+	cr_expect_eq(cfg->subs[0].history, 1000000);
+	cr_expect_eq(cfg->subs[0].heartbeat_ms, 250);
+	routing_config_free(cfg);
+
+	/* optional parts left out: their defaults; 0 is legal for history and heartbeat_ms */
+	cfg = parse(FEED_REC(SOURCE) PORT_RETX("retransmit: {port: 31999}") SUB_HEAD SYMBOLS
+		    "    history: 0\n    heartbeat_ms: 0\n");
+	cr_assert_not_null(cfg, "%s", err);
+	cr_expect_eq(cfg->feeds[0].recovery.wait_us, RC_RECOVERY_WAIT_US_DEF);
+	cr_expect_eq(cfg->feeds[0].recovery.timeout_us, RC_RECOVERY_TIMEOUT_US_DEF);
+	cr_expect_eq(cfg->feeds[0].recovery.tries, RC_RECOVERY_TRIES_DEF);
+	cr_expect_eq(cfg->ports[0].retransmit_rate, RC_RETRANSMIT_RATE_DEF);
+	cr_expect_eq(cfg->subs[0].history, 0);
+	cr_expect_eq(cfg->subs[0].heartbeat_ms, 0);
+	routing_config_free(cfg);
+}
+
+Test(config, at_least_once_key_errors)
+{
+	/* ports[].retransmit */
+	expect_error(FEED "ports:\n  - name: out0\n    retransmit: {port: 31999}\n",
+		     "routing.yaml:8: retransmit: port \"out0\" has no src_ip (requests are sent "
+		     "to src_ip:retransmit.port)");
+	expect_error(FEED
+		     "ports:\n  - name: out0\n    src_ip: 0.0.0.0\n    retransmit: {port: 1}\n",
+		     "routing.yaml:8: src_ip: \"0.0.0.0\" is not a unicast IPv4 address (port "
+		     "\"out0\" serves retransmission requests on it)");
+	expect_error(FEED
+		     "ports:\n  - name: out0\n    src_ip: 239.1.1.1\n    retransmit: {port: 1}\n",
+		     "routing.yaml:8: src_ip: \"239.1.1.1\" is not a unicast IPv4 address (port "
+		     "\"out0\" serves retransmission requests on it)");
+	expect_error(FEED PORT_RETX("retransmit: {rate: 10}"),
+		     "routing.yaml:9: port: missing required key");
+	expect_error(FEED PORT_RETX("retransmit: {port: 0}"),
+		     "routing.yaml:9: port: 0 is out of range 1..65535");
+	expect_error(FEED PORT_RETX("retransmit: {port: 1, rate: 0}"),
+		     "routing.yaml:9: rate: 0 is out of range 1..100000000");
+	expect_error(FEED PORT_RETX("retransmit: {port: 1, burst: 4}"),
+		     "routing.yaml:9: burst: unknown key (expected one of: port, rate)");
+	expect_error(FEED PORT_RETX("retransmit: 31999"),
+		     "routing.yaml:9: retransmit: expected a mapping");
+
+	/* subscribers[].history, heartbeat_ms */
+	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    history: -1\n",
+		     "routing.yaml:15: history: -1 is out of range 0..67108864");
+	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    history: 67108865\n",
+		     "routing.yaml:15: history: 67108865 is out of range 0..67108864");
+	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    heartbeat_ms: 60001\n",
+		     "routing.yaml:15: heartbeat_ms: 60001 is out of range 0..60000");
+	expect_error(FEED PORTS SUB_HEAD SYMBOLS "    heartbeat_ms: 1s\n",
+		     "routing.yaml:15: heartbeat_ms: \"1s\" is not an integer");
+
+	/* feeds[].recovery */
+	expect_error(FEED "    recovery: {" SOURCE "}\n",
+		     "routing.yaml:6: server: missing required key");
+	expect_error(FEED "    recovery:\n      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, "
+			  "port: 26400}\n",
+		     "routing.yaml:7: source: missing required key");
+	expect_error(FEED "    recovery:\n      server: {mac: \"01:00:5e:00:00:01\", ip: 10.0.0.5, "
+			  "port: 26400}\n      " SOURCE "\n",
+		     "routing.yaml:7: mac: \"01:00:5e:00:00:01\" is not a unicast MAC address (the "
+		     "next hop towards the server)");
+	expect_error(FEED "    recovery:\n      server: {mac: \"02:00:00:00:ee\", ip: 10.0.0.5, "
+			  "port: 26400}\n      " SOURCE "\n",
+		     "routing.yaml:7: mac: \"02:00:00:00:ee\" is not a MAC address "
+		     "(xx:xx:xx:xx:xx:xx)");
+	expect_error(FEED
+		     "    recovery:\n      server: {mac: \"02:00:00:00:ee:01\", ip: 233.1.1.1, "
+		     "port: 26400}\n      " SOURCE "\n",
+		     "routing.yaml:7: ip: \"233.1.1.1\" is not a unicast IPv4 address");
+	expect_error(FEED "    recovery:\n      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, "
+			  "port: 26400, vlan: 3}\n      " SOURCE "\n",
+		     "routing.yaml:7: vlan: unknown key (expected one of: mac, ip, port)");
+	expect_error(FEED_REC("source: {ip: 0.0.0.0, port: 26401}"),
+		     "routing.yaml:9: ip: \"0.0.0.0\" is not a unicast IPv4 address");
+	expect_error(FEED_REC("source: {ip: 10.0.0.2}"),
+		     "routing.yaml:9: port: missing required key");
+	expect_error(FEED_REC(SOURCE "\n      wait_us: 1000001"),
+		     "routing.yaml:10: wait_us: 1000001 is out of range 0..1000000");
+	expect_error(FEED_REC(SOURCE "\n      timeout_us: 99"),
+		     "routing.yaml:10: timeout_us: 99 is out of range 100..10000000");
+	expect_error(FEED_REC(SOURCE "\n      tries: 0"),
+		     "routing.yaml:10: tries: 0 is out of range 1..100");
+	expect_error(FEED_REC(SOURCE "\n      retries: 2"),
+		     "routing.yaml:10: retries: unknown key (expected one of: server, source, "
+		     "wait_us, timeout_us, tries)");
+	expect_error(FEED "    recovery: yes\n", "routing.yaml:6: recovery: expected a mapping");
+	expect_error(FEED "    recovery: {}\n", "routing.yaml:6: server: missing required key");
+}
+
+/* docs/protocol.md §6.3: the recovery source is one more line of its feed. */
+Test(config, recovery_source_address_unique)
+{
+	/* the source of a later feed on another feed's line */
+	expect_error(FEED "      - {name: U, group: 10.0.0.9, port: 5}\n"
+			  "  - name: other\n    protocol: moldudp64-itch50\n    lines:\n"
+			  "      - {name: A, group: 233.1.1.1, port: 1}\n    recovery:\n"
+			  "      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, port: 26400}\n"
+			  "      source: {ip: 10.0.0.9, port: 5}\n",
+		     "routing.yaml:13: ip: 10.0.0.9:5 is already used by feed \"itch\" line \"U\" "
+		     "(line 6)");
+	/* a source on its own feed's line */
+	expect_error(
+	    FEED "      - {name: U, group: 10.0.0.2, port: 26401}\n    recovery:\n"
+		 "      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, port: 26400}\n"
+		 "      " SOURCE "\n",
+	    "routing.yaml:9: ip: 10.0.0.2:26401 is already used by feed \"itch\" line \"U\" "
+	    "(line 6)");
+	/* a later feed's line on an earlier feed's source */
+	expect_error(
+	    FEED_REC(SOURCE) "  - name: other\n    protocol: moldudp64-itch50\n"
+			     "    lines:\n      - {name: X, group: 10.0.0.2, port: 26401}\n",
+	    "routing.yaml:13: group: 10.0.0.2:26401 is already used by feed \"itch\" "
+	    "recovery source (line 9)");
+	/* two feeds with one source */
+	expect_error(FEED_REC(SOURCE) "  - name: other\n    protocol: moldudp64-itch50\n"
+				      "    lines:\n      - {name: X, group: 233.1.1.1, port: 1}\n"
+				      "    recovery:\n      server: {mac: \"02:00:00:00:ee:01\", "
+				      "ip: 10.0.0.5, port: 26400}\n      " SOURCE "\n",
+		     "routing.yaml:16: ip: 10.0.0.2:26401 is already used by feed \"itch\" "
+		     "recovery source (line 9)");
+	/* the same ip on another port is another address */
+	struct routing_config *cfg = parse(FEED_REC(
+	    SOURCE) "  - name: other\n    protocol: moldudp64-itch50\n"
+		    "    lines:\n      - {name: X, group: 233.1.1.1, port: 1}\n"
+		    "    recovery:\n      server: {mac: \"02:00:00:00:ee:01\", "
+		    "ip: 10.0.0.5, port: 26400}\n      source: {ip: 10.0.0.2, port: 26402}\n");
+	cr_assert_not_null(cfg, "%s", err);
+	routing_config_free(cfg);
+}
+
+/* docs/protocol.md §6.3: what needs the PMD profile, in live mode only. */
+Test(config, recovery_check_live)
+{
+	struct routing_config *cfg =
+	    parse(FEED_REC(SOURCE) "  - name: plain\n    protocol: moldudp64-itch50\n"
+				   "    lines:\n      - {name: X, group: 233.1.1.1, port: 1}\n");
+	const struct rc_rx_port rx[] = {{"in0", 0x0a000001}, {"in1", 0x0a000002}};
+	uint32_t rx_of_feed[2] = {7, 7};
+
+	cr_assert_not_null(cfg, "%s", err);
+	cr_expect_eq(routing_config_check_live(cfg, rx, 2, rx_of_feed, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_expect_eq(rx_of_feed[0], 1);
+	cr_expect_eq(rx_of_feed[1], UINT32_MAX);
+	cr_expect_eq(routing_config_check_live(cfg, rx, 1, NULL, err, sizeof(err)), -EINVAL);
+	cr_expect_str_eq(err, "routing.yaml:9: ip: feed \"itch\": recovery source 10.0.0.2 is not "
+			      "the ip of any rx_ports entry of the PMD profile (requests leave and "
+			      "answers arrive through that port)");
+	cr_expect_eq(routing_config_check_live(cfg, NULL, 0, NULL, NULL, 0), -EINVAL);
+	routing_config_free(cfg);
+
+	/* nothing to check without recovery */
+	cfg = parse(FEED);
+	cr_assert_not_null(cfg, "%s", err);
+	cr_expect_eq(routing_config_check_live(cfg, NULL, 0, NULL, err, sizeof(err)), 0);
+	routing_config_free(cfg);
 }

@@ -551,7 +551,7 @@ Test(table, add_subscriber_errors)
 				 " colour: red}",
 				 err, sizeof(err)),
 	    "colour: unknown key (expected one of: name, feed, port, dst, session, "
-	    "symbols, types, max_payload)",
+	    "symbols, types, max_payload, history, heartbeat_ms)",
 	    EINVAL);
 	b = table_add_subscriber(a, gamma2, err, sizeof(err));
 	cr_assert_not_null(b, "%s", err);
@@ -680,4 +680,107 @@ Test(table, add_subscriber_to_empty_table)
 
 	expect_edit_error(table_add_subscriber(&empty, gamma2, err, sizeof(err)),
 			  "feeds: must not be empty", EINVAL);
+}
+
+/*
+ * docs/protocol.md §6 keys: they survive aster-control's canonical text (written only
+ * when set or not default), count for equality and show in the diff.
+ */
+static const char alo[] = "feeds:\n"
+			  "  - name: itch\n"
+			  "    protocol: moldudp64-itch50\n"
+			  "    lines: [{name: A, group: 233.54.12.111, port: 26477}]\n"
+			  "    recovery:\n"
+			  "      server: {mac: \"02:00:00:00:EE:01\", ip: 10.0.0.5, port: 26400}\n"
+			  "      source: {ip: 10.0.0.2, port: 26401}\n"
+			  "      tries: 7\n"
+			  "ports:\n"
+			  "  - {name: out0, src_ip: 10.1.0.254, retransmit: {port: 31999}}\n"
+			  "subscribers:\n"
+			  "  - {name: s, feed: itch, port: out0, session: S, symbols: [x],\n"
+			  "     dst: {mac: 02:AA:00:00:00:01, ip: 10.0.0.1, port: 9},\n"
+			  "     history: 5000, heartbeat_ms: 0}\n";
+
+Test(table, at_least_once_keys_round_trip)
+{
+	static const char want[] =
+	    "feeds:\n"
+	    "  - name: \"itch\"\n"
+	    "    protocol: \"moldudp64-itch50\"\n"
+	    "    lines:\n"
+	    "      - {name: \"A\", group: \"233.54.12.111\", port: 26477}\n"
+	    "    recovery:\n"
+	    "      server: {mac: \"02:00:00:00:ee:01\", ip: \"10.0.0.5\", port: 26400}\n"
+	    "      source: {ip: \"10.0.0.2\", port: 26401}\n"
+	    "      wait_us: 500\n"
+	    "      timeout_us: 50000\n"
+	    "      tries: 7\n"
+	    "ports:\n"
+	    "  - name: \"out0\"\n"
+	    "    src_ip: \"10.1.0.254\"\n"
+	    "    retransmit: {port: 31999, rate: 100000}\n"
+	    "subscribers:\n"
+	    "  - name: \"s\"\n"
+	    "    feed: \"itch\"\n"
+	    "    port: \"out0\"\n"
+	    "    dst: {mac: \"02:aa:00:00:00:01\", ip: \"10.0.0.1\", port: 9}\n"
+	    "    session: \"S\"\n"
+	    "    symbols:\n"
+	    "      - \"x\"\n"
+	    "    max_payload: 1400\n"
+	    "    history: 5000\n"
+	    "    heartbeat_ms: 0\n";
+	struct routing_config *a = parse(alo), *b;
+	char *text = table_emit_yaml(a);
+
+	cr_assert_not_null(text);
+	cr_expect_str_eq(text, want);
+	b = parse(text);
+	cr_expect(table_equal(a, b));
+	free(text);
+
+#define FLIP(field, value)                                                                         \
+	do {                                                                                       \
+		__typeof__(field) old_ = (field);                                                  \
+		(field) = (value);                                                                 \
+		cr_expect_not(table_equal(a, b), #field);                                          \
+		(field) = old_;                                                                    \
+		cr_expect(table_equal(a, b), #field);                                              \
+	} while (0)
+	FLIP(b->feeds[0].recovery.enabled, false);
+	FLIP(b->feeds[0].recovery.server_mac[5], 2);
+	FLIP(b->feeds[0].recovery.server_ip, 1);
+	FLIP(b->feeds[0].recovery.server_port, 1);
+	FLIP(b->feeds[0].recovery.source_ip, 1);
+	FLIP(b->feeds[0].recovery.source_port, 1);
+	FLIP(b->feeds[0].recovery.wait_us, 1);
+	FLIP(b->feeds[0].recovery.timeout_us, 1);
+	FLIP(b->feeds[0].recovery.tries, 1);
+	FLIP(b->ports[0].retransmit_port, 0);
+	FLIP(b->ports[0].retransmit_rate, 1);
+	FLIP(b->subs[0].history, 1);
+	FLIP(b->subs[0].heartbeat_ms, 1);
+#undef FLIP
+
+	b->feeds[0].recovery.enabled = false;
+	b->feeds[0].recovery.tries = 9; /* what a disabled recovery holds does not count */
+	b->ports[0].retransmit_rate = 3;
+	b->subs[0].history = RC_HISTORY_DEF;
+	b->subs[0].heartbeat_ms = 20;
+	expect_diff(a, b,
+		    "~ feed itch: recovery server 02:00:00:00:ee:01 10.0.0.5:26400 source "
+		    "10.0.0.2:26401 wait_us 500 timeout_us 50000 tries 7 -> none\n"
+		    "~ port out0: retransmit port/rate 31999/100000 -> 31999/3\n"
+		    "~ subscriber s: history 5000 -> 100000\n"
+		    "~ subscriber s: heartbeat_ms 0 -> 20\n",
+		    4);
+	/* defaults are not written: the text of a table without §6 keys is unchanged */
+	text = table_emit_yaml(b);
+	cr_assert_not_null(text);
+	cr_expect_null(strstr(text, "recovery"));
+	cr_expect_null(strstr(text, "history"));
+	cr_expect_not_null(strstr(text, "    heartbeat_ms: 20\n"));
+	free(text);
+	routing_config_free(a);
+	routing_config_free(b);
 }
