@@ -99,17 +99,18 @@ def mac(s, where):
 
 class Sub:
     __slots__ = ("idx", "name", "feed", "port", "mac", "ip", "dport", "session",
-                 "regexes", "types", "max_payload", "blocks")
+                 "regexes", "types", "max_payload", "history", "heartbeat_ms", "blocks")
 
 
 class Feed:
-    __slots__ = ("idx", "name", "subs", "packets", "malformed", "valid_msgs",
+    __slots__ = ("idx", "name", "recovery", "subs", "packets", "malformed", "valid_msgs",
                  "sessions", "unique", "gaps", "gap_messages", "unbound",
                  "no_subscriber", "short")
 
     def __init__(self, idx, name):
         self.idx = idx
         self.name = name
+        self.recovery = None  # docs/protocol.md §6.3, live only: (server (mac, ip, port), source (ip, port))
         self.subs = []
         self.packets = 0
         self.malformed = 0
@@ -132,6 +133,13 @@ def load_config(path):
         feeds.append(feed)
         for ln in fd["lines"]:
             lines[(ip4(ln["group"], path), int(ln["port"]))] = feed
+        rec = fd.get("recovery")
+        if rec is not None:
+            # docs/protocol.md §6: live only. Replay acts on none of it, so answers addressed to the
+            # source are not a line here: such frames in a replay input are no_feed.
+            sv, so = rec["server"], rec["source"]
+            feed.recovery = ((mac(sv["mac"], path), ip4(sv["ip"], path), int(sv["port"])),
+                             (ip4(so["ip"], path), int(so["port"])))
     by_name = {f.name: f for f in feeds}
     ports = [p["name"] for p in doc.get("ports") or []]
     for i, sd in enumerate(doc.get("subscribers") or []):
@@ -152,6 +160,9 @@ def load_config(path):
         t = sd.get("types")
         s.types = None if t is None else set(str(t).encode("latin-1"))
         s.max_payload = int(sd.get("max_payload", 1400))
+        # docs/protocol.md §6.1-6.2, live only; the defaults of docs/configuration.md
+        s.history = int(sd.get("history", 100000))
+        s.heartbeat_ms = int(sd.get("heartbeat_ms", 1000))
         s.blocks = []
         s.feed.subs.append(s)
         subs.append(s)
