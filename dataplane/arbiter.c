@@ -195,13 +195,27 @@ static void hold(struct arbiter *a, const struct arbiter_pkt *p, uint64_t now_ts
 	a->c.held++;
 }
 
+/* A candidate jump is not confirmed: refuse it (counted; its messages were never
+ * delivered and its sequence numbers never counted as received). */
+static void refuse(struct arbiter *a, struct arbiter_cand *c)
+{
+	a->c.implausible++;
+	c->valid = false;
+	if (c->pkt.handle != NULL)
+		a->ops->release(a->ctx, c->pkt.handle);
+}
+
 /*
  * The current stream ends (new session or end of input): nothing more of it will be
  * delivered, so every missing range before a held packet is a gap, and so is a range a
- * line announced (heartbeat, end of session) beyond what was received.
+ * line announced (heartbeat, end of session) beyond what was received. A jump still
+ * waiting for confirmation is refused first: it never moved a line.
  */
 static void drain(struct arbiter *a)
 {
+	for (unsigned int i = 0; i < a->n_lines; i++)
+		if (a->cand[i].valid)
+			refuse(a, &a->cand[i]);
 	while (a->n_held > 0) {
 		declare_gap(a, held_at(a, 0)->pkt.seq);
 		release_ready(a);
@@ -281,22 +295,10 @@ void arbiter_init(struct arbiter *a, uint8_t n_lines, uint16_t hold_max, uint64_
 	a->ctx = ctx;
 }
 
-bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_tsc)
+/* A packet of the current session, plausible or confirmed: progress, then delivery. */
+static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_tsc)
 {
 	bool kept = false;
-
-	if (!a->active) {
-		start_stream(a, pkt->session, pkt->seq);
-	} else if (memcmp(pkt->session, a->session, sizeof(a->session)) != 0) {
-		if (is_retired(a, pkt->session)) {
-			a->c.stale_session++;
-			return false;
-		}
-		drain(a);
-		retire(a);
-		start_stream(a, pkt->session, pkt->seq);
-	}
-
 	uint64_t end = pkt_end(pkt);
 	if (pkt->line < a->n_lines && a->line_next[pkt->line] < end)
 		a->line_next[pkt->line] = end;
@@ -338,6 +340,76 @@ out:
 	return kept;
 }
 
+/* More than ARBITER_JUMP_MAX beyond everything the feed knows (see arbiter.h). */
+static bool implausible(const struct arbiter *a, const struct arbiter_pkt *pkt)
+{
+	uint64_t known = lines_max(a);
+
+	if (known < a->expected)
+		known = a->expected;
+	return pkt->seq > known && pkt->seq - known > ARBITER_JUMP_MAX;
+}
+
+/* The line's next packet continues its candidate: the jump was real, take it first. */
+static void confirm(struct arbiter *a, struct arbiter_cand *c, uint64_t now_tsc)
+{
+	c->valid = false;
+	if (!take(a, &c->pkt, now_tsc) && c->pkt.handle != NULL)
+		a->ops->release(a->ctx, c->pkt.handle);
+}
+
+/*
+ * Plausibility of a packet on line `c`'s line (see arbiter.h). Returns true when the
+ * packet was dealt with here (set aside as the candidate, or a copy of it), with
+ * *kept telling whether its handle is kept; false when it goes on to take().
+ */
+static bool screen(struct arbiter *a, struct arbiter_cand *c, const struct arbiter_pkt *pkt,
+		   uint64_t now_tsc, bool *kept)
+{
+	if (c->valid) {
+		if (pkt->seq == pkt_end(&c->pkt)) {
+			confirm(a, c, now_tsc);
+		} else if (pkt->n_msgs > 0 && pkt->seq == c->pkt.seq &&
+			   pkt_end(pkt) <= pkt_end(&c->pkt)) {
+			/* the line repeats its candidate (a duplicate copy) */
+			a->c.duplicates += pkt->n_msgs;
+			*kept = false;
+			return true;
+		} else {
+			refuse(a, c);
+		}
+	}
+	if (!implausible(a, pkt))
+		return false;
+	c->pkt = *pkt;
+	c->pkt.session = a->session; /* the packet's bytes may go with its handle */
+	if (pkt->n_msgs == 0)
+		c->pkt.handle = NULL; /* a heartbeat's sequence is all that is needed */
+	c->valid = true;
+	*kept = pkt->n_msgs > 0;
+	return true;
+}
+
+bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_tsc)
+{
+	bool kept;
+
+	if (!a->active) {
+		start_stream(a, pkt->session, pkt->seq);
+	} else if (memcmp(pkt->session, a->session, sizeof(a->session)) != 0) {
+		if (is_retired(a, pkt->session)) {
+			a->c.stale_session++;
+			return false;
+		}
+		drain(a);
+		retire(a);
+		start_stream(a, pkt->session, pkt->seq);
+	}
+	if (pkt->line < a->n_lines && screen(a, &a->cand[pkt->line], pkt, now_tsc, &kept))
+		return kept;
+	return take(a, pkt, now_tsc);
+}
+
 void arbiter_poll(struct arbiter *a, uint64_t now_tsc)
 {
 	if (a->hold_tsc == 0 || !a->active)
@@ -370,6 +442,11 @@ void arbiter_flush(struct arbiter *a)
 
 void arbiter_discard(struct arbiter *a)
 {
+	for (unsigned int i = 0; i < ARBITER_MAX_LINES; i++) {
+		if (a->cand[i].valid && a->cand[i].pkt.handle != NULL)
+			a->ops->release(a->ctx, a->cand[i].pkt.handle);
+		a->cand[i].valid = false;
+	}
 	while (a->n_held > 0) {
 		a->ops->release(a->ctx, held_at(a, 0)->pkt.handle);
 		a->held_head = (uint16_t)((a->held_head + 1) & HOLD_MASK);

@@ -15,6 +15,15 @@
  * session included: they carry the next expected sequence). Each line is assumed to be
  * in order on its own, which is what makes "every line moved past it" a proof of loss.
  *
+ * Plausibility: one packet (data, heartbeat or end of session) whose sequence lies more
+ * than ARBITER_JUMP_MAX beyond everything the feed knows (expected and every line's
+ * progress) does not move the feed on its own word. It is set aside as its line's
+ * candidate; when the line's next packet continues contiguously from it (starts where
+ * the candidate ends) the jump is real (a line back from an outage) and both are taken
+ * in order; any other next packet, a new session or the end of input refuses it,
+ * counted as `implausible`. One corrupt or spoofed packet announcing e.g. 2^63 thus
+ * costs one counted packet instead of a declared gap of 2^63 and a silenced session.
+ *
  * Pure state machine: no EAL, no mbufs; delivery and release are callbacks.
  * Written only by the RX lcore that owns the feed.
  */
@@ -25,9 +34,10 @@
 #include <stdint.h>
 
 #define ARBITER_MAX_LINES   8
-#define ARBITER_HOLD_MAX    1024 /* upper bound of arbiter_init's hold_max */
-#define ARBITER_RETIRED	    4	 /* sessions remembered as finished */
-#define ARBITER_GAP_HISTORY 16	 /* declared gaps remembered to tell late from duplicate */
+#define ARBITER_HOLD_MAX    1024	 /* upper bound of arbiter_init's hold_max */
+#define ARBITER_RETIRED	    4		 /* sessions remembered as finished */
+#define ARBITER_GAP_HISTORY 16		 /* declared gaps remembered to tell late from duplicate */
+#define ARBITER_JUMP_MAX    (1ull << 20) /* a farther jump ahead waits for confirmation */
 
 _Static_assert((ARBITER_HOLD_MAX & (ARBITER_HOLD_MAX - 1)) == 0, "hold ring is indexed by mask");
 
@@ -61,11 +71,18 @@ struct arbiter_counters {
 	uint64_t held;		/* packets that waited in the hold queue */
 	uint64_t hold_overflow; /* gaps forced because the hold queue was full */
 	uint64_t hold_timeout;	/* gaps forced by the hold timeout (live mode) */
+	uint64_t implausible;	/* packets refused: an unconfirmed jump far ahead */
 };
 
 struct arbiter_held {
 	struct arbiter_pkt pkt;
 	uint64_t since_tsc;
+};
+
+/* A line's implausible jump waiting for the line's next packet to confirm it. */
+struct arbiter_cand {
+	struct arbiter_pkt pkt; /* session points at arbiter.session; handle NULL for n_msgs 0 */
+	bool valid;
 };
 
 struct arbiter {
@@ -88,6 +105,7 @@ struct arbiter {
 		uint64_t first, end; /* [first, end) */
 	} gap_hist[ARBITER_GAP_HISTORY];
 	uint8_t gap_hist_next;
+	struct arbiter_cand cand[ARBITER_MAX_LINES];
 
 	/*
 	 * hold queue, sorted by seq: a ring over held[] (index mask ARBITER_HOLD_MAX - 1)

@@ -866,3 +866,182 @@ Test(arbiter, random_small_hold_queue)
 		random_run(seed, 2, 3, 15);
 	cr_assert(sum.hold_overflow > 0 && sum.late > 0);
 }
+
+/* ---- implausible sequence numbers (issue 11 item 10) ---- */
+
+#define ABSURD (1ull << 63)
+
+/*
+ * One packet, heartbeat or end of session announcing an absurd sequence among normal
+ * ones must not move the feed there: no gap is declared for it, the messages that
+ * follow are delivered, and the refused packet is counted.
+ */
+static void one_absurd_packet(uint8_t lines, uint16_t n_msgs)
+{
+	setup(lines, 16, 0);
+	for (uint64_t s = 1; s <= 100; s += 10)
+		for (uint8_t l = 0; l < lines; l++)
+			feed(l, s, 10);
+	feed(0, ABSURD, n_msgs); /* a heartbeat / end of session when n_msgs is 0 */
+	for (uint64_t s = 101; s <= 200; s += 10)
+		for (uint8_t l = 0; l < lines; l++)
+			feed(l, s, 10);
+	expect_delivered_range(1, 200, NULL, 0);
+	cr_assert_eq(T.a.c.gaps, 0);
+	cr_assert_eq(T.a.c.gap_messages, 0);
+	cr_assert_eq(T.a.c.late, 0);
+	cr_assert_eq(T.a.c.implausible, 1);
+	arbiter_flush(&T.a); /* nor at the end of input */
+	cr_assert_eq(T.a.c.gaps, 0);
+	cr_assert_eq(T.a.c.gap_messages, 0);
+	expect_all_released();
+}
+
+Test(arbiter, implausible_heartbeat_refused)
+{
+	one_absurd_packet(1, 0);
+	one_absurd_packet(2, 0);
+}
+
+Test(arbiter, implausible_data_packet_refused)
+{
+	one_absurd_packet(1, 3);
+	one_absurd_packet(2, 3);
+}
+
+/* The absurd packet is the last one of the input: refused at the flush. */
+Test(arbiter, implausible_last_packet_refused)
+{
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	heartbeat(0, ABSURD);
+	arbiter_flush(&T.a);
+	expect_delivered_range(1, 10, NULL, 0);
+	cr_assert_eq(T.a.c.gaps, 0);
+	cr_assert_eq(T.a.c.gap_messages, 0);
+	cr_assert_eq(T.a.c.implausible, 1);
+
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	feed(0, ABSURD - 5, 5);
+	arbiter_flush(&T.a);
+	cr_assert_eq(T.a.c.gap_messages, 0);
+	cr_assert_eq(T.a.c.implausible, 1);
+	expect_all_released();
+}
+
+/*
+ * A real outage: the line comes back far ahead and continues contiguously from there.
+ * The feed resumes at the new position: the loss is one gap, the packet that came back
+ * first is delivered (not lost), and nothing is refused.
+ */
+Test(arbiter, outage_resumes_contiguously)
+{
+	const uint64_t j = 100 + 10 * ARBITER_JUMP_MAX;
+
+	/* one line */
+	setup(1, 16, 0);
+	for (uint64_t s = 1; s <= 100; s += 10)
+		feed(0, s, 10);
+	feed(0, j, 5);
+	feed(0, j + 5, 5);
+	feed(0, j + 10, 5);
+	cr_assert_eq(T.a.c.gaps, 1);
+	cr_assert_eq(T.a.c.gap_messages, j - 101);
+	cr_assert_eq(T.a.c.implausible, 0);
+	cr_assert_eq(T.a.c.messages, 115);
+	cr_assert_eq(T.delivered[100], j);
+	cr_assert_eq(T.delivered[114], j + 14);
+
+	/* both lines come back; B's first packet after A's confirmed run is plausible */
+	setup(2, 16, 0);
+	for (uint64_t s = 1; s <= 100; s += 10) {
+		feed(0, s, 10);
+		feed(1, s, 10);
+	}
+	feed(1, j, 5);
+	feed(0, j, 5);
+	feed(0, j + 5, 5);
+	feed(1, j + 5, 5);
+	feed(0, j + 10, 5);
+	feed(1, j + 10, 5);
+	cr_assert_eq(T.a.c.gaps, 1);
+	cr_assert_eq(T.a.c.gap_messages, j - 101);
+	cr_assert_eq(T.a.c.messages, 115);
+	cr_assert_eq(T.a.c.duplicates, 115);
+	cr_assert_eq(T.a.c.implausible, 0);
+
+	/* heartbeats after the outage: the next one at the same sequence confirms */
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	heartbeat(0, j);
+	cr_assert_eq(T.a.c.gaps, 0);
+	heartbeat(0, j);
+	cr_assert_eq(T.a.c.gaps, 1);
+	cr_assert_eq(T.a.c.gap_messages, j - 11);
+	feed(0, j, 3);
+	cr_assert_eq(T.a.c.messages, 13);
+	cr_assert_eq(T.delivered[10], j);
+	cr_assert_eq(T.a.c.implausible, 0);
+	arbiter_flush(&T.a);
+	expect_all_released();
+}
+
+/* Jumps within ARBITER_JUMP_MAX are ordinary losses, handled at once as before. */
+Test(arbiter, plausible_jump_is_immediate)
+{
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	feed(0, 11 + ARBITER_JUMP_MAX, 2);
+	cr_assert_eq(T.a.c.gaps, 1);
+	cr_assert_eq(T.a.c.gap_messages, ARBITER_JUMP_MAX);
+	cr_assert_eq(T.a.c.messages, 12);
+	cr_assert_eq(T.a.c.implausible, 0);
+}
+
+/*
+ * A refused jump that a copy of the same packet repeats (a line's duplicate) is still
+ * one candidate; an unrelated next packet refuses it; a new session drops it.
+ */
+Test(arbiter, implausible_candidate_lifecycle)
+{
+	const uint64_t j = 11 + 4 * ARBITER_JUMP_MAX;
+
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	feed(0, j, 5);
+	feed(0, j, 5); /* the line's duplicate copy */
+	cr_assert_eq(T.a.c.duplicates, 5);
+	feed(0, j + 5, 1);
+	cr_assert_eq(T.a.c.implausible, 0);
+	cr_assert_eq(T.a.c.gaps, 1);
+	cr_assert_eq(T.a.c.messages, 16);
+
+	setup(2, 16, 0);
+	feed(0, 1, 10);
+	feed(1, 1, 10);
+	feed(0, j, 5);
+	feed(1, 11, 5);	 /* the other line goes on: not a confirmation */
+	feed(0, 11, 10); /* A's next packet does not continue the jump: refused */
+	cr_assert_eq(T.a.c.implausible, 1);
+	cr_assert_eq(T.a.c.gaps, 0);
+	expect_delivered_range(1, 20, NULL, 0);
+
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	feed(0, j, 5);
+	set_session("SESSION002");
+	feed(0, 1, 5);
+	cr_assert_eq(T.a.c.implausible, 1);
+	cr_assert_eq(T.a.c.sessions, 2);
+	cr_assert_eq(T.a.c.gaps, 0);
+	arbiter_flush(&T.a);
+	expect_all_released();
+
+	/* arbiter_discard (feed removed) releases a refused-to-be packet too */
+	setup(1, 16, 0);
+	feed(0, 1, 10);
+	cr_assert(feed(0, j, 5), "a candidate data packet is kept");
+	arbiter_discard(&T.a);
+	expect_all_released();
+}
