@@ -71,6 +71,28 @@ static const char store_schema[] =
     " pattern TEXT NOT NULL,"
     " pos INTEGER NOT NULL,"
     " PRIMARY KEY (subscriber, pos));"
+    /* docs/protocol.md §6 settings, one row per feed / port / subscriber that has any
+     * (no row: the defaults of routing_config.h). Tables of their own, so a database
+     * written before them opens unchanged, reads as "defaults everywhere", and keeps
+     * schema 1. */
+    "CREATE TABLE IF NOT EXISTS recovery("
+    " feed_id INTEGER PRIMARY KEY REFERENCES feeds(id) ON DELETE CASCADE,"
+    " server_mac TEXT NOT NULL CHECK (length(server_mac) = 17),"
+    " server_ip INTEGER NOT NULL CHECK (server_ip BETWEEN 1 AND 4294967295),"
+    " server_port INTEGER NOT NULL CHECK (server_port BETWEEN 1 AND 65535),"
+    " source_ip INTEGER NOT NULL CHECK (source_ip BETWEEN 1 AND 4294967295),"
+    " source_port INTEGER NOT NULL CHECK (source_port BETWEEN 1 AND 65535),"
+    " wait_us INTEGER NOT NULL CHECK (wait_us >= 0),"
+    " timeout_us INTEGER NOT NULL CHECK (timeout_us >= 1),"
+    " tries INTEGER NOT NULL CHECK (tries >= 1));"
+    "CREATE TABLE IF NOT EXISTS retransmit("
+    " port TEXT PRIMARY KEY REFERENCES ports(name) ON DELETE CASCADE,"
+    " udp_port INTEGER NOT NULL CHECK (udp_port BETWEEN 1 AND 65535),"
+    " rate INTEGER NOT NULL CHECK (rate >= 1));"
+    "CREATE TABLE IF NOT EXISTS delivery("
+    " subscriber TEXT PRIMARY KEY REFERENCES subscribers(name) ON DELETE CASCADE,"
+    " history INTEGER NOT NULL CHECK (history >= 0),"
+    " heartbeat_ms INTEGER NOT NULL CHECK (heartbeat_ms >= 0));"
     "CREATE TABLE IF NOT EXISTS versions("
     " version INTEGER PRIMARY KEY,"
     " applied_at TEXT NOT NULL,"
@@ -484,6 +506,86 @@ out:
 	return rc;
 }
 
+/* docs/protocol.md §6 settings (the recovery, retransmit and delivery tables). */
+static int load_at_least_once(struct store *st, struct routing_config *cfg, char *err,
+			      size_t errlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *name;
+	int rc, r = SQLITE_DONE, i;
+
+	for (uint32_t k = 0; k < cfg->n_subs; k++) {
+		cfg->subs[k].history = RC_HISTORY_DEF;
+		cfg->subs[k].heartbeat_ms = RC_HEARTBEAT_MS_DEF;
+	}
+	rc = prepare(st, &stmt,
+		     "SELECT f.name, r.server_mac, r.server_ip, r.server_port, r.source_ip,"
+		     " r.source_port, r.wait_us, r.timeout_us, r.tries"
+		     " FROM recovery r JOIN feeds f ON f.id = r.feed_id",
+		     err, errlen);
+	while (rc == 0 && (r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		struct rc_recovery *v;
+
+		name = (const char *)sqlite3_column_text(stmt, 0);
+		i = routing_config_feed_index(cfg, name);
+		if (i < 0) {
+			set_err(err, errlen, "%s: recovery: malformed row", st->path);
+			rc = -EPROTO;
+			break;
+		}
+		v = &cfg->feeds[i].recovery;
+		if (!parse_mac((const char *)sqlite3_column_text(stmt, 1), v->server_mac)) {
+			set_err(err, errlen, "%s: recovery of feed \"%s\": malformed row", st->path,
+				name);
+			rc = -EPROTO;
+			break;
+		}
+		v->server_ip = (uint32_t)sqlite3_column_int64(stmt, 2);
+		v->server_port = (uint16_t)sqlite3_column_int(stmt, 3);
+		v->source_ip = (uint32_t)sqlite3_column_int64(stmt, 4);
+		v->source_port = (uint16_t)sqlite3_column_int(stmt, 5);
+		v->wait_us = (uint32_t)sqlite3_column_int64(stmt, 6);
+		v->timeout_us = (uint32_t)sqlite3_column_int64(stmt, 7);
+		v->tries = (uint16_t)sqlite3_column_int(stmt, 8);
+		v->enabled = true;
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_err(st, err, errlen, "read recovery");
+	sqlite3_finalize(stmt);
+	if (rc == 0)
+		rc = prepare(st, &stmt, "SELECT port, udp_port, rate FROM retransmit", err, errlen);
+	while (rc == 0 && (r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		i = routing_config_port_index(cfg, (const char *)sqlite3_column_text(stmt, 0));
+		if (i < 0) {
+			set_err(err, errlen, "%s: retransmit: malformed row", st->path);
+			rc = -EPROTO;
+			break;
+		}
+		cfg->ports[i].retransmit_port = (uint16_t)sqlite3_column_int(stmt, 1);
+		cfg->ports[i].retransmit_rate = (uint32_t)sqlite3_column_int64(stmt, 2);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_err(st, err, errlen, "read retransmit");
+	sqlite3_finalize(stmt);
+	if (rc == 0)
+		rc = prepare(st, &stmt, "SELECT subscriber, history, heartbeat_ms FROM delivery",
+			     err, errlen);
+	while (rc == 0 && (r = sqlite3_step(stmt)) == SQLITE_ROW) {
+		i = routing_config_sub_index(cfg, (const char *)sqlite3_column_text(stmt, 0));
+		if (i < 0) {
+			set_err(err, errlen, "%s: delivery: malformed row", st->path);
+			rc = -EPROTO;
+			break;
+		}
+		cfg->subs[i].history = (uint32_t)sqlite3_column_int64(stmt, 1);
+		cfg->subs[i].heartbeat_ms = (uint32_t)sqlite3_column_int64(stmt, 2);
+	}
+	if (rc == 0 && r != SQLITE_DONE)
+		rc = db_err(st, err, errlen, "read delivery");
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
 /* The stored table and version; inside a transaction when called by store_replace. */
 static int load(struct store *st, struct routing_config **out, uint64_t *version, char *err,
 		size_t errlen)
@@ -503,6 +605,8 @@ static int load(struct store *st, struct routing_config **out, uint64_t *version
 		rc = load_ports(st, cfg, err, errlen);
 	if (rc == 0)
 		rc = load_subs(st, cfg, err, errlen);
+	if (rc == 0)
+		rc = load_at_least_once(st, cfg, err, errlen);
 out:
 	if (rc == -ENOMEM)
 		set_err(err, errlen, "%s: out of memory", st->path);
@@ -642,6 +746,71 @@ static int insert_subs(struct store *st, const struct routing_config *cfg, char 
 	return rc;
 }
 
+/* Rows only for what is set or not default, as the canonical text writes it. */
+static int insert_at_least_once(struct store *st, const struct routing_config *cfg, char *err,
+				size_t errlen)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc;
+
+	rc = prepare(st, &stmt,
+		     "INSERT INTO recovery(feed_id, server_mac, server_ip, server_port, source_ip,"
+		     " source_port, wait_us, timeout_us, tries)"
+		     " SELECT id, ?, ?, ?, ?, ?, ?, ?, ? FROM feeds WHERE name = ?",
+		     err, errlen);
+	for (uint32_t i = 0; rc == 0 && i < cfg->n_feeds; i++) {
+		const struct rc_recovery *v = &cfg->feeds[i].recovery;
+		const uint8_t *m = v->server_mac;
+		char mac[18];
+
+		if (!v->enabled)
+			continue;
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", m[0], m[1], m[2], m[3],
+			 m[4], m[5]);
+		sqlite3_bind_text(stmt, 1, mac, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(stmt, 2, v->server_ip);
+		sqlite3_bind_int64(stmt, 3, v->server_port);
+		sqlite3_bind_int64(stmt, 4, v->source_ip);
+		sqlite3_bind_int64(stmt, 5, v->source_port);
+		sqlite3_bind_int64(stmt, 6, v->wait_us);
+		sqlite3_bind_int64(stmt, 7, v->timeout_us);
+		sqlite3_bind_int64(stmt, 8, v->tries);
+		sqlite3_bind_text(stmt, 9, cfg->feeds[i].name, -1, SQLITE_STATIC);
+		rc = step_done(st, stmt, "insert recovery", err, errlen);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == 0)
+		rc = prepare(st, &stmt,
+			     "INSERT INTO retransmit(port, udp_port, rate) VALUES (?, ?, ?)", err,
+			     errlen);
+	for (uint32_t i = 0; rc == 0 && i < cfg->n_ports; i++) {
+		if (cfg->ports[i].retransmit_port == 0)
+			continue;
+		sqlite3_bind_text(stmt, 1, cfg->ports[i].name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, cfg->ports[i].retransmit_port);
+		sqlite3_bind_int64(stmt, 3, cfg->ports[i].retransmit_rate);
+		rc = step_done(st, stmt, "insert retransmit", err, errlen);
+	}
+	sqlite3_finalize(stmt);
+	if (rc == 0)
+		rc = prepare(
+		    st, &stmt,
+		    "INSERT INTO delivery(subscriber, history, heartbeat_ms) VALUES (?, ?, ?)", err,
+		    errlen);
+	for (uint32_t i = 0; rc == 0 && i < cfg->n_subs; i++) {
+		const struct rc_subscriber *v = &cfg->subs[i];
+
+		if (v->history == RC_HISTORY_DEF && v->heartbeat_ms == RC_HEARTBEAT_MS_DEF)
+			continue;
+		sqlite3_bind_text(stmt, 1, v->name, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(stmt, 2, v->history);
+		sqlite3_bind_int64(stmt, 3, v->heartbeat_ms);
+		rc = step_done(st, stmt, "insert delivery", err, errlen);
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
 static int record_version(struct store *st, uint64_t version, const char *yaml, char *err,
 			  size_t errlen)
 {
@@ -673,8 +842,10 @@ static int record_version(struct store *st, uint64_t version, const char *yaml, 
  * Children before parents, so the foreign keys hold at every step; the table is
  * replaced whole rather than patched, which keeps one code path for apply and edits.
  */
-static const char store_clear[] = "DELETE FROM patterns; DELETE FROM subscribers;"
-				  " DELETE FROM lines; DELETE FROM feeds; DELETE FROM ports;";
+static const char store_clear[] =
+    "DELETE FROM delivery; DELETE FROM retransmit;"
+    " DELETE FROM recovery; DELETE FROM patterns; DELETE FROM subscribers;"
+    " DELETE FROM lines; DELETE FROM feeds; DELETE FROM ports;";
 
 int store_replace(struct store *st, const struct routing_config *cfg, const char *yaml,
 		  uint64_t *version, char *err, size_t errlen)
@@ -713,6 +884,8 @@ int store_replace(struct store *st, const struct routing_config *cfg, const char
 		rc = insert_ports(st, cfg, err, errlen);
 	if (rc == 0)
 		rc = insert_subs(st, cfg, err, errlen);
+	if (rc == 0)
+		rc = insert_at_least_once(st, cfg, err, errlen);
 	if (rc == 0)
 		rc = record_version(st, v + 1, yaml, err, errlen);
 	if (rc == 0)

@@ -336,3 +336,57 @@ Test(store, other_schema_version_refused)
 	cr_expect_eq(errno, EPROTO);
 	cr_expect_not_null(strstr(err, "schema version 2"), "%s", err);
 }
+
+/* docs/protocol.md §6 keys survive the store: replace, load, restart, and the defaults. */
+Test(store, at_least_once_keys_round_trip)
+{
+	static const char yaml[] =
+	    "feeds:\n"
+	    "  - name: itch\n"
+	    "    protocol: moldudp64-itch50\n"
+	    "    lines: [{name: A, group: 233.54.12.111, port: 26477}]\n"
+	    "    recovery:\n"
+	    "      server: {mac: \"02:00:00:00:ee:01\", ip: 10.0.0.5, port: 26400}\n"
+	    "      source: {ip: 10.0.0.2, port: 26401}\n"
+	    "      wait_us: 0\n"
+	    "      tries: 9\n"
+	    "  - name: plain\n"
+	    "    protocol: moldudp64-itch50\n"
+	    "    lines: [{name: A, group: 233.54.12.112, port: 26477}]\n"
+	    "ports:\n"
+	    "  - {name: out0, src_ip: 10.1.0.254, retransmit: {port: 31999, rate: 7}}\n"
+	    "  - {name: out1}\n"
+	    "subscribers:\n"
+	    "  - {name: a, feed: itch, port: out0, session: A, symbols: [x], history: 0,\n"
+	    "     dst: {mac: \"02:00:00:00:00:01\", ip: 10.0.0.1, port: 9}}\n"
+	    "  - {name: b, feed: plain, port: out1, session: B, symbols: [x], heartbeat_ms: 5,\n"
+	    "     dst: {mac: \"02:00:00:00:00:02\", ip: 10.0.0.2, port: 9}}\n"
+	    "  - {name: c, feed: plain, port: out1, session: C, symbols: [x],\n"
+	    "     dst: {mac: \"02:00:00:00:00:03\", ip: 10.0.0.3, port: 9}}\n";
+	struct routing_config *a = parse(yaml), *got = NULL;
+	struct store *st = open_db();
+	uint64_t v = 0;
+
+	cr_assert_eq(store_replace(st, a, NULL, &v, err, sizeof(err)), 0, "%s", err);
+	store_close(st);
+	st = open_db(); /* a restart */
+	cr_assert_eq(store_load(st, &got, &v, err, sizeof(err)), 0, "%s", err);
+	cr_expect(table_equal(a, got));
+	cr_expect(got->feeds[0].recovery.enabled);
+	cr_expect_eq(got->feeds[0].recovery.tries, 9);
+	cr_expect_eq(got->feeds[0].recovery.wait_us, 0);
+	cr_expect_not(got->feeds[1].recovery.enabled);
+	cr_expect_eq(got->ports[0].retransmit_port, 31999);
+	cr_expect_eq(got->ports[0].retransmit_rate, 7);
+	cr_expect_eq(got->ports[1].retransmit_port, 0);
+	cr_expect_eq(got->subs[0].history, 0);
+	cr_expect_eq(got->subs[1].heartbeat_ms, 5);
+	cr_expect_eq(got->subs[2].history, RC_HISTORY_DEF);
+	cr_expect_eq(got->subs[2].heartbeat_ms, RC_HEARTBEAT_MS_DEF);
+	/* the same table again is the same version (idempotent apply) */
+	cr_assert_eq(store_replace(st, got, NULL, &v, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(v, 1);
+	routing_config_free(got);
+	routing_config_free(a);
+	store_close(st);
+}
