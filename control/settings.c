@@ -47,8 +47,9 @@ static const struct yaml_doc_key keys[K_N] = {
     [K_SOCKET_GROUP] = {"socket_group", YAML_DOC_STR, false, 1, 64, 0, NULL, NULL},
     [K_DATAPLANE_SOCKET] = {"dataplane_socket", YAML_DOC_STR, false, 1, 107, 0,
 			    "/run/aster/dataplane.sock", NULL},
-    [K_HEALTH_FILE] = {"health_file", YAML_DOC_STR, false, 1, PATH_LEN, 0, "/run/aster/health",
-		       NULL},
+    /* The dataplane's own default (--health-file, dataplane/main.c) and its unit's. */
+    [K_HEALTH_FILE] = {"health_file", YAML_DOC_STR, false, 1, PATH_LEN, 0,
+		       "/run/aster/dataplane.health", NULL},
     [K_AUDIT_LOG] = {"audit_log", YAML_DOC_STR, false, 1, PATH_LEN, 0, "/var/log/aster/audit.log",
 		     NULL},
     /* Issue 3 §7: the HTTP endpoint binds to loopback unless told otherwise. */

@@ -298,6 +298,21 @@ for u, name in ((dp, "aster-dataplane"), (cp, "aster-control")):
         sys.exit("FAIL test_tooling: %s: shared RuntimeDirectory without RuntimeDirectoryPreserve=yes" % name)
 print("systemd units: required keys present, no hard dependency between the two")
 PY
+# aster-control's defaults name the files the dataplane's unit (and its own defaults,
+# dataplane/main.c) use: an operator who sets neither gets two daemons that find each other.
+printf 'db: %s\n' "$W/defaults.db" >"$W/defaults.yaml"
+"$BUILD/control/aster-control" --settings "$W/defaults.yaml" --check >"$W/defaults.out" 2>&1 ||
+	fail "aster-control --check: $(tail -n 1 "$W/defaults.out")"
+"$PY" - "$W/defaults.out" "$ROOT/scripts/systemd/aster-dataplane.service" <<'PY' || exit 1
+import re, sys
+got = dict(re.findall(r"^  (health_file|dataplane_socket): (\S+)$", open(sys.argv[1]).read(), re.M))
+unit = open(sys.argv[2]).read()
+want = {"health_file": re.search(r"--health-file (\S+)", unit).group(1),
+        "dataplane_socket": re.search(r"--ctl-socket (\S+)", unit).group(1)}
+if got != want:
+    sys.exit("FAIL test_tooling: aster-control defaults %s, the dataplane uses %s" % (got, want))
+print("aster-control's default health_file and dataplane_socket are the dataplane's:", got)
+PY
 if command -v systemd-analyze >/dev/null 2>&1; then
 	mkdir -p "$W/units"
 	for u in aster-dataplane aster-control; do
