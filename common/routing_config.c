@@ -24,16 +24,34 @@
 #define RC_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
 
 #define RC_NAME_LEN (RC_NAME_MAX - 1)
-#define RC_LIST_MAX INT32_MAX
 #define RC_TEXT_MAX 4096
+
+/*
+ * Bounds on a table (docs/configuration.md): far above any deployment, low enough that
+ * a hostile file is refused while it is parsed, before anything is built from it. A
+ * table travels whole in one control message (CTL_MAX_PAYLOAD, 64 MiB).
+ */
+#define RC_FEEDS_MAX	  1024
+#define RC_PORTS_MAX	  1024
+#define RC_SUBS_MAX	  65536
+#define RC_SYMBOLS_MAX	  (1u << 20) /* patterns of one subscriber */
+#define RC_YAML_BYTES_MAX (64u << 20)
+#define RC_YAML_NODES_MAX (2u << 20)
+
+const struct yaml_doc_limits routing_config_yaml_limits = {
+    .max_bytes = RC_YAML_BYTES_MAX,
+    .max_depth = 16,
+    .max_items = RC_SYMBOLS_MAX,
+    .max_nodes = RC_YAML_NODES_MAX,
+};
 
 /* Key tables (docs/conventions.md §3): kind, required, min..max, default; the index enums follow.
  */
 enum { TOP_FEEDS, TOP_PORTS, TOP_SUBS, TOP_N };
 static const struct yaml_doc_key top_keys[TOP_N] = {
-    [TOP_FEEDS] = {"feeds", YAML_DOC_SEQ, true, 1, RC_LIST_MAX, 0, NULL, NULL},
-    [TOP_PORTS] = {"ports", YAML_DOC_SEQ, false, 0, RC_LIST_MAX, 0, NULL, NULL},
-    [TOP_SUBS] = {"subscribers", YAML_DOC_SEQ, false, 0, RC_LIST_MAX, 0, NULL, NULL},
+    [TOP_FEEDS] = {"feeds", YAML_DOC_SEQ, true, 1, RC_FEEDS_MAX, 0, NULL, NULL},
+    [TOP_PORTS] = {"ports", YAML_DOC_SEQ, false, 0, RC_PORTS_MAX, 0, NULL, NULL},
+    [TOP_SUBS] = {"subscribers", YAML_DOC_SEQ, false, 0, RC_SUBS_MAX, 0, NULL, NULL},
 };
 
 enum { FEED_NAME, FEED_PROTOCOL, FEED_LINES, FEED_RECOVERY, FEED_N };
@@ -113,7 +131,7 @@ static const struct yaml_doc_key sub_keys[SUB_N] = {
     [SUB_DST] = {"dst", YAML_DOC_MAP, true, 0, 0, 0, NULL, NULL},
     /* docs/protocol.md §4: at most 10 printable characters; "" is legal and pads to 10 blanks. */
     [SUB_SESSION] = {"session", YAML_DOC_STR, true, 0, RC_SESSION_LEN, 0, NULL, NULL},
-    [SUB_SYMBOLS] = {"symbols", YAML_DOC_SEQ, true, 1, RC_LIST_MAX, 0, NULL, NULL},
+    [SUB_SYMBOLS] = {"symbols", YAML_DOC_SEQ, true, 1, RC_SYMBOLS_MAX, 0, NULL, NULL},
     [SUB_TYPES] = {"types", YAML_DOC_STR, false, 1, 256, 0, NULL, NULL},
     [SUB_MAXPL] = {"max_payload", YAML_DOC_INT, false, RC_MAX_PAYLOAD_MIN, RC_MAX_PAYLOAD_MAX,
 		   RC_MAX_PAYLOAD_DEF, NULL, NULL},
@@ -231,8 +249,50 @@ static const struct name_ent *name_set_add(struct name_set *s, const char *name,
 	return NULL;
 }
 
+/*
+ * Open-addressing set of the group:port pairs of the lines parsed so far, so that the
+ * check that each identifies one line stays linear in the number of lines.
+ */
+struct endpoint_ent {
+	uint64_t key; /* group << 16 | port, plus one; 0 = free slot */
+	uint32_t feed, line;
+};
+
+struct endpoint_set {
+	struct endpoint_ent *slots;
+	size_t mask;
+};
+
+static int endpoint_set_init(struct endpoint_set *s, size_t n)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n)
+		cap *= 2;
+	s->slots = calloc(cap, sizeof(*s->slots));
+	s->mask = cap - 1;
+	return s->slots != NULL ? 0 : -ENOMEM;
+}
+
+/* Insert; returns the earlier entry when the pair is already there. Never fills up:
+ * sized for every line the table can hold. */
+static const struct endpoint_ent *endpoint_set_add(struct endpoint_set *s, uint32_t group,
+						   uint16_t port, uint32_t feed, uint32_t line)
+{
+	uint64_t key = ((uint64_t)group << 16 | port) + 1;
+	size_t i = (size_t)(key * 0x9e3779b97f4a7c15ull >> 32) & s->mask;
+
+	while (s->slots[i].key != 0 && s->slots[i].key != key)
+		i = (i + 1) & s->mask;
+	if (s->slots[i].key == key)
+		return &s->slots[i];
+	s->slots[i] = (struct endpoint_ent){.key = key, .feed = feed, .line = line};
+	return NULL;
+}
+
 struct loader {
 	struct yaml_doc doc;
+	struct endpoint_set endpoints; /* every line's group:port */
 	struct routing_config *cfg;
 	struct name_set feeds;
 	struct name_set ports;
@@ -347,6 +407,7 @@ static int parse_line(struct loader *l, struct rc_feed *f, uint32_t li, yaml_nod
 	struct routing_config *cfg = l->cfg;
 	yaml_node_t *v[LINE_N];
 	struct rc_line *ln = &f->lines[li];
+	const struct endpoint_ent *dup;
 	const struct rc_line *o;
 	const char *name;
 	int rc;
@@ -375,22 +436,18 @@ static int parse_line(struct loader *l, struct rc_feed *f, uint32_t li, yaml_nod
 	/*
 	 * docs/protocol.md §3.1: a frame belongs to the line whose group and port it carries, so a
 	 * group:port pair may identify one line only, across all feeds. The feed being
-	 * parsed is cfg->feeds[cfg->n_feeds] and its lines so far precede `li`.
+	 * parsed is cfg->feeds[cfg->n_feeds].
 	 */
-	for (uint32_t fi = 0; fi <= cfg->n_feeds; fi++) {
-		const struct rc_feed *of = &cfg->feeds[fi];
-		uint32_t n = fi < cfg->n_feeds ? of->n_lines : li;
+	dup = endpoint_set_add(&l->endpoints, ln->group, ln->port, cfg->n_feeds, li);
+	if (dup != NULL) {
+		const struct rc_feed *of = &cfg->feeds[dup->feed];
 
-		for (uint32_t i = 0; i < n; i++) {
-			o = &of->lines[i];
-			if (o->group != ln->group || o->port != ln->port)
-				continue;
-			return yaml_doc_error(&l->doc, v[LINE_GROUP], "group",
-					      "%s:%u is already used by feed \"%s\" line \"%s\" "
-					      "(line %" PRIu32 ")",
-					      yaml_doc_str(v[LINE_GROUP], &line_keys[LINE_GROUP]),
-					      ln->port, of->name, o->name, o->cfg_line);
-		}
+		o = &of->lines[dup->line];
+		return yaml_doc_error(&l->doc, v[LINE_GROUP], "group",
+				      "%s:%u is already used by feed \"%s\" line \"%s\" "
+				      "(line %" PRIu32 ")",
+				      yaml_doc_str(v[LINE_GROUP], &line_keys[LINE_GROUP]), ln->port,
+				      of->name, o->name, o->cfg_line);
 	}
 	return 0;
 }
@@ -865,7 +922,8 @@ static int build(struct loader *l)
 	cfg->subs = calloc(ns + 1, sizeof(*cfg->subs));
 	if (cfg->feeds == NULL || cfg->ports == NULL || cfg->subs == NULL)
 		return -ENOMEM;
-	if (name_set_init(&l->feeds, nf) < 0 || name_set_init(&l->ports, np) < 0 ||
+	if (endpoint_set_init(&l->endpoints, nf * RC_MAX_LINES) < 0 ||
+	    name_set_init(&l->feeds, nf) < 0 || name_set_init(&l->ports, np) < 0 ||
 	    name_set_init(&l->subs, ns) < 0 || name_set_init(&l->patterns, ns) < 0)
 		return -ENOMEM;
 
@@ -905,6 +963,7 @@ static struct routing_config *finish(struct loader *l, int rc, const char *name,
 	name_set_fini(&l->subs);
 	name_set_fini(&l->ports);
 	name_set_fini(&l->feeds);
+	free(l->endpoints.slots);
 	yaml_doc_fini(&l->doc);
 	if (rc < 0) {
 		routing_config_free(l->cfg);
@@ -931,9 +990,11 @@ static struct routing_config *load(const char *text, size_t len, const char *pat
 		return NULL;
 	}
 	if (path != NULL)
-		rc = yaml_doc_load_file(&l.doc, path, err, errlen);
+		rc = yaml_doc_load_file_within(&l.doc, path, &routing_config_yaml_limits, err,
+					       errlen);
 	else
-		rc = yaml_doc_load_buffer(&l.doc, text, len, name, err, errlen);
+		rc = yaml_doc_load_buffer_within(&l.doc, text, len, name,
+						 &routing_config_yaml_limits, err, errlen);
 	if (rc == 0)
 		rc = build(&l);
 	return finish(&l, rc, name, err, errlen);

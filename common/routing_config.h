@@ -142,6 +142,11 @@ struct rc_rx_port {
 int routing_config_check_live(const struct routing_config *cfg, const struct rc_rx_port *rx,
 			      uint32_t n_rx, uint32_t *rx_of_feed, char *err, size_t errlen);
 
+/* The bounds a routing YAML is parsed within (size, nesting, nodes): also for a
+ * fragment of one, such as a subscriber to add (control/table.c). */
+struct yaml_doc_limits;
+extern const struct yaml_doc_limits routing_config_yaml_limits;
+
 /* Index of the named feed / port / subscriber, or -1. */
 int routing_config_feed_index(const struct routing_config *cfg, const char *name);
 int routing_config_port_index(const struct routing_config *cfg, const char *name);

@@ -35,6 +35,23 @@ struct yaml_doc_key {
 	const char *choices; /* YAML_DOC_STR: allowed values "a|b|c", or NULL for any */
 };
 
+/*
+ * Bounds on a document, enforced while it is parsed, before any loader walks a node: a
+ * hostile file is refused after at most max_bytes of input and max_nodes nodes built,
+ * whatever it asks for. An alias counts as every node it stands for (a loader that
+ * walks it does that much work), so aliases cannot make a document bigger than the
+ * largest one written out in full; an alias to a node that encloses it is refused.
+ */
+struct yaml_doc_limits {
+	size_t max_bytes;   /* size of the file or buffer */
+	uint32_t max_depth; /* nested sequences and mappings */
+	uint32_t max_items; /* entries of one sequence or mapping */
+	uint64_t max_nodes; /* nodes, aliases counted as what they stand for */
+};
+
+/* Settings files and PMD profiles: a few hundred keys at most. */
+extern const struct yaml_doc_limits yaml_doc_small_limits;
+
 struct yaml_doc {
 	yaml_document_t doc;
 	bool loaded;
@@ -45,15 +62,20 @@ struct yaml_doc {
 };
 
 /*
- * Load a YAML file / buffer holding one document whose top level is not empty.
- * Returns 0, or -errno with the one-line reason in `err`:
+ * Load a YAML file / buffer holding one document whose top level is not empty, within
+ * yaml_doc_small_limits. Returns 0, or -errno with the one-line reason in `err`:
  *   "FILE: cannot read: <strerror>", "FILE:LINE: syntax error: <libyaml problem>",
- *   "FILE:1: document: empty file".
+ *   "FILE:1: document: empty file", "FILE:LINE: document: more than N nodes ...".
  * `d` must be released with yaml_doc_fini() whatever the result.
  */
 int yaml_doc_load_file(struct yaml_doc *d, const char *path, char *err, size_t errlen);
 int yaml_doc_load_buffer(struct yaml_doc *d, const char *text, size_t len, const char *name,
 			 char *err, size_t errlen);
+/* The same within other limits (a routing table is far bigger than a settings file). */
+int yaml_doc_load_file_within(struct yaml_doc *d, const char *path,
+			      const struct yaml_doc_limits *lim, char *err, size_t errlen);
+int yaml_doc_load_buffer_within(struct yaml_doc *d, const char *text, size_t len, const char *name,
+				const struct yaml_doc_limits *lim, char *err, size_t errlen);
 void yaml_doc_fini(struct yaml_doc *d);
 
 /* The top-level node (never NULL after a successful load). */

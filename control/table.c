@@ -915,8 +915,8 @@ struct routing_config *table_add_subscriber(const struct routing_config *cfg,
 	 * line numbers, and it must be exactly one mapping, so that it cannot add anything
 	 * but one subscriber once it is placed in the table's text.
 	 */
-	rc = yaml_doc_load_buffer(&d, subscriber_yaml, strlen(subscriber_yaml), "subscriber", err,
-				  errlen);
+	rc = yaml_doc_load_buffer_within(&d, subscriber_yaml, strlen(subscriber_yaml), "subscriber",
+					 &routing_config_yaml_limits, err, errlen);
 	if (rc < 0) {
 		yaml_doc_fini(&d);
 		errno = -rc;
