@@ -33,9 +33,32 @@ uint32_t yaml_doc_line(const yaml_node_t *node)
 	return (uint32_t)node->start_mark.line + 1;
 }
 
+/*
+ * Messages quote what the file says (names, patterns, keys): control characters in it
+ * are written as \xHH, so that a message stays one line whatever the file holds.
+ */
+static void escape_controls(char *s, size_t size)
+{
+	char tmp[384 * 4];
+	size_t o = 0;
+
+	for (const char *p = s; *p != '\0' && o + 5 < sizeof(tmp); p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(tmp + o, sizeof(tmp) - o, "\\x%02x", c);
+		else
+			tmp[o++] = (char)c;
+	}
+	if (o >= size)
+		o = size - 1;
+	memcpy(s, tmp, o);
+	s[o] = '\0';
+}
+
 int yaml_doc_error(struct yaml_doc *d, const yaml_node_t *at, const char *key, const char *fmt, ...)
 {
-	char msg[384];
+	char msg[384], k[128];
 	va_list ap;
 
 	if (d->failed)
@@ -44,6 +67,10 @@ int yaml_doc_error(struct yaml_doc *d, const yaml_node_t *at, const char *key, c
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	escape_controls(msg, sizeof(msg));
+	snprintf(k, sizeof(k), "%s", key);
+	escape_controls(k, sizeof(k));
+	key = k;
 	if (at != NULL)
 		set_err(d->err, d->errlen, "%s:%" PRIu32 ": %s: %s", d->name, yaml_doc_line(at),
 			key, msg);

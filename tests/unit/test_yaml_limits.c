@@ -241,3 +241,18 @@ Test(yaml_limits, duplicate_group_port_among_many_lines)
 			      "line \"L0\" (line 5)");
 	free(t);
 }
+
+/* What the file says is quoted with its control characters escaped: one line always. */
+Test(yaml_limits, messages_stay_one_line)
+{
+	const char *text = "feeds:\n  - name: \"it\\r\\nch\"\n    protocol: moldudp64-itch50\n"
+			   "    lines: [{name: A, group: 239.0.0.1, port: 1}]\n";
+	struct routing_config *cfg;
+
+	cfg = routing_config_parse(text, strlen(text), "r.yaml", err, sizeof(err));
+	cr_expect_null(cfg);
+	cr_expect_str_eq(err, "r.yaml:2: name: \"it\\x0d\\x0ach\" is not a valid feed name "
+			      "([a-z0-9_-]{1,31})");
+	expect_refused("\"a\\tb\\u0001\": [*x]\n", &yaml_doc_small_limits,
+		       "h.yaml:1: document: alias *x names no anchor");
+}
