@@ -6,13 +6,7 @@
  * frame path, as a script of arbiter operations whose deliveries and releases are
  * checked (strictly increasing sequence numbers per session, each kept handle released
  * exactly once). Any violated invariant aborts, which libFuzzer reports as a crash.
- * Not part of the meson build (it needs clang); build and run it with:
- *
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *       -fno-sanitize-recover=all -Idataplane $(pkg-config --cflags libdpdk) \
- *       tests/fuzz/fuzz_decode.c dataplane/frame.c dataplane/feed_moldudp64.c \
- *       dataplane/itch50.c dataplane/arbiter.c -o /tmp/fuzz_decode
- *   mkdir -p /tmp/fuzz_corpus && /tmp/fuzz_decode -max_total_time=60 /tmp/fuzz_corpus
+ * Built and run by scripts/fuzz and scripts/test (tests/fuzz/meson.build).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -22,16 +16,9 @@
 #include "arbiter.h"
 #include "feed_moldudp64.h"
 #include "frame.h"
+#include "fuzz.h"
 #include "itch50.h"
 #include "stats.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(c)                                                                                   \
-	do {                                                                                       \
-		if (!(c))                                                                          \
-			abort();                                                                   \
-	} while (0)
 
 /* Walk a validated packet the way the router does and check the walk ends exactly. */
 static void walk(const uint8_t *p, uint32_t len)
