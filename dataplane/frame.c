@@ -14,6 +14,7 @@
  * is validated message by message instead (docs/protocol.md §3.2).
  */
 #include <stddef.h>
+#include <string.h>
 
 #include "frame.h"
 #include "stats.h"
@@ -102,4 +103,46 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 	out->payload_off = (uint16_t)(off + ihl + UDP_HDR_LEN);
 	out->payload_len = (uint16_t)(udp_len - UDP_HDR_LEN);
 	return 0;
+}
+
+static inline void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static inline void put32(uint8_t *p, uint32_t v)
+{
+	put16(p, (uint16_t)(v >> 16));
+	put16(p + 2, (uint16_t)v);
+}
+
+void frame_build_udp(uint8_t *p, const struct frame_endpoint *src, const struct frame_endpoint *dst,
+		     uint16_t payload_len, uint16_t ip_id)
+{
+	uint8_t *ip = p + ETH_HDR_LEN, *udp = ip + IPV4_MIN_HDR_LEN;
+	uint32_t sum = 0;
+
+	memcpy(p, dst->mac, 6);
+	memcpy(p + 6, src->mac, 6);
+	put16(p + 12, ETHERTYPE_IPV4);
+	ip[0] = 0x45; /* version 4, 5 words */
+	ip[1] = 0;
+	put16(ip + 2, (uint16_t)(IPV4_MIN_HDR_LEN + UDP_HDR_LEN + payload_len));
+	put16(ip + 4, ip_id);
+	put16(ip + 6, 0);
+	ip[8] = 64;
+	ip[9] = IPPROTO_UDP_;
+	put16(ip + 10, 0);
+	put32(ip + 12, src->ip);
+	put32(ip + 16, dst->ip);
+	for (int i = 0; i < IPV4_MIN_HDR_LEN; i += 2)
+		sum += be16(ip + i);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	put16(ip + 10, (uint16_t)~sum);
+	put16(udp, src->port);
+	put16(udp + 2, dst->port);
+	put16(udp + 4, (uint16_t)(UDP_HDR_LEN + payload_len));
+	put16(udp + 6, 0);
 }

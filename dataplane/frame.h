@@ -26,4 +26,23 @@ struct frame_udp {
  */
 int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out);
 
+/* One end of a unicast UDP exchange (docs/protocol.md §6: requests, answers). */
+struct frame_endpoint {
+	uint8_t mac[6];
+	uint32_t ip;   /* host order */
+	uint16_t port; /* host order */
+};
+
+#define FRAME_UDP_HDRS_LEN 42 /* Ethernet II 14 + IPv4 20 + UDP 8 */
+
+/*
+ * Write the Ethernet II / IPv4 / UDP headers of a frame from `src` to `dst` carrying
+ * `payload_len` bytes at p + FRAME_UDP_HDRS_LEN: no VLAN tag, no IPv4 options, TTL 64,
+ * the IPv4 header checksum filled in, UDP checksum 0 (none, allowed for IPv4). The
+ * frame is FRAME_UDP_HDRS_LEN + payload_len bytes. Pure, for the frames the dataplane
+ * originates (recovery requests, retransmission answers).
+ */
+void frame_build_udp(uint8_t *p, const struct frame_endpoint *src, const struct frame_endpoint *dst,
+		     uint16_t payload_len, uint16_t ip_id);
+
 #endif

@@ -1,0 +1,268 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Retransmission history (docs/protocol.md §6.2): sizing, the oldest and newest messages
+ * served, nothing past what was committed, wrap-around of the byte ring and of the
+ * index, bounds of one read, history 0, and a reader racing the writer on another
+ * thread that must never see torn data.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "history.h"
+
+/* Message `seq`: 3..50 bytes (ITCH sizes), every byte derived from seq and position. */
+static uint16_t msg_of(uint64_t seq, uint8_t *m)
+{
+	uint16_t len = (uint16_t)(3 + (seq * 7919) % 48);
+
+	for (uint16_t i = 0; i < len; i++)
+		m[i] = (uint8_t)(seq * 31 + i * 17 + (seq >> 8));
+	return len;
+}
+
+/* Blocks at `p` (n messages from `seq`) are exactly the messages, length-prefixed. */
+static bool blocks_ok(const uint8_t *p, uint32_t bytes, uint64_t seq, uint16_t n)
+{
+	uint8_t m[64];
+	uint32_t off = 0;
+
+	for (uint16_t k = 0; k < n; k++) {
+		uint16_t len = msg_of(seq + k, m);
+
+		if (off + 2 + len > bytes || p[off] != len >> 8 || p[off + 1] != (len & 0xff) ||
+		    memcmp(p + off + 2, m, len) != 0)
+			return false;
+		off += 2 + len;
+	}
+	return off == bytes;
+}
+
+static struct history *make(uint32_t messages, void **mem)
+{
+	struct history *h = aligned_alloc(64, sizeof(*h));
+
+	*mem = NULL;
+	if (messages > 0) {
+		*mem = aligned_alloc(64, (history_mem_size(messages) + 63) & ~(size_t)63);
+		cr_assert_not_null(*mem);
+	}
+	history_init(h, messages, *mem);
+	return h;
+}
+
+static void append_range(struct history *h, uint64_t first, uint64_t end)
+{
+	uint8_t m[64];
+
+	for (uint64_t s = first; s < end; s++) {
+		uint16_t len = msg_of(s, m);
+
+		history_append(h, s, m, len);
+	}
+}
+
+Test(history, sizing)
+{
+	cr_expect_eq(history_mem_size(0), 0);
+	/* 1000 messages: 56 000 bytes rounded to 64, plus 1024 index slots */
+	cr_expect_eq(history_mem_size(1000), 56000 + 1024 * 8);
+	cr_expect_eq(history_mem_size(1024), 1024 * 56 + 1024 * 8);
+	cr_expect_eq(history_mem_size(1000000), 56000000 + 1048576 * 8);
+}
+
+Test(history, oldest_newest_and_not_yet)
+{
+	void *mem;
+	struct history *h = make(100, &mem);
+	uint8_t out[8192];
+	uint16_t n;
+	uint32_t bytes;
+
+	cr_expect_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
+	append_range(h, 1, 51);
+	/* appended but its frame not closed: not sent yet */
+	cr_expect_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
+	history_commit(h);
+	cr_expect_eq(history_committed(h), 51);
+	cr_assert_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 10);
+	cr_expect(blocks_ok(out, bytes, 1, n));
+	/* never past what was sent */
+	cr_assert_eq(history_read(h, 45, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 6);
+	cr_expect(blocks_ok(out, bytes, 45, n));
+	cr_expect_eq(history_read(h, 51, 1, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
+
+	/* 1000 more: the last 100 (at least) are kept, the oldest are gone */
+	append_range(h, 51, 1051);
+	history_commit(h);
+	cr_assert_eq(history_read(h, 951, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 100);
+	cr_expect(blocks_ok(out, bytes, 951, n));
+	cr_assert_eq(history_read(h, 1050, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 1);
+	cr_expect_eq(history_read(h, 1, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
+	cr_expect_eq(history_read(h, 700, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
+	free(mem);
+	free(h);
+}
+
+/* A read is bounded by bytes as well as messages (an answer's max_payload). */
+Test(history, read_bounds)
+{
+	void *mem;
+	struct history *h = make(64, &mem);
+	uint8_t out[4096], m[64];
+	uint16_t n, len1 = msg_of(1, m), len2 = msg_of(2, m);
+	uint32_t bytes;
+
+	append_range(h, 1, 40);
+	history_commit(h);
+	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2, out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 2);
+	cr_expect_eq(bytes, 4u + len1 + len2);
+	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2 - 1, out, &n, &bytes),
+		     HISTORY_OK);
+	cr_expect_eq(n, 1);
+	cr_assert_eq(history_read(h, 3, 1, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 1);
+	cr_expect(blocks_ok(out, bytes, 3, 1));
+	free(mem);
+	free(h);
+}
+
+/* The byte ring wraps many times, mid-entry too; the index wraps as well. */
+Test(history, wrap_around)
+{
+	void *mem;
+	struct history *h = make(37, &mem); /* odd sizes: entries straddle the ring's end */
+	uint8_t out[8192];
+	uint16_t n;
+	uint32_t bytes;
+	uint64_t s = 1, straddled = 0;
+
+	for (int round = 0; round < 500; round++) {
+		uint64_t pos = h->head;
+
+		append_range(h, s, s + 7);
+		s += 7;
+		straddled += pos / h->size != (h->head - 1) / h->size;
+		if (round % 3 == 0)
+			history_commit(h);
+		/* every committed message of the last 37 reads back intact, in any chunk */
+		uint64_t c = history_committed(h);
+		for (uint64_t q = c > 37 ? c - 37 : 1; q < c; q += 5) {
+			cr_assert_eq(history_read(h, q, 9, sizeof(out), out, &n, &bytes),
+				     HISTORY_OK, "seq %lu, committed %lu", (unsigned long)q,
+				     (unsigned long)c);
+			cr_assert(blocks_ok(out, bytes, q, n));
+			cr_assert(n == 9 || q + n == c);
+		}
+	}
+	cr_expect_gt(straddled, 10, "entries were split by the ring's end");
+	free(mem);
+	free(h);
+}
+
+Test(history, off_and_too_long)
+{
+	void *mem;
+	struct history *h = make(0, &mem);
+	uint8_t out[256], big[200] = {0};
+	uint16_t n;
+	uint32_t bytes;
+
+	append_range(h, 1, 10);
+	history_commit(h);
+	cr_expect_eq(history_read(h, 1, 1, sizeof(out), out, &n, &bytes), HISTORY_OFF);
+	free(h);
+
+	/* a message longer than the whole ring is not kept; its neighbours are */
+	h = make(3, &mem); /* 192 bytes of ring */
+	append_range(h, 1, 2);
+	history_append(h, 2, big, sizeof(big));
+	append_range(h, 3, 4);
+	history_commit(h);
+	cr_expect_eq(history_read(h, 2, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
+	cr_assert_eq(history_read(h, 1, 3, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect_eq(n, 1, "stops before the message that was not kept");
+	cr_expect(blocks_ok(out, bytes, 1, 1));
+	cr_assert_eq(history_read(h, 3, 3, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_expect(blocks_ok(out, bytes, 3, 1));
+	free(mem);
+	free(h);
+}
+
+/* ---- a reader on another thread, racing the writer ---- */
+
+#define RACE_MSGS 2000000u
+
+static struct {
+	struct history *h;
+	volatile int done;
+} race;
+
+static void *writer(void *arg)
+{
+	(void)arg;
+	for (uint64_t s = 1; s <= RACE_MSGS; s++) {
+		uint8_t m[64];
+		uint16_t len = msg_of(s, m);
+
+		history_append(race.h, s, m, len);
+		if (s % 3 == 0)
+			history_commit(race.h);
+	}
+	history_commit(race.h);
+	race.done = 1;
+	return NULL;
+}
+
+Test(history, reader_races_writer, .timeout = 60)
+{
+	void *mem;
+	pthread_t w;
+	uint8_t out[16384];
+	uint64_t ok = 0, gone = 0, rng = 88172645463325252ull;
+
+	/* small: the writer laps the reader constantly, so overwrites under a read happen */
+	race.h = make(64, &mem);
+	race.done = 0;
+	cr_assert_eq(pthread_create(&w, NULL, writer, NULL), 0);
+	while (!race.done) {
+		uint64_t c = history_committed(race.h), q;
+		uint16_t n;
+		uint32_t bytes;
+
+		if (c < 2)
+			continue;
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		/* anywhere from well before the kept range to the newest */
+		q = c - 1 - rng % (c - 1 < 160 ? c - 1 : 160);
+		switch (history_read(race.h, q, 120, sizeof(out), out, &n, &bytes)) {
+		case HISTORY_OK:
+			cr_assert(blocks_ok(out, bytes, q, n), "torn read of %u messages at %lu", n,
+				  (unsigned long)q);
+			cr_assert_leq(q + n, c + RACE_MSGS, "past what was committed");
+			ok++;
+			break;
+		case HISTORY_GONE:
+			gone++;
+			break;
+		case HISTORY_NOT_YET:
+		case HISTORY_OFF:
+			cr_assert_fail("seq %lu < committed %lu", (unsigned long)q,
+				       (unsigned long)c);
+		}
+	}
+	pthread_join(w, NULL);
+	cr_log_info("reader: %lu intact reads, %lu refused as gone", (unsigned long)ok,
+		    (unsigned long)gone);
+	cr_expect_gt(ok, 100);
+	cr_expect_gt(gone, 0, "the race must have overwritten entries under reads");
+	free(mem);
+	free(race.h);
+}
