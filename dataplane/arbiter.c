@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "arbiter.h"
+#include "recovery.h"
 
 #define HOLD_MASK (ARBITER_HOLD_MAX - 1)
 #define HIST_MASK (ARBITER_GAP_HISTORY - 1)
@@ -89,6 +90,8 @@ static void deliver_new(struct arbiter *a, const struct arbiter_pkt *p)
 	count_old(a, p->seq, a->expected);
 	a->ops->deliver(a->ctx, p, (uint16_t)skip);
 	a->c.messages += end - a->expected;
+	if (p->line == ARBITER_LINE_RECOVERY)
+		a->c.recovered += end - a->expected;
 	a->expected = end;
 }
 
@@ -140,6 +143,9 @@ static void declare_gap(struct arbiter *a, uint64_t end)
 static void resolve(struct arbiter *a, uint64_t bound)
 {
 	uint64_t m = lines_min(a);
+
+	if (a->rec != NULL)
+		return; /* recovery mode: a range missing on every line is recovery's */
 
 	if (bound < m)
 		m = bound;
@@ -224,6 +230,8 @@ static void drain(struct arbiter *a)
 	if (max > a->expected)
 		declare_gap(a, max);
 	a->blocked_since = 0;
+	if (a->rec != NULL)
+		recovery_on_end(a->rec); /* its open ranges belonged to this stream */
 }
 
 static bool is_retired(const struct arbiter *a, const uint8_t *session)
@@ -253,6 +261,7 @@ static void start_stream(struct arbiter *a, const uint8_t *session, uint64_t seq
 	memcpy(a->session, session, sizeof(a->session));
 	a->active = true;
 	a->expected = seq;
+	a->frontier = seq;
 	memset(a->line_next, 0, sizeof(a->line_next));
 	memset(a->gap_hist, 0, sizeof(a->gap_hist));
 	a->gap_hist_next = 0;
@@ -300,8 +309,15 @@ static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_
 {
 	bool kept = false;
 	uint64_t end = pkt_end(pkt);
-	if (pkt->line < a->n_lines && a->line_next[pkt->line] < end)
-		a->line_next[pkt->line] = end;
+	if (pkt->line < a->n_lines) {
+		if (a->line_next[pkt->line] < end)
+			a->line_next[pkt->line] = end;
+		/* a feed line shows more than anything before: what lies between is missing */
+		if (pkt->seq > a->frontier && a->rec != NULL)
+			recovery_on_missing(a->rec, a->frontier, pkt->seq, now_tsc);
+		if (end > a->frontier)
+			a->frontier = end;
+	}
 
 	if (pkt->n_msgs == 0) {
 		/* Heartbeat / end of session: only the line progress above (docs/protocol.md §3.3).
@@ -343,10 +359,8 @@ out:
 /* More than ARBITER_JUMP_MAX beyond everything the feed knows (see arbiter.h). */
 static bool implausible(const struct arbiter *a, const struct arbiter_pkt *pkt)
 {
-	uint64_t known = lines_max(a);
+	uint64_t known = a->frontier; /* >= expected and every line's progress */
 
-	if (known < a->expected)
-		known = a->expected;
 	return pkt->seq > known && pkt->seq - known > ARBITER_JUMP_MAX;
 }
 
@@ -412,8 +426,8 @@ bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t n
 
 void arbiter_poll(struct arbiter *a, uint64_t now_tsc)
 {
-	if (a->hold_tsc == 0 || !a->active)
-		return;
+	if (a->hold_tsc == 0 || !a->active || a->rec != NULL)
+		return; /* recovery mode: its bounds replace the hold time (§6.3) */
 	for (;;) {
 		if (a->n_held > 0) {
 			const struct arbiter_held *h = held_at(a, 0);
@@ -451,5 +465,38 @@ void arbiter_discard(struct arbiter *a)
 		a->ops->release(a->ctx, held_at(a, 0)->pkt.handle);
 		a->held_head = (uint16_t)((a->held_head + 1) & HOLD_MASK);
 		a->n_held--;
+	}
+}
+
+uint32_t arbiter_missing(const struct arbiter *a, struct arbiter_gap *out, uint32_t max)
+{
+	uint64_t cursor = a->expected;
+	uint32_t n = 0;
+
+	if (!a->active)
+		return 0;
+	for (uint32_t i = 0; i < a->n_held && n < max; i++) {
+		const struct arbiter_pkt *p = &a->held[(a->held_head + i) & HOLD_MASK].pkt;
+
+		if (p->seq > cursor)
+			out[n++] = (struct arbiter_gap){cursor, p->seq};
+		if (pkt_end(p) > cursor)
+			cursor = pkt_end(p);
+	}
+	if (a->frontier > cursor && n < max)
+		out[n++] = (struct arbiter_gap){cursor, a->frontier};
+	return n;
+}
+
+void arbiter_give_up(struct arbiter *a, uint64_t end)
+{
+	while (a->active && a->expected < end) {
+		uint64_t stop = end;
+
+		if (a->n_held > 0 && held_at(a, 0)->pkt.seq < stop)
+			stop = held_at(a, 0)->pkt.seq;
+		if (stop > a->expected) /* always, by invariant 1 */
+			declare_gap(a, stop);
+		release_ready(a);
 	}
 }

@@ -33,11 +33,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define ARBITER_MAX_LINES   8
-#define ARBITER_HOLD_MAX    1024	 /* upper bound of arbiter_init's hold_max */
-#define ARBITER_RETIRED	    4		 /* sessions remembered as finished */
-#define ARBITER_GAP_HISTORY 16		 /* declared gaps remembered to tell late from duplicate */
-#define ARBITER_JUMP_MAX    (1ull << 20) /* a farther jump ahead waits for confirmation */
+#define ARBITER_MAX_LINES     8
+#define ARBITER_HOLD_MAX      1024 /* upper bound of arbiter_init's hold_max */
+#define ARBITER_RETIRED	      4	   /* sessions remembered as finished */
+#define ARBITER_GAP_HISTORY   16   /* declared gaps remembered to tell late from duplicate */
+#define ARBITER_LINE_RECOVERY 0xFF /* arbiter_pkt.line of an answer of the recovery server */
+#define ARBITER_JUMP_MAX      (1ull << 20) /* a farther jump ahead waits for confirmation */
 
 _Static_assert((ARBITER_HOLD_MAX & (ARBITER_HOLD_MAX - 1)) == 0, "hold ring is indexed by mask");
 
@@ -72,7 +73,10 @@ struct arbiter_counters {
 	uint64_t hold_overflow; /* gaps forced because the hold queue was full */
 	uint64_t hold_timeout;	/* gaps forced by the hold timeout (live mode) */
 	uint64_t implausible;	/* packets refused: an unconfirmed jump far ahead */
+	uint64_t recovered; /* messages delivered from recovery answers (docs/protocol.md §6.3) */
 };
+
+struct recovery; /* recovery.h: upstream recovery, which puts the arbiter in recovery mode */
 
 struct arbiter_held {
 	struct arbiter_pkt pkt;
@@ -98,7 +102,8 @@ struct arbiter {
 	uint8_t session[10];
 	uint8_t retired[ARBITER_RETIRED][10];
 	uint8_t n_retired;
-	uint64_t expected;		       /* next sequence to deliver */
+	uint64_t expected; /* next sequence to deliver */
+	uint64_t frontier; /* after the highest sequence a feed line carried or announced */
 	uint64_t line_next[ARBITER_MAX_LINES]; /* 0 = nothing received on the line yet */
 	uint64_t blocked_since; /* TSC since an announced gap waits with nothing held, 0 = none */
 	struct arbiter_gap {
@@ -116,6 +121,9 @@ struct arbiter {
 	struct arbiter_held held[ARBITER_HOLD_MAX];
 
 	struct arbiter_counters c;
+
+	/* upstream recovery (recovery_attach), NULL when the feed has none (and in replay) */
+	struct recovery *rec;
 };
 
 /* hold_max in 1..ARBITER_HOLD_MAX; hold_tsc 0 disables the time limit. */
@@ -139,5 +147,29 @@ void arbiter_discard(struct arbiter *a);
 
 /* End of input: nothing more will arrive; declare remaining gaps, deliver and release all. */
 void arbiter_flush(struct arbiter *a);
+
+/*
+ * Recovery mode (recovery.h). A feed with upstream recovery: gaps are declared by the
+ * recovery module (or forced by a full hold queue, a new session), never on the proof
+ * that every line moved past them nor on the profile's hold time. Answers of the
+ * recovery server are given to arbiter_accept with line ARBITER_LINE_RECOVERY: they
+ * deliver like any line (first copy wins) but never count as a line's progress and
+ * never expose a range. Each range that becomes known to be missing is reported to the
+ * recovery module as it is exposed (recovery_on_missing).
+ */
+
+/*
+ * The sequence ranges missing now, in order: in [expected, frontier), neither delivered
+ * nor held. Writes at most `max` to `out` (ARBITER_HOLD_MAX + 1 is always enough) and
+ * returns how many.
+ */
+uint32_t arbiter_missing(const struct arbiter *a, struct arbiter_gap *out, uint32_t max);
+
+/*
+ * Recovery gave up what is missing in [expected, end): declare it a gap (§3.3) and
+ * deliver what it held behind it. Only ever at the head: sequences are delivered in
+ * order.
+ */
+void arbiter_give_up(struct arbiter *a, uint64_t end);
 
 #endif
