@@ -212,5 +212,37 @@ for name, (frames, stats, why) in mistakes.items():
     if why not in first:
         print("FAIL checker_selftest: %s: rejected for another reason: %s" % (name, first))
         sys.exit(1)
-print("checker_selftest: the checker accepts the hand-written output and rejects %d mistakes"
-      % len(mistakes))
+
+
+def run_streams(name, per_sub, want_ok, why=""):
+    """--streams: DIR/<subscriber>.pcap as a subscriber client wrote what it holds (any
+    destination address); the input is the lossless stream, here line B with P3 too."""
+    d = os.path.join(W, "streams-" + name)
+    os.makedirs(d)
+    for sub, frames in per_sub.items():
+        pcapio.write(os.path.join(d, sub + ".pcap"), [(i, f) for i, f in enumerate(frames)])
+    r = subprocess.run(["/usr/bin/python3", os.path.join(TOOLS, "aster_check.py"),
+                        "--config", os.path.join(W, "routing.yaml"),
+                        "--feed", os.path.join(W, "canonical.pcap"), "--streams", d],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    first = (r.stdout.splitlines() or [""])[0]
+    if (r.returncode == 0) != want_ok or why not in first:
+        print("FAIL checker_selftest: streams %s: checker exit %d: %s" % (name, r.returncode,
+                                                                          first))
+        sys.exit(1)
+
+
+# the lossless stream: every message once (the gap [6, 7] filled)
+P3 = mold("TEST000001", 6, [M[6], M[7]])
+pcapio.write(os.path.join(W, "canonical.pcap"),
+             [(t, frame(*A_DST, p)) for t, p in ((1, P1), (2, P2), (3, P3), (4, P4))])
+ANY = (b"\x02\x00\x00\x00\x00\x09", (10, 9, 9, 9), 5)  # a client's own addressing
+A_ALL = frame(*ANY, mold("ALPHA00001", 1, [M[1], M[2], M[4], M[6]]))
+B_ALL = [frame(*ANY, mold("BETA", 1, [M[1], M[5]])), frame(*ANY, mold("BETA", 3, [M[8], M[11]]))]
+run_streams("good", {"alpha": [A_ALL], "beta": B_ALL}, True)
+run_streams("missing_file", {"alpha": [A_ALL]}, False, "beta: no stream file")
+run_streams("missing_message", {"alpha": [frame(*ANY, mold("ALPHA00001", 1, [M[1], M[2], M[4]]))],
+                                "beta": B_ALL}, False, "alpha: got 3 messages, expected 4")
+run_streams("hole", {"alpha": [A_ALL], "beta": B_ALL[1:]}, False, "beta: sequence 3, expected 1")
+print("checker_selftest: the checker accepts the hand-written output and rejects %d mistakes;"
+      " --streams accepts a complete stream and rejects 3 mistakes" % len(mistakes))

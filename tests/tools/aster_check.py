@@ -3,10 +3,17 @@
 """Independent checker of an aster replay (docs/protocol.md §3, §5).
 
     aster_check.py --config routing.yaml --feed a.pcap [--feed b.pcap] --out DIR [--tshark]
+    aster_check.py --config routing.yaml --feed canonical.pcap --streams DIR
 
 Reads the input captures itself, computes what docs/protocol.md §3 says every subscriber must
 receive, and compares it with DIR/<port>.pcap and DIR/stats.json. Shares no code with
 the C tree on purpose: a bug copied into both would otherwise pass. See docs/feedgen.md.
+
+With --streams (live tests, docs/protocol.md §6.4) the input is an exchange's lossless
+stream (tests/tools/exchange_sim.py --canonical) and DIR/<subscriber>.pcap is what each
+subscriber finally holds (tests/tools/mold_client.py --out): every subscriber must have
+its file, and each file must pass the same per-frame checks and hold exactly the
+expected messages, whatever addresses its frames carry; there is no stats.json.
 
 Exit status: 0 and one "OK: ..." line, 1 and the first differences (one per line),
 2 for usage or unreadable inputs.
@@ -374,8 +381,9 @@ class OutSub:
         self.parts = []
 
 
-def check_port(path, port_subs, diffs):
-    """docs/protocol.md §3.6: every frame of DIR/<port>.pcap, grouped by subscriber."""
+def check_port(path, port_subs, diffs, single=False):
+    """docs/protocol.md §3.6: every frame of DIR/<port>.pcap, grouped by subscriber; with
+    `single`, every frame belongs to the one subscriber given, whatever its destination."""
     try:
         cap = pcapio.read(path)
     except (OSError, pcapio.PcapError) as e:
@@ -414,7 +422,7 @@ def check_port(path, port_subs, diffs):
         if (u[6] or u[7]) and not csum_ok(ip[12:20] + bytes((0, 17)) + u[4:6] + u):
             diffs.add("%s: bad UDP checksum" % where)
         dst = (fr[0:6], int.from_bytes(ip[16:20], "big"), (u[2] << 8) | u[3])
-        o = by_dst.get(dst)
+        o = by_dst.get(dst) if not single else next(iter(by_dst.values()))
         if o is None:
             diffs.add("%s: destination %s %d.%d.%d.%d:%d is no subscriber of this port"
                       % (where, dst[0].hex(":"), *ip[16:20], dst[2]))
@@ -570,7 +578,9 @@ def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", required=True)
     ap.add_argument("--feed", action="append", required=True)
-    ap.add_argument("--out", required=True)
+    out = ap.add_mutually_exclusive_group(required=True)
+    out.add_argument("--out")
+    out.add_argument("--streams")
     ap.add_argument("--tshark", action="store_true")
     a = ap.parse_args(argv)
 
@@ -590,6 +600,17 @@ def main(argv):
 
     diffs = Diffs()
     outs = {}
+    if a.streams:
+        for s in subs:
+            path = os.path.join(a.streams, s.name + ".pcap")
+            if not os.path.exists(path):
+                diffs.add("%s: no stream file %s" % (s.name, path))
+                continue
+            outs.update(check_port(path, [s], diffs, single=True))
+        for s in subs:
+            if s.name in outs:
+                compare_sub(outs[s.name], diffs)
+        return report(diffs, feeds, subs, outs, total, a)
     for port in ports:
         port_subs = [s for s in subs if s.port == port]
         path = os.path.join(a.out, port + ".pcap")
@@ -602,7 +623,10 @@ def main(argv):
     for s in subs:
         if s.name in outs:
             compare_sub(outs[s.name], diffs)
+    return report(diffs, feeds, subs, outs, total, a)
 
+
+def report(diffs, feeds, subs, outs, total, a):
     if diffs.total:
         for ln in diffs.lines:
             print("FAIL: " + ln)
@@ -617,7 +641,7 @@ def main(argv):
                               % (f.name, f.packets, len(f.sessions), f.unique, f.gaps,
                                  f.gap_messages, f.malformed, f.valid_msgs - f.unique)
                               for f in feeds),
-             len(subs), out_msgs, out_pkts, ", tshark clean" if a.tshark else ""))
+             len(subs), out_msgs, out_pkts, ", tshark clean" if a.tshark and a.out else ""))
     return 0
 
 
