@@ -7,7 +7,12 @@
  * memcpy, as in DPDK's rte_seqlock: their result is used only after the position check
  * has shown that no write touched them.
  */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+
 #include "history.h"
+#include "routing_config.h"
 
 #define POS_MASK ((1ull << 48) - 1)
 
@@ -112,4 +117,38 @@ enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_m
 	*n_msgs = k;
 	*n_bytes = used;
 	return HISTORY_OK;
+}
+
+uint64_t history_table_bytes(const struct routing_config *cfg, uint32_t *n_subs)
+{
+	uint64_t total = 0;
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; i < cfg->n_subs; i++) {
+		const struct rc_subscriber *s = &cfg->subs[i];
+
+		if (cfg->ports[s->port].retransmit_port == 0 || s->history == 0)
+			continue;
+		total += history_mem_size(s->history);
+		n++;
+	}
+	if (n_subs != NULL)
+		*n_subs = n;
+	return total;
+}
+
+int history_table_check(const struct routing_config *cfg, uint64_t budget, char *err, size_t errlen)
+{
+	uint32_t n;
+	uint64_t need = history_table_bytes(cfg, &n);
+
+	if (need <= budget)
+		return 0;
+	if (err != NULL && errlen > 0)
+		snprintf(err, errlen,
+			 "%s: history: the table needs %" PRIu64 " MiB of history (%" PRIu32
+			 " subscribers), more than the %" PRIu64 " MiB the profile allows",
+			 cfg->path != NULL ? cfg->path : "<config>", (need + (1 << 20) - 1) >> 20,
+			 n, budget >> 20);
+	return -ENOSPC;
 }

@@ -60,6 +60,20 @@ struct history {
 /* Bytes history_init needs for `messages` (0 for none). */
 size_t history_mem_size(uint32_t messages);
 
+struct routing_config;
+
+/*
+ * Memory (docs/at-least-once.md, "Memory"): every subscriber whose port has
+ * `retransmit` keeps history_mem_size(history); the others keep none. The total for a
+ * table, and the check against a budget (bytes; the profile's, at start-up and for
+ * every table pushed): 0, or -ENOSPC with one line in `err`
+ * "FILE: history: the table needs N MiB of history (K subscribers), more than the
+ * M MiB the profile allows".
+ */
+uint64_t history_table_bytes(const struct routing_config *cfg, uint32_t *n_subs);
+int history_table_check(const struct routing_config *cfg, uint64_t budget, char *err,
+			size_t errlen);
+
 /*
  * Set up `h` over `mem` (history_mem_size(messages) bytes, 8-byte aligned at least).
  * The first message appended must be sequence 1 (a stream's first). messages 0: a

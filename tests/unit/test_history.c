@@ -5,6 +5,7 @@
  * index, bounds of one read, history 0, and a reader racing the writer on another
  * thread that must never see torn data.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "history.h"
+#include "routing_config.h"
 
 /* Message `seq`: 3..50 bytes (ITCH sizes), every byte derived from seq and position. */
 static uint16_t msg_of(uint64_t seq, uint8_t *m)
@@ -265,4 +267,40 @@ Test(history, reader_races_writer, .timeout = 60)
 	cr_expect_gt(gone, 0, "the race must have overwritten entries under reads");
 	free(mem);
 	free(race.h);
+}
+
+/* Memory: only subscribers on retransmitting ports keep history; a table over budget is
+ * refused with one line saying how much it needs. */
+Test(history, table_sizing_and_refusal)
+{
+	static const char yaml[] =
+	    "feeds: [{name: f, protocol: moldudp64-itch50, lines: [{name: A, group: 239.1.1.1, "
+	    "port: 1}]}]\n"
+	    "ports:\n"
+	    "  - {name: r, src_ip: 10.0.0.1, retransmit: {port: 31999}}\n"
+	    "  - {name: plain}\n"
+	    "subscribers:\n"
+	    "  - {name: a, feed: f, port: r, session: A, symbols: [x], history: 1000000,\n"
+	    "     dst: {mac: \"02:00:00:00:00:01\", ip: 10.0.0.2, port: 9}}\n"
+	    "  - {name: b, feed: f, port: r, session: B, symbols: [x], history: 0,\n"
+	    "     dst: {mac: \"02:00:00:00:00:01\", ip: 10.0.0.3, port: 9}}\n"
+	    "  - {name: c, feed: f, port: r, session: C, symbols: [x],\n"
+	    "     dst: {mac: \"02:00:00:00:00:01\", ip: 10.0.0.4, port: 9}}\n"
+	    "  - {name: d, feed: f, port: plain, session: D, symbols: [x], history: 5000000,\n"
+	    "     dst: {mac: \"02:00:00:00:00:01\", ip: 10.0.0.5, port: 9}}\n";
+	char err[RC_ERR_LEN];
+	struct routing_config *cfg =
+	    routing_config_parse(yaml, strlen(yaml), "t.yaml", err, sizeof(err));
+	uint32_t n = 0;
+	uint64_t need;
+
+	cr_assert_not_null(cfg, "%s", err);
+	need = history_table_bytes(cfg, &n);
+	cr_expect_eq(n, 2, "a and c (default history); b keeps none, d's port does not serve");
+	cr_expect_eq(need, history_mem_size(1000000) + history_mem_size(RC_HISTORY_DEF));
+	cr_expect_eq(history_table_check(cfg, need, err, sizeof(err)), 0);
+	cr_expect_eq(history_table_check(cfg, 32u << 20, err, sizeof(err)), -ENOSPC);
+	cr_expect_str_eq(err, "t.yaml: history: the table needs 68 MiB of history (2 "
+			      "subscribers), more than the 32 MiB the profile allows");
+	routing_config_free(cfg);
 }
