@@ -17,11 +17,8 @@
 
 #include <hs/hs.h>
 
-/*
- * The flags matcher.c compiles every pattern with: validating with the same ones
- * means a pattern accepted here is accepted there (docs/protocol.md §3.5).
- */
-#define RC_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
+#include "hash.h"
+#include "pattern.h"
 
 #define RC_NAME_LEN (RC_NAME_MAX - 1)
 #define RC_TEXT_MAX 4096
@@ -185,18 +182,9 @@ static void name_set_fini(struct name_set *s)
 	s->slots = NULL;
 }
 
-static size_t name_hash(const char *name)
-{
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
-
-	for (; *name != '\0'; name++)
-		h = (h ^ (uint8_t)*name) * 0x100000001b3ull;
-	return (size_t)h;
-}
-
 static struct name_ent *name_set_slot(const struct name_set *s, const char *name)
 {
-	size_t i = name_hash(name) & s->mask;
+	size_t i = (size_t)hash_str(name) & s->mask;
 
 	while (s->slots[i].name != NULL && strcmp(s->slots[i].name, name) != 0)
 		i = (i + 1) & s->mask;
@@ -725,7 +713,7 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key) ||
 		    rc_pattern_prefix_key(pat, &key, &plen) || valid_cache_has(pat))
 			continue;
-		if (hs_expression_info(pat, RC_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
+		if (hs_expression_info(pat, PATTERN_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 			rc = yaml_doc_error(&l->doc, item, "symbols",
 					    "subscriber \"%s\": pattern \"%s\": %s", s->name, pat,
 					    cerr != NULL ? cerr->message : "invalid pattern");

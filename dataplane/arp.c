@@ -9,6 +9,8 @@
 
 #include "arp.h"
 
+#include "../common/wire.h"
+
 #define ETH_HDR_LEN    14
 #define VLAN_TAG_LEN   4
 #define ETHERTYPE_ARP  0x0806
@@ -17,28 +19,6 @@
 #define ARP_OP_REQUEST 1
 #define ARP_OP_REPLY   2
 
-static inline uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
 enum arp_kind arp_parse(const uint8_t *p, uint32_t len, struct arp_request *req)
 {
 	uint32_t off = ETH_HDR_LEN;
@@ -46,15 +26,15 @@ enum arp_kind arp_parse(const uint8_t *p, uint32_t len, struct arp_request *req)
 
 	if (len < ETH_HDR_LEN)
 		return ARP_NOT_ARP;
-	type = be16(p + 12);
+	type = wire_get16(p + 12);
 	req->tagged = false;
 	req->vlan_tci = 0;
 	if (type == ETHERTYPE_VLAN) {
 		if (len < ETH_HDR_LEN + VLAN_TAG_LEN)
 			return ARP_NOT_ARP;
 		req->tagged = true;
-		req->vlan_tci = be16(p + ETH_HDR_LEN);
-		type = be16(p + ETH_HDR_LEN + 2);
+		req->vlan_tci = wire_get16(p + ETH_HDR_LEN);
+		type = wire_get16(p + ETH_HDR_LEN + 2);
 		off += VLAN_TAG_LEN;
 	}
 	if (type != ETHERTYPE_ARP)
@@ -62,13 +42,13 @@ enum arp_kind arp_parse(const uint8_t *p, uint32_t len, struct arp_request *req)
 	if (len - off < ARP_BODY_LEN)
 		return ARP_MALFORMED;
 	const uint8_t *a = p + off;
-	if (be16(a) != 1 || be16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4)
+	if (wire_get16(a) != 1 || wire_get16(a + 2) != 0x0800 || a[4] != 6 || a[5] != 4)
 		return ARP_MALFORMED;
-	if (be16(a + 6) != ARP_OP_REQUEST)
+	if (wire_get16(a + 6) != ARP_OP_REQUEST)
 		return ARP_OTHER;
 	memcpy(req->sender_mac, a + 8, 6);
-	req->sender_ip = be32(a + 14);
-	req->target_ip = be32(a + 24);
+	req->sender_ip = wire_get32(a + 14);
+	req->target_ip = wire_get32(a + 24);
 	return ARP_REQUEST;
 }
 
@@ -88,22 +68,22 @@ uint32_t arp_reply(uint8_t *out, const struct arp_request *req, const uint8_t ou
 	memcpy(out, req->sender_mac, 6);
 	memcpy(out + 6, our_mac, 6);
 	if (req->tagged) {
-		put16(out + 12, ETHERTYPE_VLAN);
-		put16(out + 14, req->vlan_tci);
+		wire_put16(out + 12, ETHERTYPE_VLAN);
+		wire_put16(out + 14, req->vlan_tci);
 		off += VLAN_TAG_LEN;
 		len += VLAN_TAG_LEN;
 	}
-	put16(out + off - 2, ETHERTYPE_ARP);
+	wire_put16(out + off - 2, ETHERTYPE_ARP);
 	a = out + off;
-	put16(a, 1);
-	put16(a + 2, 0x0800);
+	wire_put16(a, 1);
+	wire_put16(a + 2, 0x0800);
 	a[4] = 6;
 	a[5] = 4;
-	put16(a + 6, ARP_OP_REPLY);
+	wire_put16(a + 6, ARP_OP_REPLY);
 	memcpy(a + 8, our_mac, 6);
-	put32(a + 14, req->target_ip);
+	wire_put32(a + 14, req->target_ip);
 	memcpy(a + 18, req->sender_mac, 6);
-	put32(a + 24, req->sender_ip);
+	wire_put32(a + 24, req->sender_ip);
 	memset(a + ARP_BODY_LEN, 0, len - off - ARP_BODY_LEN);
 	return len;
 }

@@ -7,10 +7,7 @@
 #include "feed_moldudp64.h"
 #include "itch50.h"
 
-static inline uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
+#include "../common/wire.h"
 
 enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h)
 {
@@ -18,8 +15,8 @@ enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h)
 		return MOLD_ERR_SHORT_HEADER;
 
 	h->session = p;
-	h->seq = mold_be64(p + MOLD_SESSION_LEN);
-	h->count = be16(p + MOLD_SESSION_LEN + 8);
+	h->seq = wire_get64(p + MOLD_SESSION_LEN);
+	h->count = wire_get16(p + MOLD_SESSION_LEN + 8);
 
 	/* Heartbeat and end of session carry no blocks (docs/protocol.md §2). */
 	if (h->count == MOLD_COUNT_HEARTBEAT || h->count == MOLD_COUNT_END) {
@@ -40,7 +37,7 @@ enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h)
 	for (uint32_t i = 0; i < h->count; i++) {
 		if (off + 2 > len)
 			return MOLD_ERR_BLOCK_OVERRUN;
-		uint32_t l = be16(p + off);
+		uint32_t l = wire_get16(p + off);
 		uint64_t end = off + 2 + l;
 		if (end > len)
 			return MOLD_ERR_BLOCK_OVERRUN;

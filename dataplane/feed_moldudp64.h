@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "../common/wire.h"
+
 #define MOLD_SESSION_LEN     10
 #define MOLD_HDR_LEN	     20
 #define MOLD_COUNT_HEARTBEAT 0
@@ -47,19 +49,11 @@ enum mold_error mold_parse(const uint8_t *p, uint32_t len, struct mold_hdr *h);
  */
 static inline const uint8_t *mold_next(const uint8_t *p, uint32_t *off, uint16_t *msg_len)
 {
-	uint16_t l = (uint16_t)((p[*off] << 8) | p[*off + 1]);
+	uint16_t l = wire_get16(p + *off);
 	const uint8_t *m = p + *off + 2;
 	*off += 2u + l;
 	*msg_len = l;
 	return m;
-}
-
-static inline uint64_t mold_be64(const uint8_t *p)
-{
-	uint64_t v = 0;
-	for (int i = 0; i < 8; i++)
-		v = (v << 8) | p[i];
-	return v;
 }
 
 const char *mold_error_str(enum mold_error e);

@@ -19,6 +19,8 @@
 #include "frame.h"
 #include "stats.h"
 
+#include "../common/wire.h"
+
 #define ETH_HDR_LEN	 14
 #define VLAN_TAG_LEN	 4
 #define ETHERTYPE_IPV4	 0x0800
@@ -30,16 +32,6 @@
 #define IPPROTO_UDP_	 17
 #define UDP_HDR_LEN	 8
 
-static inline uint16_t be16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-
 int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 {
 	uint32_t off = ETH_HDR_LEN;
@@ -48,7 +40,7 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 
 	if (len < ETH_HDR_LEN)
 		return DROP_RUNT;
-	type = be16(p + 12);
+	type = wire_get16(p + 12);
 
 	/* docs/protocol.md §3.1: one 802.1Q tag at most; a service tag (802.1ad) means a stack. */
 	if (type == ETHERTYPE_QINQ)
@@ -56,8 +48,8 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 	if (type == ETHERTYPE_VLAN) {
 		if (len < ETH_HDR_LEN + VLAN_TAG_LEN)
 			return DROP_RUNT;
-		tci = be16(p + ETH_HDR_LEN);
-		type = be16(p + ETH_HDR_LEN + 2);
+		tci = wire_get16(p + ETH_HDR_LEN);
+		type = wire_get16(p + ETH_HDR_LEN + 2);
 		off += VLAN_TAG_LEN;
 		if (type == ETHERTYPE_VLAN || type == ETHERTYPE_QINQ)
 			return DROP_VLAN_STACKED;
@@ -73,10 +65,10 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 		return DROP_IP_HEADER;
 	if (len - off < ihl)
 		return DROP_RUNT; /* options cut off by the end of the frame */
-	uint32_t total = be16(ip + 2);
+	uint32_t total = wire_get16(ip + 2);
 	if (total < ihl)
 		return DROP_IP_HEADER;
-	if (be16(ip + 6) & (IPV4_MF | IPV4_FRAG_OFF))
+	if (wire_get16(ip + 6) & (IPV4_MF | IPV4_FRAG_OFF))
 		return DROP_IP_FRAGMENT;
 	if (ip[9] != IPPROTO_UDP_)
 		return DROP_NOT_UDP;
@@ -91,30 +83,18 @@ int frame_parse_udp(const uint8_t *p, uint32_t len, struct frame_udp *out)
 		return DROP_IP_HEADER;
 
 	const uint8_t *udp = ip + ihl;
-	uint32_t udp_len = be16(udp + 4);
+	uint32_t udp_len = wire_get16(udp + 4);
 	if (udp_len < UDP_HDR_LEN || udp_len > total - ihl)
 		return DROP_UDP_LENGTH;
 
-	out->src_ip = be32(ip + 12);
-	out->dst_ip = be32(ip + 16);
-	out->src_port = be16(udp);
-	out->dst_port = be16(udp + 2);
+	out->src_ip = wire_get32(ip + 12);
+	out->dst_ip = wire_get32(ip + 16);
+	out->src_port = wire_get16(udp);
+	out->dst_port = wire_get16(udp + 2);
 	out->vlan_tci = tci;
 	out->payload_off = (uint16_t)(off + ihl + UDP_HDR_LEN);
 	out->payload_len = (uint16_t)(udp_len - UDP_HDR_LEN);
 	return 0;
-}
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
 }
 
 void frame_build_udp(uint8_t *p, const struct frame_endpoint *src, const struct frame_endpoint *dst,
@@ -125,24 +105,24 @@ void frame_build_udp(uint8_t *p, const struct frame_endpoint *src, const struct 
 
 	memcpy(p, dst->mac, 6);
 	memcpy(p + 6, src->mac, 6);
-	put16(p + 12, ETHERTYPE_IPV4);
+	wire_put16(p + 12, ETHERTYPE_IPV4);
 	ip[0] = 0x45; /* version 4, 5 words */
 	ip[1] = 0;
-	put16(ip + 2, (uint16_t)(IPV4_MIN_HDR_LEN + UDP_HDR_LEN + payload_len));
-	put16(ip + 4, ip_id);
-	put16(ip + 6, 0);
+	wire_put16(ip + 2, (uint16_t)(IPV4_MIN_HDR_LEN + UDP_HDR_LEN + payload_len));
+	wire_put16(ip + 4, ip_id);
+	wire_put16(ip + 6, 0);
 	ip[8] = 64;
 	ip[9] = IPPROTO_UDP_;
-	put16(ip + 10, 0);
-	put32(ip + 12, src->ip);
-	put32(ip + 16, dst->ip);
+	wire_put16(ip + 10, 0);
+	wire_put32(ip + 12, src->ip);
+	wire_put32(ip + 16, dst->ip);
 	for (int i = 0; i < IPV4_MIN_HDR_LEN; i += 2)
-		sum += be16(ip + i);
+		sum += wire_get16(ip + i);
 	while (sum >> 16)
 		sum = (sum & 0xffff) + (sum >> 16);
-	put16(ip + 10, (uint16_t)~sum);
-	put16(udp, src->port);
-	put16(udp + 2, dst->port);
-	put16(udp + 4, (uint16_t)(UDP_HDR_LEN + payload_len));
-	put16(udp + 6, 0);
+	wire_put16(ip + 10, (uint16_t)~sum);
+	wire_put16(udp, src->port);
+	wire_put16(udp + 2, dst->port);
+	wire_put16(udp + 4, (uint16_t)(UDP_HDR_LEN + payload_len));
+	wire_put16(udp + 6, 0);
 }

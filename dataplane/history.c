@@ -14,6 +14,8 @@
 #include "history.h"
 #include "routing_config.h"
 
+#include "../common/wire.h"
+
 #define POS_MASK ((1ull << 48) - 1)
 
 static uint64_t pow2_at_least(uint64_t n)
@@ -99,7 +101,7 @@ enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_m
 
 		ring_read(h, pos, hdr, sizeof(hdr));
 		memcpy(&tag, hdr, sizeof(tag));
-		len = (uint32_t)hdr[4] << 8 | hdr[5];
+		len = wire_get16(hdr + 4);
 		/* another entry than expected (slot reused, skipped message, torn bytes) */
 		if (tag != (uint32_t)(seq + k) || (k == 0 && len != (slot & 0xffff)))
 			break;

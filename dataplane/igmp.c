@@ -10,31 +10,14 @@
 
 #include "igmp.h"
 
+#include "../common/wire.h"
+
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_VLAN 0x8100
 #define IPPROTO_IGMP_  2
 #define IP_TOS_CS6     0xc0 /* network control, as Linux sends IGMP */
 #define IP_DF	       0x4000
 #define IPOPT_RA       0x94 /* copied flag + option 20 */
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)((p[0] << 8) | p[1]);
-}
 
 void igmp_group_mac(uint32_t group, uint8_t mac[6])
 {
@@ -57,7 +40,7 @@ uint16_t igmp_checksum(const uint8_t *p, size_t len)
 	size_t i;
 
 	for (i = 0; i + 1 < len; i += 2)
-		sum += get16(p + i);
+		sum += wire_get16(p + i);
 	if (i < len)
 		sum += (uint32_t)p[i] << 8;
 	while (sum >> 16)
@@ -73,22 +56,22 @@ static void headers(uint8_t *buf, const uint8_t src_mac[6], uint32_t src_ip, uin
 
 	igmp_group_mac(dst_ip, buf);
 	memcpy(buf + 6, src_mac, 6);
-	put16(buf + 12, ETHERTYPE_IPV4);
+	wire_put16(buf + 12, ETHERTYPE_IPV4);
 	ip[0] = 0x40 | (IGMP_IP_LEN / 4);
 	ip[1] = IP_TOS_CS6;
-	put16(ip + 2, (uint16_t)(IGMP_IP_LEN + igmp_len));
-	put16(ip + 4, 0); /* identification: DF is set, nothing to reassemble */
-	put16(ip + 6, IP_DF);
+	wire_put16(ip + 2, (uint16_t)(IGMP_IP_LEN + igmp_len));
+	wire_put16(ip + 4, 0); /* identification: DF is set, nothing to reassemble */
+	wire_put16(ip + 6, IP_DF);
 	ip[8] = 1; /* TTL 1: link-local by definition (RFC 2236 §2, RFC 3376 §4) */
 	ip[9] = IPPROTO_IGMP_;
-	put16(ip + 10, 0);
-	put32(ip + 12, src_ip);
-	put32(ip + 16, dst_ip);
+	wire_put16(ip + 10, 0);
+	wire_put32(ip + 12, src_ip);
+	wire_put32(ip + 16, dst_ip);
 	ip[20] = IPOPT_RA;
 	ip[21] = 4;
 	ip[22] = 0;
 	ip[23] = 0;
-	put16(ip + 10, igmp_checksum(ip, IGMP_IP_LEN));
+	wire_put16(ip + 10, igmp_checksum(ip, IGMP_IP_LEN));
 }
 
 /* Zero the Ethernet padding up to the minimum frame; the frame's length. */
@@ -111,9 +94,9 @@ size_t igmp_build_v2(uint8_t *buf, size_t cap, uint8_t type, const uint8_t src_m
 	headers(buf, src_mac, src_ip, type == IGMP_TYPE_V2_LEAVE ? IGMP_ALL_ROUTERS : group, 8);
 	igmp[0] = type;
 	igmp[1] = 0; /* max response time: queries only */
-	put16(igmp + 2, 0);
-	put32(igmp + 4, group);
-	put16(igmp + 2, igmp_checksum(igmp, 8));
+	wire_put16(igmp + 2, 0);
+	wire_put32(igmp + 4, group);
+	wire_put16(igmp + 2, igmp_checksum(igmp, 8));
 	return pad(buf, IGMP_ETH_LEN + IGMP_IP_LEN + 8);
 }
 
@@ -129,18 +112,18 @@ size_t igmp_build_v3(uint8_t *buf, size_t cap, const uint8_t src_mac[6], uint32_
 	headers(buf, src_mac, src_ip, IGMP_V3_REPORTS, igmp_len);
 	igmp[0] = IGMP_TYPE_V3_REPORT;
 	igmp[1] = 0;
-	put16(igmp + 2, 0);
-	put16(igmp + 4, 0);
-	put16(igmp + 6, n);
+	wire_put16(igmp + 2, 0);
+	wire_put16(igmp + 4, 0);
+	wire_put16(igmp + 6, n);
 	for (uint16_t i = 0; i < n; i++) {
 		uint8_t *r = igmp + 8 + (size_t)i * IGMP_V3_RECORD_LEN;
 
 		r[0] = record_type;
-		r[1] = 0;	 /* aux data length */
-		put16(r + 2, 0); /* number of sources: any source */
-		put32(r + 4, groups[i]);
+		r[1] = 0;	      /* aux data length */
+		wire_put16(r + 2, 0); /* number of sources: any source */
+		wire_put32(r + 4, groups[i]);
 	}
-	put16(igmp + 2, igmp_checksum(igmp, igmp_len));
+	wire_put16(igmp + 2, igmp_checksum(igmp, igmp_len));
 	return pad(buf, len);
 }
 
@@ -151,11 +134,11 @@ int igmp_classify(const uint8_t *frame, uint32_t len)
 
 	if (len < IGMP_ETH_LEN)
 		return 0;
-	type = get16(frame + 12);
+	type = wire_get16(frame + 12);
 	if (type == ETHERTYPE_VLAN) {
 		if (len < IGMP_ETH_LEN + 4)
 			return 0;
-		type = get16(frame + 16);
+		type = wire_get16(frame + 16);
 		off += 4;
 	}
 	if (type != ETHERTYPE_IPV4 || len - off < 20)
@@ -164,7 +147,7 @@ int igmp_classify(const uint8_t *frame, uint32_t len)
 	uint32_t ihl = (uint32_t)(ip[0] & 0x0f) * 4;
 
 	if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != IPPROTO_IGMP_ ||
-	    (get16(ip + 6) & 0x3fff) != 0 || len - off < ihl + 8)
+	    (wire_get16(ip + 6) & 0x3fff) != 0 || len - off < ihl + 8)
 		return 0;
 	return ip[ihl];
 }

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "../common/wire.h"
+
 #define ITCH50_LOCATE_OFF    1
 #define ITCH50_TRACKING_OFF  3
 #define ITCH50_TIMESTAMP_OFF 5
@@ -22,7 +24,7 @@ extern const uint8_t itch50_stock_off[256];
 
 static inline uint16_t itch50_locate(const uint8_t *msg)
 {
-	return (uint16_t)((msg[1] << 8) | msg[2]);
+	return wire_get16(msg + 1);
 }
 
 /* The stock field as a u64 exactly as on the wire (8 bytes, space padded). */

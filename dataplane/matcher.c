@@ -32,11 +32,11 @@
 
 #include "matcher.h"
 
+#include "../common/hash.h"
+#include "../common/pattern.h"
 #include "../common/routing_config.h"
 
-/* docs/protocol.md §3.5: case-sensitive, unanchored unless the pattern anchors itself. */
-#define MATCHER_HS_FLAGS (HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY)
-#define SYM_LEN		 8
+#define SYM_LEN 8
 
 struct exact_slot {
 	uint64_t key;	/* padded symbol; 0 = empty slot (a padded symbol never is) */
@@ -298,11 +298,7 @@ out:
 
 static uint32_t expr_shard(const char *expr, uint32_t n_shards)
 {
-	uint32_t h = 2166136261u; /* FNV-1a: stable across runs and builds */
-
-	for (; *expr != '\0'; expr++)
-		h = (h ^ (uint8_t)*expr) * 16777619u;
-	return h % n_shards;
+	return (uint32_t)(hash_str(expr) % n_shards);
 }
 
 /*
@@ -331,7 +327,7 @@ static int shard_build(struct regex_shard *sh, const struct regex_shard *prev, c
 		goto out;
 	for (uint32_t i = 0; i < n; i++) {
 		mine[i] = exprs[ids[i]];
-		flags[i] = MATCHER_HS_FLAGS;
+		flags[i] = PATTERN_HS_FLAGS;
 		hs_ids[i] = i;
 		sh->group_of[i] = ids[i];
 	}
@@ -567,7 +563,7 @@ int matcher_check(const char *expr, char *err, size_t errlen)
 	hs_expr_info_t *info = NULL;
 	hs_compile_error_t *cerr = NULL;
 
-	if (hs_expression_info(expr, MATCHER_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
+	if (hs_expression_info(expr, PATTERN_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 		snprintf(err, errlen, "%s", cerr != NULL ? cerr->message : "invalid expression");
 		hs_free_compile_error(cerr);
 		return -EINVAL;

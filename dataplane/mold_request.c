@@ -8,6 +8,8 @@
 #include "mold_request.h"
 #include "feed_moldudp64.h"
 
+#include "../common/wire.h"
+
 enum mold_request_error mold_request_parse(const uint8_t *p, uint32_t len, struct mold_request *r)
 {
 	if (len < MOLD_REQUEST_LEN)
@@ -15,8 +17,8 @@ enum mold_request_error mold_request_parse(const uint8_t *p, uint32_t len, struc
 	if (len > MOLD_REQUEST_LEN)
 		return MOLD_REQ_LONG;
 	r->session = p;
-	r->seq = mold_be64(p + 10);
-	r->count = (uint16_t)((p[18] << 8) | p[19]);
+	r->seq = wire_get64(p + 10);
+	r->count = wire_get16(p + 18);
 	if (r->count == 0)
 		return MOLD_REQ_COUNT_ZERO;
 	if (r->count == MOLD_COUNT_END)
@@ -45,10 +47,8 @@ void mold_request_write(uint8_t out[MOLD_REQUEST_LEN], const uint8_t session[10]
 {
 	for (int i = 0; i < MOLD_SESSION_LEN; i++)
 		out[i] = session[i];
-	for (int i = 0; i < 8; i++)
-		out[10 + i] = (uint8_t)(seq >> (56 - 8 * i));
-	out[18] = (uint8_t)(count >> 8);
-	out[19] = (uint8_t)count;
+	wire_put64(out + 10, seq);
+	wire_put16(out + 18, count);
 }
 
 void mold_request_frame(uint8_t *frame, const struct frame_endpoint *src,

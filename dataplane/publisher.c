@@ -13,6 +13,8 @@
 
 #include "publisher.h"
 
+#include "../common/wire.h"
+
 /* offsets inside the frame */
 #define ETH_TYPE_OFF  12
 #define IP_OFF	      PUB_L2_LEN
@@ -23,28 +25,9 @@
 #define UDP_LEN_OFF   (UDP_OFF + 4)
 #define MOLD_OFF      PUB_HDRS_LEN
 #define MOLD_SEQ_OFF  (MOLD_OFF + 10)
-#define MOLD_CNT_OFF  (MOLD_OFF + 18)
 
 /* MoldUDP64: 0xFFFF means end of session, so a data packet carries at most 0xFFFE. */
 #define MOLD_MAX_COUNT 0xFFFE
-
-static inline void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static inline void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static inline void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)(v >> 32));
-	put32(p + 4, (uint32_t)v);
-}
 
 /* Ones'-complement sum of big-endian 16-bit words, not folded (`len` even). */
 static uint32_t sum16(const uint8_t *p, uint32_t len)
@@ -52,7 +35,7 @@ static uint32_t sum16(const uint8_t *p, uint32_t len)
 	uint32_t sum = 0;
 
 	for (uint32_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+		sum += wire_get16(p + i);
 	return sum;
 }
 
@@ -71,19 +54,19 @@ void publisher_sub_init(struct publisher_sub *s, const struct publisher_dst *d)
 	memset(s, 0, sizeof(*s));
 	memcpy(h, d->dst_mac, 6);
 	memcpy(h + 6, d->src_mac, 6);
-	put16(h + ETH_TYPE_OFF, 0x0800);
+	wire_put16(h + ETH_TYPE_OFF, 0x0800);
 
 	h[IP_OFF] = 0x45;  /* version 4, IHL 5: no options */
 	h[IP_OFF + 1] = 0; /* TOS */
-	put16(h + IP_OFF + 6,
-	      0x4000);	    /* DF: never fragmented (docs/protocol.md §3.1 drops fragments) */
+	wire_put16(h + IP_OFF + 6,
+		   0x4000); /* DF: never fragmented (docs/protocol.md §3.1 drops fragments) */
 	h[IP_OFF + 8] = 64; /* TTL */
 	h[IP_OFF + 9] = 17; /* UDP */
-	put32(h + IP_OFF + 12, d->src_ip);
-	put32(h + IP_OFF + 16, d->dst_ip);
+	wire_put32(h + IP_OFF + 12, d->src_ip);
+	wire_put32(h + IP_OFF + 16, d->dst_ip);
 
-	put16(h + UDP_OFF, d->src_port);
-	put16(h + UDP_OFF + 2, d->dst_port);
+	wire_put16(h + UDP_OFF, d->src_port);
+	wire_put16(h + UDP_OFF + 2, d->dst_port);
 	/* UDP checksum stays 0: optional for IPv4 */
 
 	/* docs/protocol.md §3.6: the subscriber's session, space padded to 10 */
@@ -106,17 +89,17 @@ static void finish_headers(struct publisher_sub *s, uint8_t *data, uint32_t payl
 	uint16_t total = (uint16_t)(PUB_L3_LEN + PUB_L4_LEN + payload);
 	uint16_t id = s->ip_id++;
 
-	put16(data + MOLD_CNT_OFF, count);
-	put16(data + IP_TOTLEN_OFF, total);
-	put16(data + IP_ID_OFF, id);
-	put16(data + UDP_LEN_OFF, (uint16_t)(PUB_L4_LEN + payload));
-	put16(data + IP_CKSUM_OFF, fold_not(s->cksum_base + total + id));
+	wire_put16(data + PUB_COUNT_OFF, count);
+	wire_put16(data + IP_TOTLEN_OFF, total);
+	wire_put16(data + IP_ID_OFF, id);
+	wire_put16(data + UDP_LEN_OFF, (uint16_t)(PUB_L4_LEN + payload));
+	wire_put16(data + IP_CKSUM_OFF, fold_not(s->cksum_base + total + id));
 }
 
 static void open_headers(const struct publisher_sub *s, uint8_t *data, uint64_t seq)
 {
 	memcpy(data, &s->tmpl, sizeof(s->tmpl));
-	put64(data + MOLD_SEQ_OFF, seq);
+	wire_put64(data + MOLD_SEQ_OFF, seq);
 }
 
 static void close_pkt(struct publisher_sub *s, uint32_t sub, const struct publisher_ops *ops,
@@ -151,7 +134,7 @@ enum publisher_result publisher_append(struct publisher_sub *s, uint32_t sub, co
 		s->len = PUB_MOLD_HDR;
 		open_headers(s, data, s->next_seq);
 	}
-	put16(s->data + PUB_HDRS_LEN + s->len, len);
+	wire_put16(s->data + PUB_HDRS_LEN + s->len, len);
 	memcpy(s->data + PUB_HDRS_LEN + s->len + 2, msg, len);
 	s->len += need;
 	s->n_msgs++;

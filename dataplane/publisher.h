@@ -15,12 +15,15 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/wire.h"
+
 #define PUB_L2_LEN		   14
 #define PUB_L3_LEN		   20
 #define PUB_L4_LEN		   8
 #define PUB_HDRS_LEN		   (PUB_L2_LEN + PUB_L3_LEN + PUB_L4_LEN) /* 42: MoldUDP64 starts here */
 #define PUB_MOLD_HDR		   20
 #define PUB_FRAME_MAX(max_payload) (PUB_HDRS_LEN + (uint32_t)(max_payload))
+#define PUB_COUNT_OFF		   (PUB_HDRS_LEN + 18) /* MoldUDP64 count (docs/protocol.md §2) */
 
 struct publisher_ops {
 	/* A buffer of at least PUB_FRAME_MAX(max_payload) bytes for subscriber `sub`, or
@@ -79,6 +82,13 @@ enum publisher_result publisher_append(struct publisher_sub *s, uint32_t sub, co
 /* Close the open packet, if any (end of every RX burst: no message waits for a timer). */
 void publisher_flush(struct publisher_sub *s, uint32_t sub, const struct publisher_ops *ops,
 		     void *ctx);
+
+/* The message count of a frame this publisher closed (to count a dropped frame's
+ * messages against its subscriber). */
+static inline uint16_t publisher_frame_msgs(const uint8_t *frame)
+{
+	return wire_get16(frame + PUB_COUNT_OFF);
+}
 
 /* A heartbeat (count 0, next sequence) frame into `data`; returns its length. */
 uint32_t publisher_heartbeat(struct publisher_sub *s, uint8_t *data);

@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "itch50.h"
+
 #include "../common/routing_config.h"
 
 struct matcher;
@@ -96,7 +98,7 @@ static inline void router_prefetch(const struct router_locates *rl, uint32_t n_w
 {
 	if (len < 3)
 		return;
-	uint16_t locate = (uint16_t)(msg[1] << 8 | msg[2]);
+	uint16_t locate = itch50_locate(msg);
 
 	__builtin_prefetch(&rl->e[locate]);
 	if (n_words > 1)
