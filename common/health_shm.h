@@ -12,8 +12,10 @@
 
 #include <stdint.h>
 
+#include "counter.h"
+
 #define HEALTH_MAGIC	  0x484c5453u /* "STLH" */
-#define HEALTH_VERSION	  1u
+#define HEALTH_VERSION	  2u	      /* 2: every counter of common/counter.h's lists */
 #define HEALTH_PERIOD_MS  100
 #define HEALTH_MAX_LCORES 32
 #define HEALTH_MAX_PORTS  32
@@ -53,12 +55,12 @@ struct health_counter {
 
 struct health_feed {
 	char name[HEALTH_NAME];
-	uint64_t packets, messages, duplicates, gaps, gap_messages, malformed, late;
+	struct counter_feed c;
 };
 
 struct health_sub {
 	char name[HEALTH_NAME];
-	uint64_t messages, packets, dropped;
+	struct counter_sub c;
 };
 
 struct health_shm {

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,12 +281,12 @@ static void derive_counters(struct health *h, const struct health_shm *s)
 	}
 	n = s->n_feeds < HEALTH_MAX_FEEDS ? s->n_feeds : HEALTH_MAX_FEEDS;
 	for (uint32_t i = 0; i < n; i++)
-		if (watch(h, &h->gaps[i], s->feeds[i].name, s->feeds[i].gaps))
+		if (watch(h, &h->gaps[i], s->feeds[i].name, s->feeds[i].c.gaps))
 			add_reason(h, HEALTH_DEGRADED, "gaps rising: feed %.*s +%" PRIu64,
 				   HEALTH_NAME, s->feeds[i].name, h->gaps[i].rise);
 	n = s->n_subs < HEALTH_MAX_SUBS ? s->n_subs : HEALTH_MAX_SUBS;
 	for (uint32_t i = 0; i < n; i++)
-		if (watch(h, &h->subs[i], s->subs[i].name, s->subs[i].dropped))
+		if (watch(h, &h->subs[i], s->subs[i].name, s->subs[i].c.dropped))
 			add_reason(h, HEALTH_DEGRADED,
 				   "drops rising: subscriber %.*s dropped +%" PRIu64, HEALTH_NAME,
 				   s->subs[i].name, h->subs[i].rise);
@@ -426,14 +425,13 @@ json_t *health_status_json(const struct health *h)
 		const struct health_feed *f = &s->feeds[i];
 		char name[HEALTH_NAME + 1];
 
+		json_t *c = json_object();
+
 		snprintf(name, sizeof(name), "%.*s", HEALTH_NAME, f->name);
-		json_object_set_new(
-		    m, name,
-		    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packets",
-			      (json_int_t)f->packets, "messages", (json_int_t)f->messages,
-			      "duplicates", (json_int_t)f->duplicates, "gaps", (json_int_t)f->gaps,
-			      "gap_messages", (json_int_t)f->gap_messages, "malformed",
-			      (json_int_t)f->malformed, "late", (json_int_t)f->late));
+#define X(n, help) json_object_set_new(c, #n, json_integer((json_int_t)f->c.n));
+		COUNTER_FEED(X)
+#undef X
+		json_object_set_new(m, name, c);
 	}
 	json_object_set_new(o, "feeds", m);
 	m = json_object();
@@ -441,11 +439,13 @@ json_t *health_status_json(const struct health *h)
 		const struct health_sub *u = &s->subs[i];
 		char name[HEALTH_NAME + 1];
 
+		json_t *c = json_object();
+
 		snprintf(name, sizeof(name), "%.*s", HEALTH_NAME, u->name);
-		json_object_set_new(
-		    m, name,
-		    json_pack("{s:I, s:I, s:I}", "messages", (json_int_t)u->messages, "packets",
-			      (json_int_t)u->packets, "dropped", (json_int_t)u->dropped));
+#define X(n, help) json_object_set_new(c, #n, json_integer((json_int_t)u->c.n));
+		COUNTER_SUB(X)
+#undef X
+		json_object_set_new(m, name, c);
 	}
 	json_object_set_new(o, "subscribers", m);
 	m = json_object();
@@ -477,32 +477,34 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void feed_family(FILE *f, const struct health_shm *s, const char *name, const char *help,
-			size_t off)
+/*
+ * One counter family per entry of common/counter.h's lists: aster_feed_<name>_total
+ * labelled by feed, aster_subscriber_<name>_total labelled by subscriber.
+ */
+static void feed_families(FILE *f, const struct health_shm *s)
 {
-	family(f, name, "counter", help);
-	for (uint32_t i = 0; i < s->n_feeds && i < HEALTH_MAX_FEEDS; i++) {
-		uint64_t v;
-
-		memcpy(&v, (const uint8_t *)&s->feeds[i] + off, sizeof(v));
-		fprintf(f, "%s{feed=\"", name);
-		label(f, s->feeds[i].name, HEALTH_NAME);
-		fprintf(f, "\"} %" PRIu64 "\n", v);
+#define X(n, help)                                                                                 \
+	family(f, "aster_feed_" #n "_total", "counter", help);                                     \
+	for (uint32_t i = 0; i < s->n_feeds && i < HEALTH_MAX_FEEDS; i++) {                        \
+		fputs("aster_feed_" #n "_total{feed=\"", f);                                       \
+		label(f, s->feeds[i].name, HEALTH_NAME);                                           \
+		fprintf(f, "\"} %" PRIu64 "\n", s->feeds[i].c.n);                                  \
 	}
+	COUNTER_FEED(X)
+#undef X
 }
 
-static void sub_family(FILE *f, const struct health_shm *s, const char *name, const char *help,
-		       size_t off)
+static void sub_families(FILE *f, const struct health_shm *s)
 {
-	family(f, name, "counter", help);
-	for (uint32_t i = 0; i < s->n_subs && i < HEALTH_MAX_SUBS; i++) {
-		uint64_t v;
-
-		memcpy(&v, (const uint8_t *)&s->subs[i] + off, sizeof(v));
-		fprintf(f, "%s{subscriber=\"", name);
-		label(f, s->subs[i].name, HEALTH_NAME);
-		fprintf(f, "\"} %" PRIu64 "\n", v);
+#define X(n, help)                                                                                 \
+	family(f, "aster_subscriber_" #n "_total", "counter", help);                               \
+	for (uint32_t i = 0; i < s->n_subs && i < HEALTH_MAX_SUBS; i++) {                          \
+		fputs("aster_subscriber_" #n "_total{subscriber=\"", f);                           \
+		label(f, s->subs[i].name, HEALTH_NAME);                                            \
+		fprintf(f, "\"} %" PRIu64 "\n", s->subs[i].c.n);                                   \
 	}
+	COUNTER_SUB(X)
+#undef X
 }
 
 char *health_metrics(const struct health *h)
@@ -524,23 +526,8 @@ char *health_metrics(const struct health *h)
 		family(f, "aster_dataplane_table_version", "gauge",
 		       "Routing table version in force in the dataplane");
 		fprintf(f, "aster_dataplane_table_version %" PRIu64 "\n", s->table_version);
-		feed_family(f, s, "aster_feed_packets_total", "Feed packets received",
-			    offsetof(struct health_feed, packets));
-		feed_family(f, s, "aster_feed_messages_total", "Feed messages delivered in order",
-			    offsetof(struct health_feed, messages));
-		feed_family(f, s, "aster_feed_gaps_total", "Gap events (docs/protocol.md 3.3)",
-			    offsetof(struct health_feed, gaps));
-		feed_family(f, s, "aster_feed_gap_messages_total",
-			    "Sequence numbers never received",
-			    offsetof(struct health_feed, gap_messages));
-		sub_family(f, s, "aster_subscriber_messages_total",
-			   "Messages sent to the subscriber",
-			   offsetof(struct health_sub, messages));
-		sub_family(f, s, "aster_subscriber_packets_total", "Packets sent to the subscriber",
-			   offsetof(struct health_sub, packets));
-		sub_family(f, s, "aster_subscriber_dropped_total",
-			   "Messages due to the subscriber but not sent",
-			   offsetof(struct health_sub, dropped));
+		feed_families(f, s);
+		sub_families(f, s);
 		family(f, "aster_drops_total", "counter", "Packets or messages dropped, by reason");
 		for (uint32_t i = 0; i < s->n_drops && i < HEALTH_MAX_DROPS; i++) {
 			fprintf(f, "aster_drops_total{reason=\"");

@@ -77,8 +77,8 @@ static void count_old(struct arbiter *a, uint64_t first, uint64_t end)
 				late += hi - lo;
 		}
 	}
-	a->c.late += late;
-	a->c.duplicates += end - first - late;
+	counter_add(&a->c.late, late);
+	counter_add(&a->c.duplicates, end - first - late);
 }
 
 /* `p` covers `expected` (p->seq <= expected < end): deliver its new messages. */
@@ -89,9 +89,9 @@ static void deliver_new(struct arbiter *a, const struct arbiter_pkt *p)
 
 	count_old(a, p->seq, a->expected);
 	a->ops->deliver(a->ctx, p, (uint16_t)skip);
-	a->c.messages += end - a->expected;
+	counter_add(&a->c.messages, end - a->expected);
 	if (p->line == ARBITER_LINE_RECOVERY)
-		a->c.recovered += end - a->expected;
+		counter_add(&a->c.recovered, end - a->expected);
 	a->expected = end;
 }
 
@@ -129,9 +129,9 @@ static void declare_gap(struct arbiter *a, uint64_t end)
 		g->first = a->expected;
 		g->end = end;
 		a->gap_hist_next++;
-		a->c.gaps++;
+		counter_add(&a->c.gaps, 1);
 	}
-	a->c.gap_messages += end - a->expected;
+	counter_add(&a->c.gap_messages, end - a->expected);
 	a->expected = end;
 }
 
@@ -198,14 +198,14 @@ static void hold(struct arbiter *a, const struct arbiter_pkt *p, uint64_t now_ts
 	held_at(a, pos)->pkt = *p;
 	held_at(a, pos)->since_tsc = now_tsc;
 	a->n_held++;
-	a->c.held++;
+	counter_add(&a->c.held, 1);
 }
 
 /* A candidate jump is not confirmed: refuse it (counted; its messages were never
  * delivered and its sequence numbers never counted as received). */
 static void refuse(struct arbiter *a, struct arbiter_cand *c)
 {
-	a->c.implausible++;
+	counter_add(&a->c.implausible, 1);
 	c->valid = false;
 	if (c->pkt.handle != NULL)
 		a->ops->release(a->ctx, c->pkt.handle);
@@ -266,7 +266,7 @@ static void start_stream(struct arbiter *a, const uint8_t *session, uint64_t seq
 	memset(a->gap_hist, 0, sizeof(a->gap_hist));
 	a->gap_hist_next = 0;
 	a->blocked_since = 0;
-	a->c.sessions++;
+	counter_add(&a->c.sessions, 1);
 	a->ops->new_session(a->ctx, a->session);
 }
 
@@ -329,13 +329,13 @@ static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_
 			resolve(a, pkt->seq); /* e.g. a single line: the loss is proven now */
 		if (pkt->seq > a->expected) {
 			if (held_covers(a, pkt)) {
-				a->c.duplicates += pkt->n_msgs;
+				counter_add(&a->c.duplicates, pkt->n_msgs);
 				goto out;
 			}
 			if (a->n_held == a->hold_max) {
 				/* Make room: the oldest missing range becomes a gap. */
 				uint64_t head = held_at(a, 0)->pkt.seq;
-				a->c.hold_overflow++;
+				counter_add(&a->c.hold_overflow, 1);
 				declare_gap(a, head < pkt->seq ? head : pkt->seq);
 				release_ready(a);
 			}
@@ -386,7 +386,7 @@ static bool screen(struct arbiter *a, struct arbiter_cand *c, const struct arbit
 		} else if (pkt->n_msgs > 0 && pkt->seq == c->pkt.seq &&
 			   pkt_end(pkt) <= pkt_end(&c->pkt)) {
 			/* the line repeats its candidate (a duplicate copy) */
-			a->c.duplicates += pkt->n_msgs;
+			counter_add(&a->c.duplicates, pkt->n_msgs);
 			*kept = false;
 			return true;
 		} else {
@@ -412,7 +412,7 @@ bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t n
 		start_stream(a, pkt->session, pkt->seq);
 	} else if (memcmp(pkt->session, a->session, sizeof(a->session)) != 0) {
 		if (is_retired(a, pkt->session)) {
-			a->c.stale_session++;
+			counter_add(&a->c.stale_session, 1);
 			return false;
 		}
 		drain(a);
@@ -442,7 +442,7 @@ void arbiter_poll(struct arbiter *a, uint64_t now_tsc)
 		} else {
 			break;
 		}
-		a->c.hold_timeout++;
+		counter_add(&a->c.hold_timeout, 1);
 		update_blocked(a, now_tsc);
 	}
 	update_blocked(a, now_tsc);

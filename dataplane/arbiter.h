@@ -33,6 +33,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../common/counter.h"
+
 #define ARBITER_MAX_LINES     8
 #define ARBITER_HOLD_MAX      1024 /* upper bound of arbiter_init's hold_max */
 #define ARBITER_RETIRED	      4	   /* sessions remembered as finished */
@@ -61,19 +63,10 @@ struct arbiter_ops {
 	void (*new_session)(void *ctx, const uint8_t *session);
 };
 
+/* Written by the owning RX lcore with counter_add, so other threads may read them with
+ * counter_read (common/counter.h, where the list and each counter's meaning live). */
 struct arbiter_counters {
-	uint64_t messages;	/* unique messages delivered in order */
-	uint64_t duplicates;	/* messages already delivered (other line, overlap) */
-	uint64_t late;		/* messages arriving after their gap was declared */
-	uint64_t gaps;		/* gap events */
-	uint64_t gap_messages;	/* sequence numbers never received on any line */
-	uint64_t stale_session; /* packets of a session already finished */
-	uint64_t sessions;	/* streams started */
-	uint64_t held;		/* packets that waited in the hold queue */
-	uint64_t hold_overflow; /* gaps forced because the hold queue was full */
-	uint64_t hold_timeout;	/* gaps forced by the hold timeout (live mode) */
-	uint64_t implausible;	/* packets refused: an unconfirmed jump far ahead */
-	uint64_t recovered; /* messages delivered from recovery answers (docs/protocol.md §6.3) */
+	COUNTER_ARBITER(COUNTER_FIELD)
 };
 
 struct recovery; /* recovery.h: upstream recovery, which puts the arbiter in recovery mode */

@@ -17,11 +17,11 @@
 #include <jansson.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
-#include <rte_log.h>
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
 #include "ctl.h"
+#include "dp_log.h"
 #include "lcore.h"
 #include "mcast.h"
 #include "stats.h"
@@ -30,6 +30,8 @@
 #include "../common/health_shm.h"
 
 #define CTL_MAX_CLIENTS 8
+
+DP_LOG_REGISTER(ctl);
 
 struct ctl_client {
 	int fd;
@@ -86,7 +88,7 @@ static void health_publish(struct ctl *c)
 	for (uint16_t r = 0; r < map->n_rx && n < HEALTH_MAX_LCORES; r++, n++) {
 		h->lcores[n].lcore_id = map->rx[r]->lcore_id;
 		h->lcores[n].roles = HEALTH_ROLE_RX;
-		h->lcores[n].heartbeat = stats_read(&map->rx[r]->st->iterations);
+		h->lcores[n].heartbeat = counter_read(&map->rx[r]->st->iterations);
 		h->lcores[n].ring_used = 0;
 		h->lcores[n].ring_size = 0;
 		for (uint16_t t = 0; t < map->n_tx; t++) {
@@ -100,7 +102,7 @@ static void health_publish(struct ctl *c)
 	for (uint16_t t = 0; t < map->n_tx && n < HEALTH_MAX_LCORES; t++, n++) {
 		h->lcores[n].lcore_id = map->tx[t]->lcore_id;
 		h->lcores[n].roles = HEALTH_ROLE_TX;
-		h->lcores[n].heartbeat = stats_read(&map->tx[t]->st->iterations);
+		h->lcores[n].heartbeat = counter_read(&map->tx[t]->st->iterations);
 		h->lcores[n].ring_used = 0;
 		h->lcores[n].ring_size = 0;
 	}
@@ -137,28 +139,20 @@ static void health_publish(struct ctl *c)
 	h->n_drops = n;
 	n = 0;
 	for (uint32_t f = 0; cfg != NULL && f < cfg->n_feeds && n < HEALTH_MAX_FEEDS; f++, n++) {
-		struct stats_feed_totals t;
+		struct counter_feed t;
 
 		stats_feed_totals(map, f, &t);
 		copy_name(h->feeds[n].name, cfg->feeds[f].name);
-		h->feeds[n].packets = t.packets;
-		h->feeds[n].messages = t.messages;
-		h->feeds[n].duplicates = t.duplicates;
-		h->feeds[n].gaps = t.gaps;
-		h->feeds[n].gap_messages = t.gap_messages;
-		h->feeds[n].malformed = t.malformed;
-		h->feeds[n].late = t.late;
+		h->feeds[n].c = t;
 	}
 	h->n_feeds = n;
 	n = 0;
 	for (uint32_t s = 0; cfg != NULL && s < cfg->n_subs && n < HEALTH_MAX_SUBS; s++, n++) {
-		struct stats_sub t;
+		struct counter_sub t;
 
 		stats_sub_totals(map, s, &t);
 		copy_name(h->subs[n].name, cfg->subs[s].name);
-		h->subs[n].messages = t.messages;
-		h->subs[n].packets = t.packets;
-		h->subs[n].dropped = t.dropped;
+		h->subs[n].c = t;
 	}
 	h->n_subs = n;
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
@@ -331,17 +325,16 @@ static int handle_apply(struct ctl *c, int fd, const struct ctl_hdr *h, const ui
 	}
 	rep.table_version = c->map->table_version;
 	if (rep.status == 0 && !(req.flags & CTL_APPLY_DRY_RUN))
-		RTE_LOG(NOTICE, USER1,
-			"aster: table version %" PRIu64
-			" in force (build %.2f ms, publish %.2f ms; "
-			"%u feeds, %u subscribers)\n",
-			req.table_version, (double)res.build_ns / 1e6, (double)res.publish_ns / 1e6,
-			cfg->n_feeds, cfg->n_subs);
+		DP_LOG(ctl, NOTICE,
+		       "table version %" PRIu64 " in force (build %.2f ms, publish %.2f ms; "
+		       "%u feeds, %u subscribers)\n",
+		       req.table_version, (double)res.build_ns / 1e6, (double)res.publish_ns / 1e6,
+		       cfg->n_feeds, cfg->n_subs);
 	if (rep.status == 0)
 		err[0] = '\0';
 	else
-		RTE_LOG(WARNING, USER1, "aster: table version %" PRIu64 " refused: %s\n",
-			req.table_version, err);
+		DP_LOG(ctl, WARNING, "table version %" PRIu64 " refused: %s\n", req.table_version,
+		       err);
 	return ctl_send(fd, CTL_APPLY_REPLY, h->seq, &rep, sizeof(rep), err, strlen(err));
 }
 

@@ -42,7 +42,7 @@ int lcore_main(void *arg)
 			if (c->rx != NULL)
 				rx_housekeeping(c->rx, rte_rdtsc());
 			if (c->tx != NULL)
-				stats_add(&c->tx->st->iterations, LCORE_HOUSEKEEPING_MASK + 1);
+				counter_add(&c->tx->st->iterations, LCORE_HOUSEKEEPING_MASK + 1);
 		}
 	}
 	if (c->rx != NULL)

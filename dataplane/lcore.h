@@ -52,8 +52,7 @@ struct rx_feed {
 	uint32_t slot;
 	struct arbiter arb;
 	struct router_locates *locates;
-	uint64_t packets;   /* frames on any of its lines */
-	uint64_t malformed; /* frames dropped whole (docs/protocol.md §3.2) */
+	COUNTER_FEED_RX(COUNTER_FIELD)		  /* common/counter.h */
 	uint64_t line_packets[ARBITER_MAX_LINES]; /* frames per line: silence watch (mcast.c) */
 	struct rx_lcore *lc;
 	/* Which table version routed which part of the feed: entry i says messages from
@@ -199,7 +198,7 @@ struct lcore_map {
 	uint8_t feed_used[ROUTER_MAX_FEED_SLOTS];
 	uint16_t feed_owner[ROUTER_MAX_FEED_SLOTS]; /* RX lcore index */
 	uint8_t *sub_used;			    /* [max_subs] */
-	struct stats_sub *sub_base;		    /* [max_subs] counters at slot reuse */
+	struct counter_sub *sub_base;		    /* [max_subs] counters at slot reuse */
 
 	uint16_t n_rx, n_tx;
 	struct rx_lcore *rx[LCORE_MAX_RX];

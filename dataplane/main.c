@@ -33,6 +33,7 @@
 #include <rte_rcu_qsbr.h>
 
 #include "ctl.h"
+#include "dp_log.h"
 #include "lcore.h"
 #include "port.h"
 #include "profile.h"
@@ -42,6 +43,8 @@
 #include "stats.h"
 
 #include "../common/routing_config.h"
+
+DP_LOG_REGISTER(main);
 
 #define EXIT_USAGE	    2
 #define MAX_FEEDS	    16
@@ -366,7 +369,7 @@ static int replay_report(const struct args *a, struct lcore_map *map,
 	uint64_t messages = 0;
 
 	for (uint32_t f = 0; f < map->table->n_feeds; f++) {
-		struct stats_feed_totals t;
+		struct counter_feed t;
 
 		stats_feed_totals(map, f, &t);
 		messages += t.messages;
@@ -589,10 +592,9 @@ int main(int argc, char **argv)
 		    rte_strerror(rte_errno), prof.path,
 		    no_huge ? "no hugepages, -m from memory_mb" : "hugepages");
 	if (rte_pdump_init() != 0)
-		fprintf(stderr, "aster-dataplane: pdump unavailable: %s\n",
-			rte_strerror(rte_errno));
+		DP_LOG(main, WARNING, "pdump unavailable: %s\n", rte_strerror(rte_errno));
 	if (stats_telemetry_register() != 0)
-		fprintf(stderr, "aster-dataplane: telemetry commands not registered\n");
+		DP_LOG(main, WARNING, "telemetry commands not registered\n");
 	rc = port_pools_create(&pools, &prof, tx_room(&a, cfg), err, sizeof(err));
 	if (rc != 0)
 		die(1, "%s", err);
@@ -667,10 +669,8 @@ int main(int argc, char **argv)
 			lcore_map_stop(&map);
 			die(1, "%s", err);
 		}
-		fprintf(
-		    stderr,
-		    "aster-dataplane: live on %u input and %u output ports, control socket %s\n",
-		    map.n_rx_ports, map.n_tx_ports, a.ctl_socket);
+		DP_LOG(main, NOTICE, "live on %u input and %u output ports, control socket %s\n",
+		       map.n_rx_ports, map.n_tx_ports, a.ctl_socket);
 		while (!signalled)
 			nanosleep(&tick, NULL);
 		ctl_stop(ctl);
@@ -681,7 +681,8 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		lcore_map_stop(&map);
 		if (rc != 0)
-			fprintf(stderr, "aster-dataplane: %s\n", err);
+			fprintf(stderr, "aster-dataplane: %s\n",
+				err); /* the replay's one-line failure */
 		rc = replay_report(&a, &map, &pools, input_packets, &t0, &t1, no_huge, rc);
 	}
 	running_map = NULL;

@@ -13,16 +13,16 @@
 #include <time.h>
 
 #include <rte_ethdev.h>
-#include <rte_log.h>
 #include <rte_mbuf.h>
 
+#include "dp_log.h"
 #include "igmp.h"
 #include "lcore.h"
 #include "mcast.h"
 #include "port.h"
 
-RTE_LOG_REGISTER(mcast_logtype, aster.dp.mcast, INFO);
-#define MLOG(level, ...) rte_log(RTE_LOG_##level, mcast_logtype, "aster: " __VA_ARGS__)
+DP_LOG_REGISTER(mcast);
+#define MLOG(level, ...) DP_LOG(mcast, level, __VA_ARGS__)
 
 #define MCAST_NS_PER_S	UINT64_C(1000000000)
 #define MCAST_MAX_LINES PORT_MAX_FLOWS
@@ -149,7 +149,7 @@ static uint64_t line_count(const struct lcore_map *map, const struct mcast_line 
 {
 	const struct rx_feed *fd = feed_of(map, l->feed_slot);
 
-	return fd != NULL ? stats_read(&fd->line_packets[l->line]) : 0;
+	return fd != NULL ? counter_read(&fd->line_packets[l->line]) : 0;
 }
 
 /* The table in force changed (or this is the first turn): new lines, filters, rules,
@@ -263,7 +263,7 @@ static uint64_t queries(const struct lcore_map *map)
 	uint64_t q = 0;
 
 	for (uint16_t r = 0; r < map->n_rx; r++)
-		q += stats_read(&map->rx[r]->st->igmp_queries);
+		q += counter_read(&map->rx[r]->st->igmp_queries);
 	return q;
 }
 

@@ -10,8 +10,11 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include "dp_log.h"
 #include "igmp.h"
 #include "port.h"
+
+DP_LOG_REGISTER(port);
 
 /*
  * What port.c knows about each live RX port: its profile entry, what "auto" resolved
@@ -159,10 +162,10 @@ static uint64_t offloads(uint16_t port_id, const char *driver, const char *dir, 
 		if (capa & eth)
 			on |= eth;
 		else
-			fprintf(stderr,
-				"aster-dataplane: port %u (%s): %s offload %s not supported: "
-				"left off\n",
-				port_id, driver, dir, name);
+			DP_LOG(port, NOTICE,
+			       "port %u (%s): %s offload %s not supported: "
+			       "left off\n",
+			       port_id, driver, dir, name);
 	}
 	return on;
 }
@@ -390,14 +393,14 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 	} else {
 		pl->multicast = multicast_setup(port_id, prof->multicast, mc_why, sizeof(mc_why));
 		if (mc_why[0] != '\0')
-			fprintf(stderr,
-				"aster-dataplane: WARNING: port %s (%s): multicast %s not "
-				"available (%s): using %s\n",
-				pp->name, pl->driver, profile_multicast_name(prof->multicast),
-				mc_why,
-				pl->multicast == PROFILE_MC_AUTO
-				    ? "the PMD's default filter"
-				    : profile_multicast_name(pl->multicast));
+			DP_LOG(port, WARNING,
+			       "port %s (%s): multicast %s not "
+			       "available (%s): using %s\n",
+			       pp->name, pl->driver, profile_multicast_name(prof->multicast),
+			       mc_why,
+			       pl->multicast == PROFILE_MC_AUTO
+				   ? "the PMD's default filter"
+				   : profile_multicast_name(pl->multicast));
 	}
 	if (pl->ctl_txq >= 0)
 		snprintf(igmp, sizeof(igmp), "%s from %u.%u.%u.%u on TX queue %d",
@@ -406,15 +409,15 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 	else
 		snprintf(igmp, sizeof(igmp), "off");
 	/* The port's effective settings, once: what "auto" became, and why. */
-	fprintf(stderr,
-		"aster-dataplane: port %s (%s, port %u): rx queue 0, multicast = %s%s, steering "
-		"= %s%s, isolate = %s, igmp = %s\n",
-		pp->name, pl->driver, port_id,
-		pl->isolated			   ? "rte_flow rules (isolated)"
-		: pl->multicast == PROFILE_MC_AUTO ? "PMD default"
-						   : profile_multicast_name(pl->multicast),
-		prof->multicast == PROFILE_MC_AUTO && !pl->isolated ? " (auto)" : "",
-		profile_steering_name(pl->steering), st_why, pl->isolated ? "on" : "off", igmp);
+	DP_LOG(port, NOTICE,
+	       "port %s (%s, port %u): rx queue 0, multicast = %s%s, steering "
+	       "= %s%s, isolate = %s, igmp = %s\n",
+	       pp->name, pl->driver, port_id,
+	       pl->isolated			  ? "rte_flow rules (isolated)"
+	       : pl->multicast == PROFILE_MC_AUTO ? "PMD default"
+						  : profile_multicast_name(pl->multicast),
+	       prof->multicast == PROFILE_MC_AUTO && !pl->isolated ? " (auto)" : "",
+	       profile_steering_name(pl->steering), st_why, pl->isolated ? "on" : "off", igmp);
 	return 0;
 }
 
@@ -446,10 +449,10 @@ static void mc_list_set(struct port_live *pl, uint16_t port_id, const struct por
 	rc = rte_eth_dev_set_mc_addr_list(port_id, macs, n_macs);
 	if (rc != 0) {
 		/* e.g. more groups than the filter holds: accept every multicast frame */
-		fprintf(stderr,
-			"aster-dataplane: WARNING: port %s (%s): multicast list of %u MACs "
-			"refused: %s: falling back to allmulticast\n",
-			pl->pp->name, pl->driver, n_macs, rte_strerror(-rc));
+		DP_LOG(port, WARNING,
+		       "port %s (%s): multicast list of %u MACs "
+		       "refused: %s: falling back to allmulticast\n",
+		       pl->pp->name, pl->driver, n_macs, rte_strerror(-rc));
 		if (rte_eth_allmulticast_enable(port_id) == 0)
 			pl->multicast = PROFILE_MC_ALLMULTI;
 	}
@@ -464,10 +467,10 @@ uint32_t port_rx_lines_set(uint16_t port_id, const struct port_flow_key *keys, u
 	if (pl->pp == NULL)
 		return 0;
 	if (n > PORT_MAX_FLOWS) {
-		fprintf(stderr,
-			"aster-dataplane: WARNING: port %s: %u feed lines, only the first %u "
-			"are filtered and steered\n",
-			pl->pp->name, n, PORT_MAX_FLOWS);
+		DP_LOG(port, WARNING,
+		       "port %s: %u feed lines, only the first %u "
+		       "are filtered and steered\n",
+		       pl->pp->name, n, PORT_MAX_FLOWS);
 		n = PORT_MAX_FLOWS;
 	}
 	if (pl->multicast == PROFILE_MC_LIST)
@@ -490,14 +493,14 @@ uint32_t port_rx_lines_set(uint16_t port_id, const struct port_flow_key *keys, u
 				f = pl->flows[j];
 		memset(&fe, 0, sizeof(fe));
 		if (f == NULL && flow_line(port_id, &keys[i], true, &f, &fe) != 0) {
-			fprintf(stderr,
-				"aster-dataplane: WARNING: port %s (%s): no rte_flow rule for "
-				"%u.%u.%u.%u:%u: %s%s\n",
-				pl->pp->name, pl->driver, keys[i].group >> 24,
-				(keys[i].group >> 16) & 0xff, (keys[i].group >> 8) & 0xff,
-				keys[i].group & 0xff, keys[i].udp_port, flow_msg(&fe),
-				pl->isolated ? " - isolated: this line does NOT reach the dataplane"
-					     : " - the line uses the default queue");
+			DP_LOG(port, WARNING,
+			       "port %s (%s): no rte_flow rule for "
+			       "%u.%u.%u.%u:%u: %s%s\n",
+			       pl->pp->name, pl->driver, keys[i].group >> 24,
+			       (keys[i].group >> 16) & 0xff, (keys[i].group >> 8) & 0xff,
+			       keys[i].group & 0xff, keys[i].udp_port, flow_msg(&fe),
+			       pl->isolated ? " - isolated: this line does NOT reach the dataplane"
+					    : " - the line uses the default queue");
 			f = NULL;
 		}
 		nk[nn] = keys[i];

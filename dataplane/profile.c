@@ -4,14 +4,18 @@
  * maximum in `keys` below and nowhere else (docs/conventions.md §3); the profile is validated once
  * at start-up and logged once, then passed around as `const struct profile *`.
  */
-#include "profile.h"
-#include "../common/yaml_doc.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "dp_log.h"
+#include "profile.h"
+
+#include "../common/yaml_doc.h"
+
+DP_LOG_REGISTER(profile);
 
 /* EAL lcore ids run 0..RTE_MAX_LCORE-1 (128 in Debian's DPDK 22.11); 0 is the main lcore. */
 #define PROFILE_LCORE_ID_MAX 127
@@ -389,50 +393,51 @@ static void roles_str(uint8_t roles, char *buf, size_t size)
 		 roles & PROFILE_ROLE_TX ? "tx" : "");
 }
 
-/* Start-up only (main lcore, before any polling core runs): plain stderr is fine. */
+/* Start-up only (main lcore, before any polling core runs). */
 void profile_log(const struct profile *p)
 {
 	char roles[8];
 
-	fprintf(stderr, "profile: %s (%s)\n", p->name, p->path);
-	fprintf(stderr, "profile: rx_driver = %s\n", p->rx_driver);
-	fprintf(stderr, "profile: tx_driver = %s\n", p->tx_driver);
-	fprintf(stderr, "profile: main_cpu = %u\n", p->main_cpu);
+	DP_LOG(profile, INFO, "profile: %s (%s)\n", p->name, p->path);
+	DP_LOG(profile, INFO, "profile: rx_driver = %s\n", p->rx_driver);
+	DP_LOG(profile, INFO, "profile: tx_driver = %s\n", p->tx_driver);
+	DP_LOG(profile, INFO, "profile: main_cpu = %u\n", p->main_cpu);
 	for (uint16_t i = 0; i < p->n_lcores; i++) {
 		roles_str(p->lcores[i].roles, roles, sizeof(roles));
-		fprintf(stderr, "profile: lcore %u on cpu %u roles %s\n", p->lcores[i].id,
-			p->lcores[i].cpu, roles);
+		DP_LOG(profile, INFO, "profile: lcore %u on cpu %u roles %s\n", p->lcores[i].id,
+		       p->lcores[i].cpu, roles);
 	}
-	fprintf(stderr, "profile: burst = %u\n", p->burst);
-	fprintf(stderr, "profile: rx_descs = %u\n", p->rx_descs);
-	fprintf(stderr, "profile: tx_descs = %u\n", p->tx_descs);
-	fprintf(stderr, "profile: ring_size = %" PRIu32 "\n", p->ring_size);
-	fprintf(stderr, "profile: rx_mbufs = %" PRIu32 "\n", p->rx_mbufs);
-	fprintf(stderr, "profile: tx_mbufs = %" PRIu32 "\n", p->tx_mbufs);
-	fprintf(stderr, "profile: mbuf_cache = %u\n", p->mbuf_cache);
-	fprintf(stderr, "profile: hold_packets = %u\n", p->hold_packets);
-	fprintf(stderr, "profile: hold_us = %" PRIu32 "\n", p->hold_us);
-	fprintf(stderr, "profile: memory_mb = %" PRIu32 "\n", p->memory_mb);
-	fprintf(stderr, "profile: max_subscribers = %" PRIu32 "\n", p->max_subscribers);
-	fprintf(stderr, "profile: eal_args = \"%s\"\n", p->eal_args);
+	DP_LOG(profile, INFO, "profile: burst = %u\n", p->burst);
+	DP_LOG(profile, INFO, "profile: rx_descs = %u\n", p->rx_descs);
+	DP_LOG(profile, INFO, "profile: tx_descs = %u\n", p->tx_descs);
+	DP_LOG(profile, INFO, "profile: ring_size = %" PRIu32 "\n", p->ring_size);
+	DP_LOG(profile, INFO, "profile: rx_mbufs = %" PRIu32 "\n", p->rx_mbufs);
+	DP_LOG(profile, INFO, "profile: tx_mbufs = %" PRIu32 "\n", p->tx_mbufs);
+	DP_LOG(profile, INFO, "profile: mbuf_cache = %u\n", p->mbuf_cache);
+	DP_LOG(profile, INFO, "profile: hold_packets = %u\n", p->hold_packets);
+	DP_LOG(profile, INFO, "profile: hold_us = %" PRIu32 "\n", p->hold_us);
+	DP_LOG(profile, INFO, "profile: memory_mb = %" PRIu32 "\n", p->memory_mb);
+	DP_LOG(profile, INFO, "profile: max_subscribers = %" PRIu32 "\n", p->max_subscribers);
+	DP_LOG(profile, INFO, "profile: eal_args = \"%s\"\n", p->eal_args);
 	for (uint16_t i = 0; i < p->n_rx_ports; i++)
-		fprintf(stderr, "profile: rx_port %s dev %s ip %u.%u.%u.%u\n", p->rx_ports[i].name,
-			p->rx_ports[i].dev, p->rx_ports[i].ip >> 24,
-			(p->rx_ports[i].ip >> 16) & 0xff, (p->rx_ports[i].ip >> 8) & 0xff,
-			p->rx_ports[i].ip & 0xff);
+		DP_LOG(profile, INFO, "profile: rx_port %s dev %s ip %u.%u.%u.%u\n",
+		       p->rx_ports[i].name, p->rx_ports[i].dev, p->rx_ports[i].ip >> 24,
+		       (p->rx_ports[i].ip >> 16) & 0xff, (p->rx_ports[i].ip >> 8) & 0xff,
+		       p->rx_ports[i].ip & 0xff);
 	for (uint16_t i = 0; i < p->n_tx_ports; i++)
-		fprintf(stderr, "profile: tx_port %s dev %s\n", p->tx_ports[i].name,
-			p->tx_ports[i].dev);
+		DP_LOG(profile, INFO, "profile: tx_port %s dev %s\n", p->tx_ports[i].name,
+		       p->tx_ports[i].dev);
 	/* "auto" is resolved per port when the port starts (port.c logs the outcome). */
-	fprintf(stderr, "profile: nic.multicast = %s\n", profile_multicast_name(p->multicast));
-	fprintf(stderr, "profile: nic.steering = %s\n", profile_steering_name(p->steering));
-	fprintf(stderr, "profile: nic.isolate = %s\n", p->isolate ? "true" : "false");
-	fprintf(stderr, "profile: nic.rx_offloads =%s%s%s\n", p->rx_offloads ? "" : " none",
-		p->rx_offloads & PROFILE_RX_OFFLOAD_IPV4_CKSUM ? " ipv4_cksum" : "",
-		p->rx_offloads & PROFILE_RX_OFFLOAD_UDP_CKSUM ? " udp_cksum" : "");
-	fprintf(stderr, "profile: nic.tx_offloads =%s\n",
-		p->tx_offloads & PROFILE_TX_OFFLOAD_FAST_FREE ? " mbuf_fast_free" : " none");
-	fprintf(stderr, "profile: igmp.version = %s\n", profile_igmp_name(p->igmp));
-	fprintf(stderr, "profile: igmp.interval_s = %" PRIu32 "\n", p->igmp_interval_s);
-	fprintf(stderr, "profile: igmp.silence_warn_s = %" PRIu32 "\n", p->silence_warn_s);
+	DP_LOG(profile, INFO, "profile: nic.multicast = %s\n",
+	       profile_multicast_name(p->multicast));
+	DP_LOG(profile, INFO, "profile: nic.steering = %s\n", profile_steering_name(p->steering));
+	DP_LOG(profile, INFO, "profile: nic.isolate = %s\n", p->isolate ? "true" : "false");
+	DP_LOG(profile, INFO, "profile: nic.rx_offloads =%s%s%s\n", p->rx_offloads ? "" : " none",
+	       p->rx_offloads & PROFILE_RX_OFFLOAD_IPV4_CKSUM ? " ipv4_cksum" : "",
+	       p->rx_offloads & PROFILE_RX_OFFLOAD_UDP_CKSUM ? " udp_cksum" : "");
+	DP_LOG(profile, INFO, "profile: nic.tx_offloads =%s\n",
+	       p->tx_offloads & PROFILE_TX_OFFLOAD_FAST_FREE ? " mbuf_fast_free" : " none");
+	DP_LOG(profile, INFO, "profile: igmp.version = %s\n", profile_igmp_name(p->igmp));
+	DP_LOG(profile, INFO, "profile: igmp.interval_s = %" PRIu32 "\n", p->igmp_interval_s);
+	DP_LOG(profile, INFO, "profile: igmp.silence_warn_s = %" PRIu32 "\n", p->silence_warn_s);
 }

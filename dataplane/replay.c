@@ -72,16 +72,16 @@ int replay_wait(struct lcore_map *map, double stall_s, char *err, size_t errlen)
 			struct rx_lcore *lc = map->rx[r];
 
 			drained &= __atomic_load_n(&lc->drained, __ATOMIC_ACQUIRE) != 0;
-			enq += stats_read(&lc->st->ring_enqueued);
+			enq += counter_read(&lc->st->ring_enqueued);
 		}
 		for (uint16_t i = 0; i < map->n_rx_ports; i++) {
 			for (uint16_t r = 0; r < map->n_rx; r++)
 				read +=
-				    stats_read(&map->rx[r]->st->rx_packets[map->rx_port_ids[i]]);
+				    counter_read(&map->rx[r]->st->rx_packets[map->rx_port_ids[i]]);
 			expected += map->rx_expected[i];
 		}
 		for (uint16_t t = 0; t < map->n_tx; t++)
-			done += stats_read(&map->tx[t]->st->tx_done);
+			done += counter_read(&map->tx[t]->st->tx_done);
 		if (drained && enq == done)
 			return 0;
 		if (__atomic_load_n(&map->stop, __ATOMIC_ACQUIRE)) {

@@ -26,15 +26,7 @@
 
 static inline void drop(struct rx_lcore *lc, enum stats_drop why, uint64_t n)
 {
-	stats_add(&lc->st->drops[why], n);
-}
-
-/* The MoldUDP64 count of a frame built by the publisher (to count a dropped frame's
- * messages against its subscriber). */
-static inline uint16_t frame_msgs(const struct rte_mbuf *m)
-{
-	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *) + PUB_HDRS_LEN + 18;
-	return (uint16_t)((p[0] << 8) | p[1]);
+	counter_add(&lc->st->drops[why], n);
 }
 
 /* Push one TX lcore's staged packets into its ring. Live: a full ring drops and counts
@@ -53,10 +45,11 @@ static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
 		if (!lc->replay) {
 			for (unsigned int i = done; i < s->n; i++) {
 				struct rte_mbuf *m = s->pkts[i];
-				uint16_t n = frame_msgs(m);
+				uint16_t n =
+				    publisher_frame_msgs(rte_pktmbuf_mtod(m, const uint8_t *));
 
 				drop(lc, DROP_RING_FULL, n);
-				stats_add(&lc->st->subs[m->hash.usr].dropped, n);
+				counter_add(&lc->st->subs[m->hash.usr].dropped, n);
 				rte_pktmbuf_free(m);
 			}
 			break;
@@ -66,7 +59,7 @@ static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
 		else
 			rte_pause();
 	}
-	stats_add(&lc->st->ring_enqueued, done);
+	counter_add(&lc->st->ring_enqueued, done);
 	s->n = 0;
 }
 
@@ -128,8 +121,8 @@ static void pub_close(void *ctx, uint32_t sub, void *pkt, uint32_t frame_len, ui
 		latency_stamp_set(m, lc->lat_off, lc->rx_tsc);
 	/* counted per frame, not per delivery: every open frame closes by the end of
 	 * its burst (rx_flush), so the counter lags the framing by one burst at most */
-	stats_add(&lc->st->subs[sub].packets, 1);
-	stats_add(&lc->st->subs[sub].messages, n_msgs);
+	counter_add(&lc->st->subs[sub].packets, 1);
+	counter_add(&lc->st->subs[sub].messages, n_msgs);
 	s->pkts[s->n++] = m;
 	if (s->n == RTE_DIM(s->pkts))
 		stage_push(lc, s);
@@ -141,7 +134,7 @@ static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint1
 
 	if (unlikely(r != PUB_OK)) {
 		drop(lc, r == PUB_TOO_LARGE ? DROP_TOO_LARGE : DROP_NO_MBUF, 1);
-		stats_add(&lc->st->subs[sub].dropped, 1);
+		counter_add(&lc->st->subs[sub].dropped, 1);
 		return;
 	}
 	if (!lc->dirty[sub]) {
@@ -291,7 +284,7 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 			if (t != 0)
 				why = DROP_IGMP;
 			if (t == IGMP_TYPE_QUERY)
-				stats_add(&lc->st->igmp_queries, 1);
+				counter_add(&lc->st->igmp_queries, 1);
 		}
 		drop(lc, (enum stats_drop)why, 1);
 		rte_pktmbuf_free(m);
@@ -307,12 +300,12 @@ static void rx_packet(struct rx_lcore *lc, struct rte_mbuf *m, uint64_t now)
 	}
 	const uint8_t *mold = p + f.payload_off;
 
-	stats_add(&fd->packets, 1);
-	stats_add(&fd->line_packets[ln->line], 1);
+	counter_add(&fd->packets, 1);
+	counter_add(&fd->line_packets[ln->line], 1);
 	if (unlikely(mold_parse(mold, f.payload_len, &h) != MOLD_OK)) {
 		/* docs/protocol.md §3.2: dropped whole; its range counts as not received on this
 		 * line. */
-		stats_add(&fd->malformed, 1);
+		counter_add(&fd->malformed, 1);
 		drop(lc, DROP_MALFORMED, 1);
 		rte_pktmbuf_free(m);
 		return;
@@ -375,7 +368,7 @@ static void rx_poll_live(struct rx_lcore *lc, uint64_t now)
 		if (n == 0)
 			continue;
 		lc->rx_tsc = rte_rdtsc();
-		stats_add(&lc->st->rx_packets[port], n);
+		counter_add(&lc->st->rx_packets[port], n);
 		rx_packets(lc, pkts, n, now);
 	}
 }
@@ -403,7 +396,7 @@ static bool rx_poll_merged(struct rx_lcore *lc, uint64_t now)
 			continue;
 		p->i_buf = 0;
 		p->n_buf = rte_eth_rx_burst(p->port_id, 0, p->buf, lc->prof->burst);
-		stats_add(got, p->n_buf);
+		counter_add(got, p->n_buf);
 	}
 	for (;;) {
 		struct rx_port *best = NULL;
@@ -462,7 +455,7 @@ quiescent:
 	/* This lcore holds no router_state reference past this point. */
 	if (lc->qsbr != NULL)
 		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
-	stats_add(&lc->st->iterations, 1);
+	counter_add(&lc->st->iterations, 1);
 }
 
 void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc)

@@ -44,7 +44,7 @@ void stats_block_free(struct stats_block *b)
 	rte_free(b);
 }
 
-void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t)
+void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct counter_feed *t)
 {
 	uint32_t slot = map->feed_slot[feed];
 	const struct rx_feed *fd = map->rx[map->feed_owner[slot]]->feed_by_slot[slot];
@@ -54,30 +54,24 @@ void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_
 	if (fd == NULL)
 		return;
 	c = &fd->arb.c;
-	t->packets = stats_read(&fd->packets);
-	t->malformed = stats_read(&fd->malformed);
-	t->messages = stats_read(&c->messages);
-	t->duplicates = stats_read(&c->duplicates);
-	t->late = stats_read(&c->late);
-	t->gaps = stats_read(&c->gaps);
-	t->gap_messages = stats_read(&c->gap_messages);
-	t->stale_session = stats_read(&c->stale_session);
-	t->sessions = stats_read(&c->sessions);
-	t->held = stats_read(&c->held);
-	t->hold_overflow = stats_read(&c->hold_overflow);
-	t->hold_timeout = stats_read(&c->hold_timeout);
+#define X(n, help) t->n = counter_read(&fd->n);
+	COUNTER_FEED_RX(X)
+#undef X
+#define X(n, help) t->n = counter_read(&c->n);
+	COUNTER_ARBITER(X)
+#undef X
 }
 
-static void block_sub(const struct stats_block *b, uint32_t slot, struct stats_sub *t)
+static void block_sub(const struct stats_block *b, uint32_t slot, struct counter_sub *t)
 {
 	if (b == NULL || slot >= b->n_subs)
 		return;
-	t->messages += stats_read(&b->subs[slot].messages);
-	t->packets += stats_read(&b->subs[slot].packets);
-	t->dropped += stats_read(&b->subs[slot].dropped);
+#define X(n, help) t->n += counter_read(&b->subs[slot].n);
+	COUNTER_SUB(X)
+#undef X
 }
 
-void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_sub *t)
+void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct counter_sub *t)
 {
 	memset(t, 0, sizeof(*t));
 	for (uint16_t r = 0; r < map->n_rx; r++)
@@ -86,15 +80,15 @@ void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_
 		block_sub(map->tx[i]->st, slot, t);
 }
 
-void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct stats_sub *t)
+void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct counter_sub *t)
 {
 	uint32_t slot = map->sub_slot[sub];
-	const struct stats_sub *base = &map->sub_base[slot];
+	const struct counter_sub *base = &map->sub_base[slot];
 
 	stats_slot_totals(map, slot, t);
-	t->messages -= base->messages;
-	t->packets -= base->packets;
-	t->dropped -= base->dropped;
+#define X(n, help) t->n -= base->n;
+	COUNTER_SUB(X)
+#undef X
 }
 
 void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
@@ -102,12 +96,12 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 	memset(drops, 0, sizeof(uint64_t) * DROP__MAX);
 	for (uint16_t r = 0; r < map->n_rx; r++)
 		for (int d = 0; d < DROP__MAX; d++)
-			drops[d] += stats_read(&map->rx[r]->st->drops[d]);
+			drops[d] += counter_read(&map->rx[r]->st->drops[d]);
 	for (uint16_t t = 0; t < map->n_tx; t++)
 		for (int d = 0; d < DROP__MAX; d++)
-			drops[d] += stats_read(&map->tx[t]->st->drops[d]);
+			drops[d] += counter_read(&map->tx[t]->st->drops[d]);
 	for (uint32_t f = 0; map->table != NULL && f < map->table->n_feeds; f++) {
-		struct stats_feed_totals t;
+		struct counter_feed t;
 
 		stats_feed_totals(map, f, &t);
 		drops[DROP_DUPLICATE] += t.duplicates;
@@ -115,13 +109,6 @@ void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX])
 		drops[DROP_STALE_SESSION] += t.stale_session;
 	}
 }
-
-#define FEED_FIELDS(X)                                                                             \
-	X(packets)                                                                                 \
-	X(messages)                                                                                \
-	X(duplicates)                                                                              \
-	X(gaps) X(gap_messages) X(malformed) X(late) X(stale_session) X(sessions) X(held)          \
-	    X(hold_overflow) X(hold_timeout)
 
 /* In-appliance latency over every TX lcore (latency.h), in whole ns. */
 #define LATENCY_FIELDS(X) X(count) X(mean_ns) X(p50_ns) X(p90_ns) X(p99_ns) X(p999_ns) X(max_ns)
@@ -146,23 +133,24 @@ struct json_t *stats_json(const struct lcore_map *map)
 	if (!root || !feeds || !subs || !drops || !lcores)
 		goto fail;
 	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
-		struct stats_feed_totals t;
+		struct counter_feed t;
 		json_t *o = json_object();
 
 		stats_feed_totals(map, f, &t);
-#define X(n) json_object_set_new(o, #n, json_integer((json_int_t)t.n));
-		FEED_FIELDS(X)
+#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)t.n));
+		COUNTER_FEED(X)
 #undef X
 		json_object_set_new(feeds, cfg->feeds[f].name, o);
 	}
 	for (uint32_t s = 0; s < cfg->n_subs; s++) {
-		struct stats_sub t;
+		struct counter_sub t;
+		json_t *o = json_object();
 
 		stats_sub_totals(map, s, &t);
-		json_object_set_new(subs, cfg->subs[s].name,
-				    json_pack("{sI sI sI}", "messages", (json_int_t)t.messages,
-					      "packets", (json_int_t)t.packets, "dropped",
-					      (json_int_t)t.dropped));
+#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)t.n));
+		COUNTER_SUB(X)
+#undef X
+		json_object_set_new(subs, cfg->subs[s].name, o);
 	}
 	stats_drop_totals(map, d);
 	for (int i = 1; i < DROP__MAX; i++)
@@ -171,17 +159,18 @@ struct json_t *stats_json(const struct lcore_map *map)
 		char name[32];
 
 		snprintf(name, sizeof(name), "rx%u", map->rx[r]->lcore_id);
-		json_object_set_new(lcores, name,
-				    json_pack("{sI}", "iterations",
-					      (json_int_t)stats_read(&map->rx[r]->st->iterations)));
+		json_object_set_new(
+		    lcores, name,
+		    json_pack("{sI}", "iterations",
+			      (json_int_t)counter_read(&map->rx[r]->st->iterations)));
 	}
 	for (uint16_t t = 0; t < map->n_tx; t++) {
 		char name[32];
 
 		snprintf(name, sizeof(name), "tx%u", map->tx[t]->lcore_id);
-		json_object_set_new(
-		    lcores, name,
-		    json_pack("{sI}", "packets", (json_int_t)stats_read(&map->tx[t]->st->tx_done)));
+		json_object_set_new(lcores, name,
+				    json_pack("{sI}", "packets",
+					      (json_int_t)counter_read(&map->tx[t]->st->tx_done)));
 	}
 	json_object_set_new(root, "feeds", feeds);
 	json_object_set_new(root, "subscribers", subs);
@@ -250,12 +239,12 @@ static int tel_feed(const char *cmd, const char *params, struct rte_tel_data *d)
 		int f = routing_config_feed_index(tel_map->table, params);
 
 		if (f >= 0) {
-			struct stats_feed_totals t;
+			struct counter_feed t;
 
 			stats_feed_totals(tel_map, (uint32_t)f, &t);
 			rte_tel_data_start_dict(d);
-#define X(n) rte_tel_data_add_dict_u64(d, #n, t.n);
-			FEED_FIELDS(X)
+#define X(n, help) rte_tel_data_add_dict_u64(d, #n, t.n);
+			COUNTER_FEED(X)
 #undef X
 			rc = 0;
 		}
@@ -286,13 +275,13 @@ static int tel_subscriber(const char *cmd, const char *params, struct rte_tel_da
 		int s = routing_config_sub_index(tel_map->table, params);
 
 		if (s >= 0) {
-			struct stats_sub t;
+			struct counter_sub t;
 
 			stats_sub_totals(tel_map, (uint32_t)s, &t);
 			rte_tel_data_start_dict(d);
-			rte_tel_data_add_dict_u64(d, "messages", t.messages);
-			rte_tel_data_add_dict_u64(d, "packets", t.packets);
-			rte_tel_data_add_dict_u64(d, "dropped", t.dropped);
+#define X(n, help) rte_tel_data_add_dict_u64(d, #n, t.n);
+			COUNTER_SUB(X)
+#undef X
 			rc = 0;
 		}
 	}
@@ -327,11 +316,11 @@ static int tel_lcores(const char *cmd, const char *params, struct rte_tel_data *
 	tel_acquire();
 	for (uint16_t r = 0; tel_map != NULL && r < tel_map->n_rx; r++) {
 		snprintf(name, sizeof(name), "rx%u_iterations", tel_map->rx[r]->lcore_id);
-		rte_tel_data_add_dict_u64(d, name, stats_read(&tel_map->rx[r]->st->iterations));
+		rte_tel_data_add_dict_u64(d, name, counter_read(&tel_map->rx[r]->st->iterations));
 	}
 	for (uint16_t t = 0; tel_map != NULL && t < tel_map->n_tx; t++) {
 		snprintf(name, sizeof(name), "tx%u_packets", tel_map->tx[t]->lcore_id);
-		rte_tel_data_add_dict_u64(d, name, stats_read(&tel_map->tx[t]->st->tx_done));
+		rte_tel_data_add_dict_u64(d, name, counter_read(&tel_map->tx[t]->st->tx_done));
 	}
 	tel_release();
 	return 0;

@@ -12,6 +12,8 @@
 
 #include <rte_common.h>
 
+#include "../common/counter.h"
+
 /* Reasons a packet (P) or a message (M) is not delivered. Names appear in stats.json. */
 #define STATS_DROP_LIST(X)                                                                         \
 	X(RUNT, "runt")			    /* P: frame shorter than its headers */                \
@@ -50,15 +52,6 @@ extern const char *const stats_drop_name[DROP__MAX];
 
 #define STATS_MAX_PORTS 64
 
-/* Per subscriber, in the block of the lcore that wrote it (RX: messages, packets and
- * RX-side drops; TX: TX-side drops). Summed over blocks when read. */
-struct stats_sub {
-	uint64_t messages; /* messages framed for the subscriber */
-	uint64_t packets;  /* packets framed */
-	uint64_t
-	    dropped; /* messages framed or due but not sent (ring/TX full, no mbuf, too large) */
-};
-
 /* One per lcore, cache aligned, written only by that lcore. */
 struct stats_block {
 	uint64_t drops[DROP__MAX];
@@ -70,41 +63,21 @@ struct stats_block {
 	uint64_t iterations;		      /* polling loop turns: a heartbeat */
 	uint64_t igmp_queries;		      /* IGMP queries received (also in drops.igmp) */
 	uint32_t n_subs;
-	struct stats_sub *subs; /* [n_subs] */
+	struct counter_sub
+	    *subs; /* [n_subs]: RX: messages, packets, RX-side drops; TX: TX-side drops */
 } __rte_cache_aligned;
 
 struct stats_block *stats_block_create(uint32_t n_subs);
 void stats_block_free(struct stats_block *b);
 
-static inline uint64_t stats_read(const uint64_t *c)
-{
-	return __atomic_load_n(c, __ATOMIC_RELAXED);
-}
-
-/* Single-writer counter bump: a plain add, published with a relaxed store so readers on
- * other threads never see a torn value. */
-static inline void stats_add(uint64_t *c, uint64_t n)
-{
-	__atomic_store_n(c, *c + n, __ATOMIC_RELAXED);
-}
-
 struct lcore_map;
-struct arbiter_counters;
-
-/* Totals of one feed over every lcore (only its owner writes them). */
-struct stats_feed_totals {
-	uint64_t packets;
-	uint64_t malformed;
-	uint64_t messages, duplicates, late, gaps, gap_messages, stale_session, sessions, held,
-	    hold_overflow, hold_timeout;
-};
 
 /* By index in the table in force (map->table); the caller holds map->lock or is the
  * thread that applies tables. */
-void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct stats_feed_totals *t);
-void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct stats_sub *t);
+void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct counter_feed *t);
+void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct counter_sub *t);
 /* Raw sums of one subscriber slot over every lcore block (no baseline). */
-void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct stats_sub *t);
+void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct counter_sub *t);
 /* Drops by reason, arbiter reasons (duplicate, late, stale_session) included. */
 void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX]);
 

@@ -34,16 +34,15 @@ static void tx_send(struct tx_lcore *tx, uint16_t slot)
 			break;
 		rte_pause();
 	}
-	stats_add(&tx->st->tx_packets[port], sent);
+	counter_add(&tx->st->tx_packets[port], sent);
 	for (uint16_t i = sent; i < n; i++) {
-		const uint8_t *c = rte_pktmbuf_mtod(pkts[i], const uint8_t *) + PUB_HDRS_LEN + 18;
-		uint16_t msgs = (uint16_t)((c[0] << 8) | c[1]);
+		uint16_t msgs = publisher_frame_msgs(rte_pktmbuf_mtod(pkts[i], const uint8_t *));
 
-		stats_add(&tx->st->drops[DROP_TX_FULL], msgs);
-		stats_add(&tx->st->subs[pkts[i]->hash.usr].dropped, msgs);
+		counter_add(&tx->st->drops[DROP_TX_FULL], msgs);
+		counter_add(&tx->st->subs[pkts[i]->hash.usr].dropped, msgs);
 		rte_pktmbuf_free(pkts[i]);
 	}
-	stats_add(&tx->st->tx_done, n);
+	counter_add(&tx->st->tx_done, n);
 	tx->n_pend[slot] = 0;
 }
 
@@ -57,7 +56,7 @@ void tx_poll(struct tx_lcore *tx)
 
 		if (n == 0)
 			continue;
-		stats_add(&tx->st->ring_dequeued, n);
+		counter_add(&tx->st->ring_dequeued, n);
 		if (tx->n_ports == 1) {
 			rte_memcpy(tx->pend[0], pkts, n * sizeof(pkts[0]));
 			tx->n_pend[0] = (uint16_t)n;

@@ -107,7 +107,7 @@ uint64_t bench_deliveries(const struct bench_dp *d)
 	uint64_t n = 0;
 
 	for (uint32_t s = 0; s < d->map.max_subs; s++) {
-		struct stats_sub t;
+		struct counter_sub t;
 
 		stats_slot_totals(&d->map, s, &t);
 		n += t.messages;
@@ -120,7 +120,7 @@ uint64_t bench_feed_messages(const struct bench_dp *d)
 	uint64_t n = 0;
 
 	for (uint32_t f = 0; f < d->map.table->n_feeds; f++) {
-		struct stats_feed_totals t;
+		struct counter_feed t;
 
 		stats_feed_totals(&d->map, f, &t);
 		n += t.messages;

@@ -180,7 +180,7 @@ static void take(struct snap *s, const struct bench_dp *d, const struct gen *g, 
 	memset(s, 0, sizeof(*s));
 	s->t = now_s();
 	s->rx_cpu_ns = thread_cpu_ns(rx_tid);
-	s->rx_pkts = stats_read(&d->map.rx[0]->st->rx_packets[port]);
+	s->rx_pkts = counter_read(&d->map.rx[0]->st->rx_packets[port]);
 	s->msgs = bench_feed_messages(d);
 	s->deliveries = bench_deliveries(d);
 	s->sent = __atomic_load_n(&g->sent, __ATOMIC_RELAXED);

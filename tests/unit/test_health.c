@@ -170,8 +170,8 @@ Test(health, rising_counters_degrade_and_benign_drops_do_not)
 	cr_expect_eq(health_state(h), HEALTH_HEALTHY, "%s", reasons());
 
 	shm->drops[1].value += 3;
-	shm->feeds[0].gaps += 2;
-	shm->subs[0].dropped += 4;
+	shm->feeds[0].c.gaps += 2;
+	shm->subs[0].c.dropped += 4;
 	shm->ports[0].missed += 9;
 	tick();
 	health_sample(h, &in_sync);
@@ -235,4 +235,49 @@ Test(health, torn_segment_is_not_read)
 	health_sample(h, &in_sync);
 	cr_expect_eq(health_state(h), HEALTH_DOWN);
 	cr_expect(strstr(reasons(), "never consistent") != NULL, "%s", reasons());
+}
+
+/* Every counter of common/counter.h's lists reaches /metrics (aster_feed_<name>_total,
+ * aster_subscriber_<name>_total) and /status with its own value: adding a counter to a
+ * list is enough to export it. */
+Test(health, every_listed_counter_is_exported)
+{
+	uint64_t v = 11;
+	char line[160];
+
+#define X(n, help) shm->feeds[0].c.n = v++;
+	COUNTER_FEED(X)
+#undef X
+#define X(n, help) shm->subs[0].c.n = v++;
+	COUNTER_SUB(X)
+#undef X
+	tick();
+	health_sample(h, &in_sync);
+	char *m = health_metrics(h);
+	json_t *st = health_status_json(h);
+	json_t *feed = json_object_get(json_object_get(st, "feeds"), "itch");
+	json_t *sub = json_object_get(json_object_get(st, "subscribers"), "alpha");
+
+	cr_assert_not_null(m);
+	v = 11;
+#define X(n, help)                                                                                 \
+	snprintf(line, sizeof(line), "\naster_feed_" #n "_total{feed=\"itch\"} %llu\n",            \
+		 (unsigned long long)v);                                                           \
+	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line + 1);                           \
+	cr_expect(strstr(m, "# HELP aster_feed_" #n "_total " help "\n") != NULL, #n " help");     \
+	cr_expect_eq(json_integer_value(json_object_get(feed, #n)), (json_int_t)v, "/status " #n); \
+	v++;
+	COUNTER_FEED(X)
+#undef X
+#define X(n, help)                                                                                 \
+	snprintf(line, sizeof(line),                                                               \
+		 "\naster_subscriber_" #n "_total{subscriber=\"alpha\"} %llu\n",                   \
+		 (unsigned long long)v);                                                           \
+	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line + 1);                           \
+	cr_expect_eq(json_integer_value(json_object_get(sub, #n)), (json_int_t)v, "/status " #n);  \
+	v++;
+	COUNTER_SUB(X)
+#undef X
+	json_decref(st);
+	free(m);
 }
