@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
-/* Health sampling and derivation: see health.h for the model. */
+/* Health sampling: see health.h; the rules are common/health_eval.c. */
 #include "health.h"
 #include "settings.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,23 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_REASONS 64
-#define REASON_LEN  160
-#define NS_PER_MS   UINT64_C(1000000)
-
-/* One watched counter: its last value and when it last rose (monotonic ns). */
-struct watch {
-	char name[HEALTH_NAME];
-	uint64_t value;
-	uint64_t rose_ns; /* 0: never rose since tracking began */
-	uint64_t rise;	  /* sum of rises while the reason has been held */
-};
-
-struct beat {
-	uint32_t lcore_id;
-	uint64_t heartbeat;
-	uint64_t changed_ns;
-};
+#define NS_PER_MS UINT64_C(1000000)
 
 struct health {
 	const struct settings *set;
@@ -44,19 +29,10 @@ struct health {
 	bool have_snap;
 	const char *missing; /* why there is no usable segment, or NULL */
 	uint64_t age_ms;
-	uint64_t boot_id; /* of the tracked counters below */
 
 	struct health_inputs in;
-	uint64_t now_ns;
-	struct beat beats[HEALTH_MAX_LCORES];
-	struct watch drops[HEALTH_MAX_DROPS];
-	struct watch gaps[HEALTH_MAX_FEEDS];
-	struct watch missed[HEALTH_MAX_PORTS];
-	struct watch *subs; /* HEALTH_MAX_SUBS */
-
-	enum health_state state;
-	uint32_t n_reasons;
-	char reasons[MAX_REASONS][REASON_LEN];
+	struct health_eval eval; /* what the model remembers between samples */
+	struct health_verdict v; /* of the latest sample */
 };
 
 static uint64_t mono_ns(void)
@@ -82,15 +58,14 @@ struct health *health_open(const struct settings *s)
 	if (h == NULL)
 		return NULL;
 	h->snap = malloc(sizeof(*h->snap));
-	h->subs = calloc(HEALTH_MAX_SUBS, sizeof(*h->subs));
-	if (h->snap == NULL || h->subs == NULL) {
+	if (h->snap == NULL || health_eval_init(&h->eval, true) != 0) {
 		health_close(h);
 		errno = ENOMEM;
 		return NULL;
 	}
 	h->set = s;
 	h->fd = -1;
-	h->state = HEALTH_DOWN;
+	h->v.state = HEALTH_DOWN;
 	return h;
 }
 
@@ -110,7 +85,7 @@ void health_close(struct health *h)
 		return;
 	unmap(h);
 	free(h->snap);
-	free(h->subs);
+	health_eval_fini(&h->eval);
 	free(h);
 }
 
@@ -172,134 +147,24 @@ static int copy_consistent(struct health *h)
 	return -EAGAIN;
 }
 
-static void add_reason(struct health *h, enum health_state st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void add_reason(struct health *h, enum health_state st, const char *fmt, ...)
+static bool benign(void *arg, const char *reason)
 {
-	va_list ap;
+	const struct settings *set = arg;
 
-	if (st > h->state)
-		h->state = st;
-	if (h->n_reasons == MAX_REASONS)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(h->reasons[h->n_reasons++], REASON_LEN, fmt, ap);
-	va_end(ap);
-}
-
-/* Compare a counter with its previous sample; true while its rise is being held. */
-static bool watch(struct health *h, struct watch *w, const char *name, uint64_t value)
-{
-	if (strncmp(w->name, name, HEALTH_NAME) != 0) {
-		/* A new name at this slot: start tracking from here, no rise. */
-		snprintf(w->name, sizeof(w->name), "%.*s", HEALTH_NAME - 1, name);
-		w->value = value;
-		w->rose_ns = 0;
-		w->rise = 0;
-		return false;
-	}
-	if (value > w->value) {
-		if (w->rose_ns == 0 || h->now_ns - w->rose_ns > HEALTH_HOLD_MS * NS_PER_MS)
-			w->rise = 0;
-		w->rise += value - w->value;
-		w->rose_ns = h->now_ns;
-	}
-	w->value = value;
-	return w->rose_ns != 0 && h->now_ns - w->rose_ns <= HEALTH_HOLD_MS * NS_PER_MS;
-}
-
-static bool benign(const struct settings *s, const char *reason)
-{
-	for (uint32_t i = 0; i < s->n_benign; i++)
-		if (strcmp(s->benign_drops[i], reason) == 0)
+	for (uint32_t i = 0; i < set->n_benign; i++)
+		if (strcmp(set->benign_drops[i], reason) == 0)
 			return true;
 	return false;
-}
-
-/* A dataplane restart resets every counter: forget what was tracked. */
-static void reset_tracking(struct health *h)
-{
-	memset(h->beats, 0, sizeof(h->beats));
-	memset(h->drops, 0, sizeof(h->drops));
-	memset(h->gaps, 0, sizeof(h->gaps));
-	memset(h->missed, 0, sizeof(h->missed));
-	memset(h->subs, 0, HEALTH_MAX_SUBS * sizeof(*h->subs));
-	h->boot_id = h->snap->boot_id;
-}
-
-static void derive_lcores(struct health *h, const struct health_shm *s)
-{
-	uint32_t n = s->n_lcores < HEALTH_MAX_LCORES ? s->n_lcores : HEALTH_MAX_LCORES;
-
-	for (uint32_t i = 0; i < n; i++) {
-		const struct health_lcore *l = &s->lcores[i];
-		struct beat *b = &h->beats[i];
-
-		if (b->changed_ns == 0 || b->lcore_id != l->lcore_id ||
-		    b->heartbeat != l->heartbeat) {
-			b->lcore_id = l->lcore_id;
-			b->heartbeat = l->heartbeat;
-			b->changed_ns = h->now_ns;
-		} else if (h->now_ns - b->changed_ns > HEALTH_STALL_MS * NS_PER_MS) {
-			add_reason(h, HEALTH_DOWN,
-				   "lcore stalled: lcore %u heartbeat unchanged for %" PRIu64 " ms",
-				   l->lcore_id, (h->now_ns - b->changed_ns) / NS_PER_MS);
-		}
-		if (l->ring_size != 0 && l->ring_used * 100 > l->ring_size * HEALTH_RING_HIGH_PCT)
-			add_reason(h, HEALTH_DEGRADED,
-				   "ring occupancy high: lcore %u %" PRIu64 "/%" PRIu64 " (%" PRIu64
-				   "%%)",
-				   l->lcore_id, l->ring_used, l->ring_size,
-				   l->ring_used * 100 / l->ring_size);
-	}
-}
-
-static void derive_counters(struct health *h, const struct health_shm *s)
-{
-	uint32_t n;
-
-	n = s->n_ports < HEALTH_MAX_PORTS ? s->n_ports : HEALTH_MAX_PORTS;
-	for (uint32_t i = 0; i < n; i++) {
-		const struct health_port *p = &s->ports[i];
-
-		if (!p->link_up)
-			add_reason(h, HEALTH_DEGRADED, "link down: port %.*s (%s)", HEALTH_NAME,
-				   p->name, p->is_rx ? "feed input" : "output");
-		if (watch(h, &h->missed[i], p->name, p->missed))
-			add_reason(h, HEALTH_DEGRADED, "drops rising: port %.*s missed +%" PRIu64,
-				   HEALTH_NAME, p->name, h->missed[i].rise);
-	}
-	n = s->n_drops < HEALTH_MAX_DROPS ? s->n_drops : HEALTH_MAX_DROPS;
-	for (uint32_t i = 0; i < n; i++) {
-		char name[HEALTH_NAME + 1];
-
-		snprintf(name, sizeof(name), "%.*s", HEALTH_NAME, s->drops[i].name);
-		if (watch(h, &h->drops[i], name, s->drops[i].value) && !benign(h->set, name))
-			add_reason(h, HEALTH_DEGRADED, "drops rising: %s +%" PRIu64, name,
-				   h->drops[i].rise);
-	}
-	n = s->n_feeds < HEALTH_MAX_FEEDS ? s->n_feeds : HEALTH_MAX_FEEDS;
-	for (uint32_t i = 0; i < n; i++)
-		if (watch(h, &h->gaps[i], s->feeds[i].name, s->feeds[i].c.gaps))
-			add_reason(h, HEALTH_DEGRADED, "gaps rising: feed %.*s +%" PRIu64,
-				   HEALTH_NAME, s->feeds[i].name, h->gaps[i].rise);
-	n = s->n_subs < HEALTH_MAX_SUBS ? s->n_subs : HEALTH_MAX_SUBS;
-	for (uint32_t i = 0; i < n; i++)
-		if (watch(h, &h->subs[i], s->subs[i].name, s->subs[i].c.dropped))
-			add_reason(h, HEALTH_DEGRADED,
-				   "drops rising: subscriber %.*s dropped +%" PRIu64, HEALTH_NAME,
-				   s->subs[i].name, h->subs[i].rise);
 }
 
 void health_sample(struct health *h, const struct health_inputs *in)
 {
 	uint64_t now_real;
 
+	uint64_t now = mono_ns();
+
 	h->in = *in;
-	h->now_ns = mono_ns();
-	h->state = HEALTH_HEALTHY;
-	h->n_reasons = 0;
+	health_verdict_clear(&h->v);
 	h->missing = NULL;
 	h->have_snap = false;
 	if (ensure_mapped(h) == 0) {
@@ -313,47 +178,36 @@ void health_sample(struct health *h, const struct health_inputs *in)
 			h->have_snap = true;
 	}
 	if (!in->dp_connected)
-		add_reason(h, HEALTH_DOWN, "dataplane unreachable: no control connection");
+		health_verdict_add(&h->v, HEALTH_DOWN,
+				   "dataplane unreachable: no control connection");
 	if (!h->have_snap) {
-		add_reason(h, HEALTH_DOWN, "dataplane unreachable: %s (%s)", h->missing,
-			   h->set->health_file);
+		health_verdict_add(&h->v, HEALTH_DOWN, "dataplane unreachable: %s (%s)", h->missing,
+				   h->set->health_file);
 		return;
 	}
 	now_real = real_ns();
 	h->age_ms =
 	    now_real > h->snap->updated_ns ? (now_real - h->snap->updated_ns) / NS_PER_MS : 0;
 	if (h->age_ms > HEALTH_STALE_MS) {
-		add_reason(h, HEALTH_DOWN,
-			   "dataplane unreachable: health file stale (updated %" PRIu64 " ms ago)",
-			   h->age_ms);
+		health_verdict_add(&h->v, HEALTH_DOWN,
+				   "dataplane unreachable: health file stale (updated %" PRIu64
+				   " ms ago)",
+				   h->age_ms);
 		return;
 	}
-	if (h->snap->boot_id != h->boot_id)
-		reset_tracking(h);
-	derive_lcores(h, h->snap);
-	derive_counters(h, h->snap);
+	health_eval_track(&h->eval, h->snap, now);
+	health_eval_gauges(&h->eval, h->snap, now, &h->v);
+	health_eval_counters(&h->eval, h->snap, now, benign, (void *)h->set, &h->v);
 	if (in->dp_connected && in->store_version != 0 && in->dp_version != in->store_version)
-		add_reason(h, HEALTH_DEGRADED,
-			   "table drift: dataplane at version %" PRIu64 ", store at %" PRIu64,
-			   in->dp_version, in->store_version);
+		health_verdict_add(&h->v, HEALTH_DEGRADED,
+				   "table drift: dataplane at version %" PRIu64
+				   ", store at %" PRIu64,
+				   in->dp_version, in->store_version);
 }
 
 enum health_state health_state(const struct health *h)
 {
-	return h->state;
-}
-
-const char *health_state_name(enum health_state st)
-{
-	switch (st) {
-	case HEALTH_HEALTHY:
-		return "healthy";
-	case HEALTH_DEGRADED:
-		return "degraded";
-	case HEALTH_DOWN:
-		return "down";
-	}
-	return "unknown";
+	return h->v.state;
 }
 
 const struct health_shm *health_snapshot(const struct health *h)
@@ -365,9 +219,9 @@ json_t *health_json(const struct health *h)
 {
 	json_t *o = json_object(), *reasons = json_array(), *dp = json_object();
 
-	for (uint32_t i = 0; i < h->n_reasons; i++)
-		json_array_append_new(reasons, json_string(h->reasons[i]));
-	json_object_set_new(o, "state", json_string(health_state_name(h->state)));
+	for (uint32_t i = 0; i < h->v.n_reasons; i++)
+		json_array_append_new(reasons, json_string(h->v.reasons[i]));
+	json_object_set_new(o, "state", json_string(health_state_name(h->v.state)));
 	json_object_set_new(o, "reasons", reasons);
 	json_object_set_new(o, "store_version", json_integer((json_int_t)h->in.store_version));
 	json_object_set_new(dp, "connected", json_boolean(h->in.dp_connected));
@@ -477,32 +331,41 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/*
- * One counter family per entry of common/counter.h's lists: aster_feed_<name>_total
- * labelled by feed, aster_subscriber_<name>_total labelled by subscriber.
- */
-static void feed_families(FILE *f, const struct health_shm *s)
+_Static_assert(offsetof(struct health_feed, name) == 0 && offsetof(struct health_sub, name) == 0,
+	       "counter_family reads a row's name at its start");
+
+/* One counter family: `metric`{`label`="<row name>"} for `n` rows of `stride` bytes, each
+ * starting with its HEALTH_NAME name and holding the value at `value_off`. */
+static void counter_family(FILE *f, const char *metric, const char *help, const char *lbl,
+			   const void *rows, size_t stride, size_t value_off, uint32_t n)
 {
-#define X(n, help)                                                                                 \
-	family(f, "aster_feed_" #n "_total", "counter", help);                                     \
-	for (uint32_t i = 0; i < s->n_feeds && i < HEALTH_MAX_FEEDS; i++) {                        \
-		fputs("aster_feed_" #n "_total{feed=\"", f);                                       \
-		label(f, s->feeds[i].name, HEALTH_NAME);                                           \
-		fprintf(f, "\"} %" PRIu64 "\n", s->feeds[i].c.n);                                  \
+	family(f, metric, "counter", help);
+	for (uint32_t i = 0; i < n; i++) {
+		const uint8_t *row = (const uint8_t *)rows + i * stride;
+		uint64_t v;
+
+		memcpy(&v, row + value_off, sizeof(v));
+		fprintf(f, "%s{%s=\"", metric, lbl);
+		label(f, (const char *)row, HEALTH_NAME);
+		fprintf(f, "\"} %" PRIu64 "\n", v);
 	}
-	COUNTER_FEED(X)
-#undef X
 }
 
-static void sub_families(FILE *f, const struct health_shm *s)
+/* One family per entry of common/counter.h's lists: aster_feed_<name>_total labelled by
+ * feed, aster_subscriber_<name>_total labelled by subscriber. */
+static void counter_families(FILE *f, const struct health_shm *s)
 {
+	uint32_t nf = s->n_feeds < HEALTH_MAX_FEEDS ? s->n_feeds : HEALTH_MAX_FEEDS;
+	uint32_t ns = s->n_subs < HEALTH_MAX_SUBS ? s->n_subs : HEALTH_MAX_SUBS;
+
 #define X(n, help)                                                                                 \
-	family(f, "aster_subscriber_" #n "_total", "counter", help);                               \
-	for (uint32_t i = 0; i < s->n_subs && i < HEALTH_MAX_SUBS; i++) {                          \
-		fputs("aster_subscriber_" #n "_total{subscriber=\"", f);                           \
-		label(f, s->subs[i].name, HEALTH_NAME);                                            \
-		fprintf(f, "\"} %" PRIu64 "\n", s->subs[i].c.n);                                   \
-	}
+	counter_family(f, "aster_feed_" #n "_total", help, "feed", s->feeds, sizeof(s->feeds[0]),  \
+		       offsetof(struct health_feed, c.n), nf);
+	COUNTER_FEED(X)
+#undef X
+#define X(n, help)                                                                                 \
+	counter_family(f, "aster_subscriber_" #n "_total", help, "subscriber", s->subs,            \
+		       sizeof(s->subs[0]), offsetof(struct health_sub, c.n), ns);
 	COUNTER_SUB(X)
 #undef X
 }
@@ -517,7 +380,7 @@ char *health_metrics(const struct health *h)
 	if (f == NULL)
 		return NULL;
 	family(f, "aster_health_state", "gauge", "0 healthy, 1 degraded, 2 down");
-	fprintf(f, "aster_health_state %d\n", (int)h->state);
+	fprintf(f, "aster_health_state %d\n", (int)h->v.state);
 	family(f, "aster_table_version", "gauge", "Routing table version held by aster-control");
 	fprintf(f, "aster_table_version %" PRIu64 "\n", h->in.store_version);
 	family(f, "aster_dataplane_connected", "gauge", "1 when the control connection is up");
@@ -526,8 +389,7 @@ char *health_metrics(const struct health *h)
 		family(f, "aster_dataplane_table_version", "gauge",
 		       "Routing table version in force in the dataplane");
 		fprintf(f, "aster_dataplane_table_version %" PRIu64 "\n", s->table_version);
-		feed_families(f, s);
-		sub_families(f, s);
+		counter_families(f, s);
 		family(f, "aster_drops_total", "counter", "Packets or messages dropped, by reason");
 		for (uint32_t i = 0; i < s->n_drops && i < HEALTH_MAX_DROPS; i++) {
 			fprintf(f, "aster_drops_total{reason=\"");

@@ -1,20 +1,16 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The health model (issue 3 §5). aster-control maps the dataplane's health segment
- * (common/health_shm.h) read-only, takes a seqlock-consistent copy every sample, and
- * derives one state with the reasons behind it:
+ * aster-control's view of the dataplane's health (docs/control.md, "Health model"). It
+ * maps the dataplane's health segment (common/health_shm.h) read-only, takes a
+ * seqlock-consistent copy every sample, and applies the model's rules: the ones about
+ * lcores, rings, links and rising counters are common/health_eval.h's, shared with the
+ * dataplane's own /aster/health; this file adds what only aster-control can tell:
  *
  *   down      dataplane unreachable (no control connection, health file missing, or
- *             not rewritten for HEALTH_STALE_MS), or a polling lcore stalled (its
- *             heartbeat unchanged for HEALTH_STALL_MS);
- *   degraded  a link down, drops rising under a reason not listed as benign, a
- *             subscriber dropping, NIC misses rising, gaps rising on a feed, a ring
- *             more than HEALTH_RING_HIGH_PCT full, or table drift (dataplane's version
- *             differs from the store's and is not healed yet);
- *   healthy   none of these.
+ *             not rewritten for HEALTH_STALE_MS);
+ *   degraded  table drift (the dataplane's version differs from the store's and is not
+ *             healed yet).
  *
- * "Rising" compares each counter with the previous sample; a rise keeps its reason for
- * HEALTH_HOLD_MS so that a reader polling less often than the sampler still sees it.
  * Nothing here writes to the segment: the hot cores are never disturbed.
  */
 #ifndef ASTER_CONTROL_HEALTH_H
@@ -25,17 +21,11 @@
 
 #include <jansson.h>
 
+#include "health_eval.h"
 #include "health_shm.h"
 
 #define HEALTH_STALE_MS	 1000
-#define HEALTH_HOLD_MS	 2000
 #define HEALTH_SAMPLE_MS 200 /* below HEALTH_STALL_MS, so a stall is seen in time */
-
-enum health_state {
-	HEALTH_HEALTHY = 0,
-	HEALTH_DEGRADED = 1,
-	HEALTH_DOWN = 2,
-};
 
 struct settings;
 struct health;
@@ -55,7 +45,6 @@ void health_close(struct health *h);
 void health_sample(struct health *h, const struct health_inputs *in);
 
 enum health_state health_state(const struct health *h);
-const char *health_state_name(enum health_state st);
 
 /* The latest consistent copy of the segment, or NULL when there is none. */
 const struct health_shm *health_snapshot(const struct health *h);
