@@ -36,8 +36,9 @@ struct health_lcore {
 	uint32_t lcore_id;
 	uint32_t roles;	    /* HEALTH_ROLE_* */
 	uint64_t heartbeat; /* polling-loop turns; stalls when the lcore is stuck */
-	uint64_t ring_used; /* max entries waiting in its rings (TX lcores) */
-	uint64_t ring_size;
+	uint64_t ring_used; /* TX lcores: entries waiting in the fullest of its input rings
+			     * (a backlog is its consumer's); RX lcores: 0 */
+	uint64_t ring_size; /* TX lcores: capacity of its input rings; RX lcores: 0 */
 };
 
 struct health_port {

@@ -1,10 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Feed group membership from the control thread (mcast.h). Reads the table in force
- * (map->table: the control thread is the one that changes it, so no lock is needed
- * here), the RX lcores' per-line packet counters and IGMP query counts (relaxed loads
- * of single-writer counters), and writes only its own state and the RX ports' control
- * TX queue.
+ * (table.h: the control thread is the one that applies tables, so it reads without the
+ * lock), the feeds' per-line packet counters and the RX lcores' IGMP query counts
+ * (lcore.h), and writes only its own state and the RX ports' control TX queue.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,7 +18,8 @@
 #include "igmp.h"
 #include "lcore.h"
 #include "mcast.h"
-#include "port.h"
+#include "port_rx.h"
+#include "table.h"
 
 DP_LOG_REGISTER(mcast);
 #define MLOG(level, ...) DP_LOG(mcast, level, __VA_ARGS__)
@@ -34,8 +34,8 @@ DP_LOG_REGISTER(mcast);
 #define RETX_NS MCAST_NS_PER_S
 
 struct mcast_line {
-	uint32_t feed_slot;
-	uint8_t line; /* index in the feed: the RX lcore's line_packets[] */
+	uint32_t feed_index; /* in the table in force (taken again when it changes) */
+	uint8_t line;	     /* index in the feed */
 	uint32_t group;
 	uint16_t udp_port;
 	char feed[RC_NAME_MAX];
@@ -46,10 +46,13 @@ struct mcast_line {
 };
 
 struct mcast {
-	struct lcore_map *map;
+	const struct table *table;
+	const struct lcore_map *map;
+	const struct lcore_ports *ports;
+	struct rte_mempool *pool; /* IGMP frames */
 	const struct profile *prof;
 	bool started;
-	uint64_t generation; /* map->generation the lines were taken from */
+	uint64_t generation; /* table_generation the lines were taken from */
 	uint32_t n_lines;
 	struct mcast_line lines[MCAST_MAX_LINES];
 	uint32_t n_groups;
@@ -71,7 +74,7 @@ static void ip_str(uint32_t ip, char *buf, size_t size)
 /* Hand one frame to the RX port's control TX queue. */
 static void send_frame(struct mcast *m, uint16_t port, int txq, const uint8_t *frame, size_t len)
 {
-	struct rte_mbuf *mb = rte_pktmbuf_alloc(m->map->tx_pool);
+	struct rte_mbuf *mb = rte_pktmbuf_alloc(m->pool);
 
 	if (mb == NULL || rte_pktmbuf_append(mb, (uint16_t)len) == NULL) {
 		rte_pktmbuf_free(mb);
@@ -98,8 +101,8 @@ static void send_all(struct mcast *m, const uint32_t *groups, uint32_t n, uint8_
 
 	if (m->prof->igmp == PROFILE_IGMP_OFF || n == 0)
 		return;
-	for (uint16_t i = 0; i < m->map->n_rx_ports; i++) {
-		uint16_t port = m->map->rx_port_ids[i];
+	for (uint16_t i = 0; i < m->ports->n_in; i++) {
+		uint16_t port = m->ports->in[i];
 		int txq = port_rx_ctl_txq(port);
 		const struct profile_port *pp = port_rx_profile(port);
 		struct rte_ether_addr mac;
@@ -140,23 +143,16 @@ static bool has_group(const uint32_t *groups, uint32_t n, uint32_t g)
 	return false;
 }
 
-static const struct rx_feed *feed_of(const struct lcore_map *map, uint32_t slot)
+static uint64_t line_count(const struct mcast *m, const struct mcast_line *l)
 {
-	return map->rx[map->feed_owner[slot]]->feed_by_slot[slot];
-}
-
-static uint64_t line_count(const struct lcore_map *map, const struct mcast_line *l)
-{
-	const struct rx_feed *fd = feed_of(map, l->feed_slot);
-
-	return fd != NULL ? counter_read(&fd->line_packets[l->line]) : 0;
+	return table_line_packets(m->table, l->feed_index, l->line);
 }
 
 /* The table in force changed (or this is the first turn): new lines, filters, rules,
  * joins and leaves. */
 static void table_changed(struct mcast *m, uint64_t now_ns)
 {
-	const struct routing_config *cfg = m->map->table;
+	const struct routing_config *cfg = table_config(m->table);
 	struct port_flow_key keys[MCAST_MAX_LINES];
 	uint32_t groups[MCAST_MAX_LINES], n_groups = 0, joined[MCAST_MAX_LINES], n_joined = 0;
 	uint32_t left[MCAST_MAX_LINES], n_left = 0, n = 0;
@@ -185,7 +181,7 @@ static void table_changed(struct mcast *m, uint64_t now_ns)
 					kept = true;
 				}
 			memset(ml, 0, sizeof(*ml));
-			ml->feed_slot = m->map->feed_slot[f];
+			ml->feed_index = f;
 			ml->line = (uint8_t)l;
 			ml->group = rl->group;
 			ml->udp_port = rl->port;
@@ -193,7 +189,7 @@ static void table_changed(struct mcast *m, uint64_t now_ns)
 			snprintf(ml->name, sizeof(ml->name), "%s", rl->name);
 			ml->since_ns = kept ? old.since_ns : now_ns;
 			ml->silent = kept && old.silent;
-			ml->seen = line_count(m->map, ml);
+			ml->seen = line_count(m, ml);
 			keys[n] = (struct port_flow_key){rl->group, rl->port};
 			if (igmp_is_multicast(rl->group) && !has_group(groups, n_groups, rl->group))
 				groups[n_groups++] = rl->group;
@@ -201,8 +197,8 @@ static void table_changed(struct mcast *m, uint64_t now_ns)
 		}
 done:
 	m->n_lines = n;
-	for (uint16_t i = 0; i < m->map->n_rx_ports; i++)
-		port_rx_lines_set(m->map->rx_port_ids[i], keys, n);
+	for (uint16_t i = 0; i < m->ports->n_in; i++)
+		port_rx_lines_set(m->ports->in[i], keys, n);
 	for (uint32_t i = 0; i < n_groups; i++)
 		if (!has_group(m->groups, m->n_groups, groups[i]))
 			joined[n_joined++] = groups[i];
@@ -222,7 +218,7 @@ done:
 	for (uint32_t i = 0; i < n_joined; i++) {
 		ip_str(joined[i], g, sizeof(g));
 		MLOG(INFO, "group %s joined (IGMP %s) on %u RX ports\n", g,
-		     profile_igmp_name(m->prof->igmp), m->map->n_rx_ports);
+		     profile_igmp_name(m->prof->igmp), m->ports->n_in);
 	}
 	for (uint32_t i = 0; i < n_left; i++) {
 		ip_str(left[i], g, sizeof(g));
@@ -239,7 +235,7 @@ static void watch_silence(struct mcast *m, uint64_t now_ns)
 
 	for (uint32_t i = 0; i < m->n_lines; i++) {
 		struct mcast_line *l = &m->lines[i];
-		uint64_t c = line_count(m->map, l);
+		uint64_t c = line_count(m, l);
 
 		ip_str(l->group, g, sizeof(g));
 		if (c != l->seen) {
@@ -258,23 +254,18 @@ static void watch_silence(struct mcast *m, uint64_t now_ns)
 	}
 }
 
-static uint64_t queries(const struct lcore_map *map)
-{
-	uint64_t q = 0;
-
-	for (uint16_t r = 0; r < map->n_rx; r++)
-		q += counter_read(&map->rx[r]->st->igmp_queries);
-	return q;
-}
-
-struct mcast *mcast_create(struct lcore_map *map)
+struct mcast *mcast_create(const struct table *t, const struct lcore_map *map,
+			   struct rte_mempool *pool)
 {
 	struct mcast *m = calloc(1, sizeof(*m));
 
 	if (m == NULL)
 		return NULL;
+	m->table = t;
 	m->map = map;
-	m->prof = map->prof;
+	m->ports = lcore_map_ports(map);
+	m->pool = pool;
+	m->prof = lcore_map_profile(map);
 	return m;
 }
 
@@ -282,17 +273,17 @@ void mcast_tick(struct mcast *m, uint64_t now_ns)
 {
 	uint64_t q;
 
-	if (!m->started || m->generation != m->map->generation) {
+	if (!m->started || m->generation != table_generation(m->table)) {
 		table_changed(m, now_ns);
-		m->generation = m->map->generation;
+		m->generation = table_generation(m->table);
 		if (!m->started) {
-			m->c.queries = queries(m->map);
+			m->c.queries = lcore_map_igmp_queries(m->map);
 			m->next_report_ns =
 			    now_ns + (uint64_t)m->prof->igmp_interval_s * MCAST_NS_PER_S;
 		}
 		m->started = true;
 	}
-	q = queries(m->map);
+	q = lcore_map_igmp_queries(m->map);
 	if (q != m->c.queries && now_ns - m->last_answer_ns >= ANSWER_MIN_NS) {
 		/* RFC 2236 §3 / RFC 3376 §5.2 ask for a random delay up to the query's
 		 * maximum response time to spread hosts' answers; one appliance answering

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Multicast membership of the feed groups, run by the control thread (ctl.c), never
+ * Multicast membership of the feed groups, run by the control thread (live.c), never
  * on a polling core. DPDK sends no IGMP, so without this a switch with IGMP snooping
  * or a PIM router stops forwarding the feed once its membership times out. mcast.c:
  *  - follows the routing table's feed lines: the RX ports' multicast filters and
@@ -8,7 +8,7 @@
  *    for every group on every RX port at start and when a group is added (repeated once
  *    a second later, in case it is lost), a leave when one is removed;
  *  - repeats the reports every igmp.interval_s, and answers IGMP queries (the RX lcore
- *    counts them: stats_block.igmp_queries) at most once a second;
+ *    counts them: lcore_map_igmp_queries) at most once a second;
  *  - warns once per silence when a joined line receives nothing for igmp.silence_warn_s
  *    ("feed F line L group G: joined but silent for N s"), and says when it resumes;
  *  - sends leaves at shutdown.
@@ -19,11 +19,16 @@
 
 #include <stdint.h>
 
+#include <rte_mempool.h>
+
 struct lcore_map;
 struct mcast;
+struct table;
 
-/* NULL only when out of memory. */
-struct mcast *mcast_create(struct lcore_map *map);
+/* For the table `t` in force on `map`'s input ports; IGMP frames from `pool`. NULL only
+ * when out of memory. */
+struct mcast *mcast_create(const struct table *t, const struct lcore_map *map,
+			   struct rte_mempool *pool);
 /* One control-thread turn (every HEALTH_PERIOD_MS); now_ns from CLOCK_MONOTONIC. */
 void mcast_tick(struct mcast *m, uint64_t now_ns);
 /* Leave every group, then free. */

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Mempools and ethdev ports: creation of the virtual devices of a replay (one
- * net_pcap RX port per input file, one TX port per configured output port), queue and
- * descriptor setup, start and ordered stop.
+ * Mempools and ethdev ports: the virtual devices of a replay (one net_pcap RX port per
+ * input file, one TX port per configured output port), the live ports of a profile,
+ * queue and descriptor setup, start and ordered stop. Main lcore only.
  */
 #ifndef ASTER_PORT_H
 #define ASTER_PORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,39 +42,14 @@ int port_start(uint16_t port_id, uint16_t n_rxq, uint16_t n_txq, const struct pr
 void port_close(uint16_t port_id);
 
 /*
- * Live RX ports: how feed multicast reaches the RX queue (profile `nic:`). Called once
- * per RX port after port_start: resolves `multicast` and `steering` ("auto" included)
- * by asking the PMD (an empty rte_eth_dev_set_mc_addr_list; rte_flow_validate, then
- * create and destroy, of a feed rule), falls back with a logged line where the PMD
- * says no, installs the IGMP
- * rule of an isolated port, and logs the port's effective settings in one line.
- * `pp` must outlive the port. 0, or -errno with `err` filled (explicit steering rte_flow
- * that the PMD refuses).
+ * A live port of the profile: a DPDK virtual device ("net_xxx,args", created here) or a
+ * PCI device EAL probed (-a), started with one RX queue on `pool` for an input (and one
+ * TX queue for the control thread's IGMP when the profile has igmp) or one TX queue for
+ * an output; an input's multicast filtering and steering are set up (port_rx.h).
+ * 0, or -errno with one line in `err` saying why (a missing interface, a PCI device not
+ * bound to a DPDK driver, a PMD refusal).
  */
-int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct profile *prof,
-		  char *err, size_t errlen);
-
-/* A feed line as the NIC sees it: destination group and UDP port, host order. */
-struct port_flow_key {
-	uint32_t group;
-	uint16_t udp_port;
-};
-
-#define PORT_MAX_FLOWS 256
-
-/*
- * The routing table's feed lines changed (control thread, off the polling cores): put
- * the groups' MACs in the port's multicast filter (mc_addr_list mode) and make the
- * port's rte_flow rules match `keys[0..n)` - new rules first, then the removed ones
- * destroyed, so an unchanged line never loses its rule. Problems are logged (a refused
- * rule leaves that line on the default queue). Returns the number of lines steered.
- */
-uint32_t port_rx_lines_set(uint16_t port_id, const struct port_flow_key *keys, uint32_t n);
-
-/* The TX queue reserved for the control thread on an RX port (IGMP), -1 if none. */
-int port_rx_ctl_txq(uint16_t port_id);
-
-/* The profile port of a live RX port (name and IGMP source address), NULL if none. */
-const struct profile_port *port_rx_profile(uint16_t port_id);
+int port_open_live(const struct profile_port *pp, bool rx, const struct profile *prof,
+		   struct rte_mempool *pool, uint16_t *port_id, char *err, size_t errlen);
 
 #endif

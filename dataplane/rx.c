@@ -8,11 +8,14 @@
  * Runs on a polling lcore: no allocation but mbufs, no locks, no logs, no syscalls.
  * Every packet or message not delivered bumps a named counter (stats.h).
  */
+#include <errno.h>
 #include <string.h>
 
 #include <rte_branch_prediction.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
 #include <rte_mbuf_dyn.h>
 #include <rte_pause.h>
 #include <rte_prefetch.h>
@@ -22,42 +25,55 @@
 #include "frame.h"
 #include "igmp.h"
 #include "itch50.h"
-#include "lcore.h"
+#include "latency.h"
+#include "rx.h"
+#include "tx.h"
 
 static inline void drop(struct rx_lcore *lc, enum stats_drop why, uint64_t n)
 {
 	counter_add(&lc->st->drops[why], n);
 }
 
-/* Push one TX lcore's staged packets into its ring. Live: a full ring drops and counts
- * the shortfall per subscriber, the RX core never waits. Replay: lossless, so hold the
- * input back until the TX lcore made room (polling the TX stage ourselves when it
- * shares this lcore, which would otherwise deadlock). */
-static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
+/* Live: frames a full ring did not take are dropped, counted per subscriber; the RX
+ * core never waits. */
+static void drop_rest(struct rx_lcore *lc, struct rx_stage *s, unsigned int done)
 {
-	unsigned int done = 0;
+	for (unsigned int i = done; i < s->n; i++) {
+		struct rte_mbuf *m = s->pkts[i];
+		uint16_t n = publisher_frame_msgs(rte_pktmbuf_mtod(m, const uint8_t *));
 
+		drop(lc, DROP_RING_FULL, n);
+		counter_add(&lc->st->subs[m->hash.usr].dropped, n);
+		rte_pktmbuf_free(m);
+	}
+}
+
+/* Lossless: hold the input back until the TX lcore made room, polling the TX stage
+ * ourselves when it shares this lcore (which would otherwise deadlock). */
+static unsigned int wait_for_room(struct rx_lcore *lc, struct rx_stage *s, unsigned int done)
+{
 	while (done < s->n) {
-		done +=
-		    rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts + done, s->n - done, NULL);
-		if (done == s->n)
-			break;
-		if (!lc->replay) {
-			for (unsigned int i = done; i < s->n; i++) {
-				struct rte_mbuf *m = s->pkts[i];
-				uint16_t n =
-				    publisher_frame_msgs(rte_pktmbuf_mtod(m, const uint8_t *));
-
-				drop(lc, DROP_RING_FULL, n);
-				counter_add(&lc->st->subs[m->hash.usr].dropped, n);
-				rte_pktmbuf_free(m);
-			}
-			break;
-		}
 		if (lc->local_tx != NULL)
 			tx_poll(lc->local_tx);
 		else
 			rte_pause();
+		done +=
+		    rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts + done, s->n - done, NULL);
+	}
+	return done;
+}
+
+/* Push one TX lcore's staged frames into its ring; a shortfall is the policy's
+ * (lcore.h): dropped and counted, or waited for. */
+static void stage_push(struct rx_lcore *lc, struct rx_stage *s)
+{
+	unsigned int done = rte_ring_sp_enqueue_burst(s->ring, (void **)s->pkts, s->n, NULL);
+
+	if (unlikely(done < s->n)) {
+		if (lc->full == RX_FULL_WAIT)
+			done = wait_for_room(lc, s, done);
+		else
+			drop_rest(lc, s, done);
 	}
 	counter_add(&lc->st->ring_enqueued, done);
 	s->n = 0;
@@ -84,7 +100,7 @@ static void spare_refill(struct rx_lcore *lc)
 	lc->n_spare = RX_SPARE;
 }
 
-void rx_spare_release(struct rx_lcore *lc)
+static void spare_release(struct rx_lcore *lc)
 {
 	rte_pktmbuf_free_bulk(lc->spare, lc->n_spare);
 	lc->n_spare = 0;
@@ -246,11 +262,10 @@ const struct arbiter_ops rx_arbiter_ops = {
     .new_session = arb_new_session,
 };
 
-void rx_lcore_bind_ops(struct rx_lcore *lc)
-{
-	lc->pub_ops.open = pub_open;
-	lc->pub_ops.close = pub_close;
-}
+const struct publisher_ops rx_publisher_ops = {
+    .open = pub_open,
+    .close = pub_close,
+};
 
 /* One received frame, docs/protocol.md §3.1-3.3. Consumes the mbuf (freed, or kept by the arbiter).
  */
@@ -357,69 +372,50 @@ void rx_packets(struct rx_lcore *lc, struct rte_mbuf **pkts, uint16_t n, uint64_
 	}
 }
 
-static void rx_poll_live(struct rx_lcore *lc, uint64_t now)
+uint16_t rx_burst(struct rx_lcore *lc, uint16_t port_id, struct rte_mbuf **pkts, uint16_t n)
 {
-	struct rte_mbuf *pkts[LCORE_BURST_MAX];
+	uint16_t got = rte_eth_rx_burst(port_id, 0, pkts, n);
+
+	counter_add(&lc->st->rx_packets[port_id], got);
+	return got;
+}
+
+void rx_poll_ports(struct rx_lcore *lc, uint64_t now_tsc)
+{
+	struct rte_mbuf *pkts[RX_BURST_MAX];
 
 	for (uint16_t i = 0; i < lc->n_ports; i++) {
-		uint16_t port = lc->ports[i].port_id;
-		uint16_t n = rte_eth_rx_burst(port, 0, pkts, lc->prof->burst);
+		uint16_t n = rx_burst(lc, lc->ports[i], pkts, lc->prof->burst);
 
 		if (n == 0)
 			continue;
 		lc->rx_tsc = rte_rdtsc();
-		counter_add(&lc->st->rx_packets[port], n);
-		rx_packets(lc, pkts, n, now);
+		rx_packets(lc, pkts, n, now_tsc);
 	}
 }
 
-static inline uint64_t rx_stamp(const struct rx_lcore *lc, const struct rte_mbuf *m)
+void rx_begin(struct rx_lcore *lc, uint64_t now_tsc)
 {
-	if (lc->ts_offset < 0 || !(m->ol_flags & lc->ts_flag))
-		return 0;
-	return *RTE_MBUF_DYNFIELD(m, lc->ts_offset, const rte_mbuf_timestamp_t *);
+	lc->rs = router_current(lc->router_slot);
+	lc->rx_tsc = now_tsc;
 }
 
-/*
- * Replay: the inputs are files, read as fast as the lcore goes, so the order in which
- * two lines' packets meet is not given by the wire. Merge them by the pcap record time
- * net_pcap puts in the Rx timestamp field (ties: port order), as they would have met
- * live; a packet is processed only once every unfinished port has a packet buffered.
- */
-static bool rx_poll_merged(struct rx_lcore *lc, uint64_t now)
+void rx_end(struct rx_lcore *lc)
 {
-	for (uint16_t i = 0; i < lc->n_ports; i++) {
-		struct rx_port *p = &lc->ports[i];
-		uint64_t *got = &lc->st->rx_packets[p->port_id];
+	/* This lcore holds no router_state reference past this point. */
+	if (lc->qsbr != NULL)
+		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
+	counter_add(&lc->st->iterations, 1);
+}
 
-		if (p->i_buf < p->n_buf || *got >= p->expected)
-			continue;
-		p->i_buf = 0;
-		p->n_buf = rte_eth_rx_burst(p->port_id, 0, p->buf, lc->prof->burst);
-		counter_add(got, p->n_buf);
-	}
-	for (;;) {
-		struct rx_port *best = NULL;
-		uint64_t best_ts = 0;
+void rx_poll(struct rx_lcore *lc)
+{
+	uint64_t now = rte_rdtsc();
 
-		for (uint16_t i = 0; i < lc->n_ports; i++) {
-			struct rx_port *p = &lc->ports[i];
-
-			if (p->i_buf < p->n_buf) {
-				uint64_t ts = rx_stamp(lc, p->buf[p->i_buf]);
-
-				if (best == NULL || ts < best_ts) {
-					best = p;
-					best_ts = ts;
-				}
-			} else if (lc->st->rx_packets[p->port_id] < p->expected) {
-				return false; /* its next packet is not read yet */
-			}
-		}
-		if (best == NULL)
-			return true; /* every port read to its end and processed */
-		rx_packet(lc, best->buf[best->i_buf++], now);
-	}
+	rx_begin(lc, now);
+	rx_poll_ports(lc, now);
+	rx_flush(lc);
+	rx_end(lc);
 }
 
 void rx_drain(struct rx_lcore *lc)
@@ -429,38 +425,12 @@ void rx_drain(struct rx_lcore *lc)
 		if (lc->feed_by_slot[i] != NULL)
 			arbiter_flush(&lc->feed_by_slot[i]->arb);
 	rx_flush(lc);
-	rx_spare_release(lc); /* replay's leak check counts every mbuf back in its pool */
-	__atomic_store_n(&lc->drained, 1, __ATOMIC_RELEASE);
-}
-
-void rx_poll(struct rx_lcore *lc)
-{
-	uint64_t now = rte_rdtsc();
-
-	lc->rs = router_current(lc->router_slot);
-	lc->rx_tsc = now; /* replay's merge reads several bursts per turn: stamp the turn */
-	if (lc->replay) {
-		if (lc->drained)
-			goto quiescent;
-		bool finished = rx_poll_merged(lc, now);
-
-		rx_flush(lc);
-		if (finished)
-			rx_drain(lc);
-	} else {
-		rx_poll_live(lc, now);
-		rx_flush(lc);
-	}
-quiescent:
-	/* This lcore holds no router_state reference past this point. */
-	if (lc->qsbr != NULL)
-		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
-	counter_add(&lc->st->iterations, 1);
+	spare_release(lc); /* replay's leak check counts every mbuf back in its pool */
 }
 
 void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc)
 {
-	if (lc->prof->hold_us == 0)
+	if (lc->hold_tsc == 0)
 		return;
 	lc->rs = router_current(lc->router_slot);
 	for (uint32_t i = 0; i < ROUTER_MAX_FEED_SLOTS; i++)
@@ -469,4 +439,21 @@ void rx_housekeeping(struct rx_lcore *lc, uint64_t now_tsc)
 	rx_flush(lc);
 	if (lc->qsbr != NULL)
 		rte_rcu_qsbr_quiescent(lc->qsbr, lc->index);
+}
+
+void rx_online(struct rx_lcore *lc)
+{
+	if (lc->qsbr != NULL) {
+		rte_rcu_qsbr_thread_register(lc->qsbr, lc->index);
+		rte_rcu_qsbr_thread_online(lc->qsbr, lc->index);
+	}
+}
+
+void rx_offline(struct rx_lcore *lc)
+{
+	spare_release(lc);
+	if (lc->qsbr != NULL) {
+		rte_rcu_qsbr_thread_offline(lc->qsbr, lc->index);
+		rte_rcu_qsbr_thread_unregister(lc->qsbr, lc->index);
+	}
 }

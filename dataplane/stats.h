@@ -2,8 +2,8 @@
 /*
  * Counters (docs/protocol.md §3.7, §5). Every packet or message that is not delivered is counted
  * under one named reason. Counter blocks are per lcore and cache aligned, written only
- * by their lcore with plain stores; readers (stats.json, telemetry) sum them with
- * relaxed loads and accept a slightly stale view.
+ * by their lcore (counter_add); readers (stats.json, telemetry, the health segment) sum
+ * them with counter_read and accept a slightly stale view.
  */
 #ifndef ASTER_STATS_H
 #define ASTER_STATS_H
@@ -69,27 +69,5 @@ struct stats_block {
 
 struct stats_block *stats_block_create(uint32_t n_subs);
 void stats_block_free(struct stats_block *b);
-
-struct lcore_map;
-
-/* By index in the table in force (map->table); the caller holds map->lock or is the
- * thread that applies tables. */
-void stats_feed_totals(const struct lcore_map *map, uint32_t feed, struct counter_feed *t);
-void stats_sub_totals(const struct lcore_map *map, uint32_t sub, struct counter_sub *t);
-/* Raw sums of one subscriber slot over every lcore block (no baseline). */
-void stats_slot_totals(const struct lcore_map *map, uint32_t slot, struct counter_sub *t);
-/* Drops by reason, arbiter reasons (duplicate, late, stale_session) included. */
-void stats_drop_totals(const struct lcore_map *map, uint64_t drops[DROP__MAX]);
-
-/* The stats.json object of docs/protocol.md §5 (feeds, subscribers, drops) plus ports and lcores.
- * A new reference, or NULL when out of memory. */
-struct json_t;
-struct json_t *stats_json(const struct lcore_map *map);
-
-/* DPDK telemetry commands under /aster/ (dpdk-telemetry.py). Register once after EAL
- * init; attach the running map, detach before freeing it. */
-int stats_telemetry_register(void);
-void stats_telemetry_attach(struct lcore_map *map);
-void stats_telemetry_detach(void);
 
 #endif

@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include <rte_ethdev.h>
-#include <rte_malloc.h>
-#include <rte_rcu_qsbr.h>
 
 #include "bench_setup.h"
+#include "dp.h"
 #include "publisher.h"
 
 #include "../common/routing_config.h"
@@ -46,10 +45,8 @@ void bench_profile(struct profile *p, uint16_t rx_id, uint16_t rx_cpu, uint16_t 
 int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_ports,
 		   uint16_t n_rx_ports, struct rte_mempool **rx_pool_out, char *err, size_t errlen)
 {
-	struct lcore_map *map = &d->map;
-	struct lcore_apply_result res;
+	struct table_apply_result res;
 	struct routing_config *cfg;
-	uint32_t n_rx = 0;
 	int rc;
 
 	cfg = routing_config_parse(yaml, strlen(yaml), "bench.yaml", err, errlen);
@@ -65,27 +62,26 @@ int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_port
 		rc = port_start(d->tx_port, 0, 1, &d->prof, NULL, err, errlen);
 	if (rc != 0)
 		return rc;
-	for (uint16_t i = 0; i < d->prof.n_lcores; i++)
-		n_rx += (d->prof.lcores[i].roles & PROFILE_ROLE_RX) != 0;
-	map->prof = &d->prof;
-	map->replay = false;
-	map->tx_pool = d->pools.tx;
-	map->max_subs = d->prof.max_subscribers;
-	map->n_rx_ports = n_rx_ports;
+	d->ports.n_in = n_rx_ports;
 	for (uint16_t i = 0; i < n_rx_ports; i++)
-		map->rx_port_ids[i] = rx_ports[i];
-	map->n_tx_ports = 1;
-	snprintf(map->tx_ports[0].name, sizeof(map->tx_ports[0].name), "out0");
-	map->tx_ports[0].port_id = d->tx_port;
-	map->qsbr = rte_zmalloc("bench_qsbr", rte_rcu_qsbr_get_memsize(n_rx), RTE_CACHE_LINE_SIZE);
-	if (map->qsbr == NULL || rte_rcu_qsbr_init(map->qsbr, n_rx) != 0) {
-		snprintf(err, errlen, "RCU QSBR variable: out of memory");
+		d->ports.in[i] = rx_ports[i];
+	d->ports.n_out = 1;
+	snprintf(d->ports.out[0].name, sizeof(d->ports.out[0].name), "out0");
+	d->ports.out[0].port_id = d->tx_port;
+	d->map = lcore_map_create(&(struct lcore_map_cfg){.prof = &d->prof,
+							  .policy = live_mode.policy,
+							  .ports = &d->ports,
+							  .tx_pool = d->pools.tx,
+							  .max_subs = d->prof.max_subscribers},
+				  err, errlen);
+	if (d->map == NULL)
+		return -errno;
+	d->table = table_create(d->map, d->prof.max_subscribers, NULL);
+	if (d->table == NULL) {
+		snprintf(err, errlen, "out of memory for the routing table");
 		return -ENOMEM;
 	}
-	rc = lcore_map_build(map, err, errlen);
-	if (rc != 0)
-		return rc;
-	rc = lcore_map_apply(map, cfg, 1, false, &res, err, errlen);
+	rc = table_apply(d->table, cfg, 1, false, &res, err, errlen);
 	if (rc != 0) {
 		routing_config_free(cfg);
 		return rc;
@@ -97,8 +93,8 @@ int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_port
 void bench_dp_stop(struct bench_dp *d)
 {
 	port_close(d->tx_port);
-	lcore_map_free(&d->map);
-	rte_free(d->map.qsbr);
+	table_free(d->table);
+	lcore_map_free(d->map);
 	port_pools_free(&d->pools);
 }
 
@@ -106,10 +102,10 @@ uint64_t bench_deliveries(const struct bench_dp *d)
 {
 	uint64_t n = 0;
 
-	for (uint32_t s = 0; s < d->map.max_subs; s++) {
+	for (uint32_t s = 0; s < d->prof.max_subscribers; s++) {
 		struct counter_sub t;
 
-		stats_slot_totals(&d->map, s, &t);
+		lcore_map_sub_counters(d->map, s, &t);
 		n += t.messages;
 	}
 	return n;
@@ -119,10 +115,10 @@ uint64_t bench_feed_messages(const struct bench_dp *d)
 {
 	uint64_t n = 0;
 
-	for (uint32_t f = 0; f < d->map.table->n_feeds; f++) {
+	for (uint32_t f = 0; f < table_config(d->table)->n_feeds; f++) {
 		struct counter_feed t;
 
-		stats_feed_totals(&d->map, f, &t);
+		table_feed_counters(d->table, f, &t);
 		n += t.messages;
 	}
 	return n;

@@ -13,11 +13,14 @@
 #include "lcore.h"
 #include "port.h"
 #include "profile.h"
+#include "table.h"
 
 struct bench_dp {
 	struct profile prof;
 	struct port_pools pools;
-	struct lcore_map map;
+	struct lcore_ports ports;
+	struct lcore_map *map;
+	struct table *table;
 	uint16_t tx_port;
 	uint64_t build_ns; /* routing table built: patterns compiled, tables */
 };
@@ -27,8 +30,8 @@ void bench_profile(struct profile *p, uint16_t rx_id, uint16_t rx_cpu, uint16_t 
 		   uint16_t tx_cpu, uint32_t max_subs);
 
 /*
- * Pools, one net_null output port "out0", the lcore map (live mode: RCU, drop on a
- * full ring) with `n_rx_ports` input ports from `rx_ports`, and the table from `yaml`.
+ * Pools, one net_null output port "out0", the lcore map (the live policy: RCU, drop on
+ * a full ring) with `n_rx_ports` input ports from `rx_ports`, and the table from `yaml`.
  * 0 or -errno with `err` filled.
  */
 int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_ports,

@@ -39,6 +39,7 @@
 
 #include "bench_feed.h"
 #include "bench_setup.h"
+#include "report.h"
 
 #define GEN_BURST     32
 #define GEN_RING_SIZE 4096
@@ -180,15 +181,14 @@ static void take(struct snap *s, const struct bench_dp *d, const struct gen *g, 
 	memset(s, 0, sizeof(*s));
 	s->t = now_s();
 	s->rx_cpu_ns = thread_cpu_ns(rx_tid);
-	s->rx_pkts = counter_read(&d->map.rx[0]->st->rx_packets[port]);
+	s->rx_pkts = lcore_map_port_packets(d->map, port);
 	s->msgs = bench_feed_messages(d);
 	s->deliveries = bench_deliveries(d);
 	s->sent = __atomic_load_n(&g->sent, __ATOMIC_RELAXED);
 	s->steps = __atomic_load_n(&g->steps, __ATOMIC_RELAXED);
 	s->steps_full = __atomic_load_n(&g->steps_full, __ATOMIC_RELAXED);
-	stats_drop_totals(&d->map, s->drops);
-	for (uint16_t t = 0; t < d->map.n_tx; t++)
-		latency_merge(&s->lat, &d->map.tx[t]->lat);
+	table_drops(d->table, s->drops);
+	lcore_map_latency(d->map, &s->lat);
 }
 
 static void sleep_s(double s)
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
 		bench_die("EAL start failed (lcores %s, %s)", lcores,
 			  huge ? "hugepages" : "--no-huge");
-	if (stats_telemetry_register() != 0)
+	if (report_telemetry_register() != 0)
 		fprintf(stderr, "aster-bench-e2e: telemetry commands not registered\n");
 
 	/* The RX port: a net_ring ethdev over the generator's ring. */
@@ -313,13 +313,13 @@ int main(int argc, char **argv)
 
 	g.f = &f;
 	g.pool = pool;
-	g.tx = d.map.tx[0];
-	g.tx_ring = d.map.rings[0][0];
-	for (uint16_t i = 0; i < d.map.n_ctx; i++)
-		if (d.map.ctx[i].rx != NULL)
-			rte_eal_remote_launch(rx_main, &d.map.ctx[i], d.map.ctx[i].lcore_id);
-	rte_eal_remote_launch(gen_tx_main, &g, d.map.tx[0]->lcore_id);
-	stats_telemetry_attach(&d.map);
+	g.tx = lcore_map_tx(d.map, 0);
+	g.tx_ring = lcore_map_ring(d.map, 0, 0);
+	/* the RX stage's own loop on its lcore (1, bench_profile); the TX stage turns with
+	 * the generator on the other */
+	rte_eal_remote_launch(rx_main, lcore_map_ctx(d.map, 1), 1);
+	rte_eal_remote_launch(gen_tx_main, &g, tx_lcore_id(g.tx));
+	report_telemetry_attach(d.table, d.map);
 
 	/* the directory, then half a second of warm-up at saturation */
 	while (__atomic_load_n(&g.sent, __ATOMIC_RELAXED) < f.n_directory)
@@ -342,9 +342,8 @@ int main(int argc, char **argv)
 	take(&s3, &d, &g, rx_port);
 
 	g.stop = 1;
-	__atomic_store_n(&d.map.stop, 1, __ATOMIC_RELEASE);
-	rte_eal_mp_wait_lcore();
-	stats_telemetry_detach();
+	lcore_map_stop(d.map);
+	report_telemetry_detach();
 
 	bench_cpu_model(model, sizeof(model));
 	printf("{\"subs\": %u, \"symbols\": %u, \"patterns\": %u, \"kind\": \"%s\", "

@@ -32,8 +32,8 @@ static void drain(struct bench_dp *d)
 	struct rte_mbuf *out[512];
 	unsigned int n;
 
-	while ((n = rte_ring_sc_dequeue_burst(d->map.rings[0][0], (void **)out, RTE_DIM(out),
-					      NULL)) != 0)
+	while ((n = rte_ring_sc_dequeue_burst(lcore_map_ring(d->map, 0, 0), (void **)out,
+					      RTE_DIM(out), NULL)) != 0)
 		rte_pktmbuf_free_bulk(out, n);
 }
 
@@ -55,7 +55,7 @@ static size_t n_recs, cap_recs;
 static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_mempool *pool,
 		    uint32_t first, uint32_t end, uint64_t loop, bool record)
 {
-	struct rx_lcore *lc = d->map.rx[0];
+	struct rx_lcore *lc = lcore_map_rx(d->map, 0);
 	struct rte_mbuf *pkts[BURST];
 	uint64_t cycles = 0;
 
@@ -78,8 +78,7 @@ static uint64_t run(struct bench_dp *d, const struct bench_feed *f, struct rte_m
 			msgs += f->frames[i + j].n_msgs;
 		uint64_t t0 = rte_rdtsc();
 
-		lc->rs = router_current(lc->router_slot);
-		lc->rx_tsc = t0;
+		rx_begin(lc, t0);
 		rx_packets(lc, pkts, n, t0);
 		rx_flush(lc);
 		uint64_t dt = rte_rdtsc() - t0;
@@ -182,7 +181,7 @@ int main(int argc, char **argv)
 	uint64_t delivered_msgs = bench_feed_messages(&d) - fmsg0;
 	uint64_t drops[DROP__MAX];
 
-	stats_drop_totals(&d.map, drops);
+	table_drops(d.table, drops);
 	qsort(cyc, loops, sizeof(*cyc), cmp_u64);
 
 	/* bursts the kernel preempted: > PREEMPT_FACTOR x the median cycles per message */

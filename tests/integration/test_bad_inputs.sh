@@ -60,4 +60,11 @@ expect_refusal missing_config any "" --config "$W/none.yaml" --feed "$G/a.pcap"
 
 # bad arguments
 expect_refusal no_feed_arg any "" --config "$G/routing.yaml"
+
+# --help: exit 0, and both modes with their options
+"$BUILD/dataplane/aster-dataplane" --help >"$W/help.out" 2>&1 || fail "--help exited $?"
+for word in "(live)" "(replay)" --profile --ctl-socket --health-file --config --feed --out \
+	--stall-timeout --linger --huge --file-prefix --verbose SIGTERM; do
+	grep -qF -- "$word" "$W/help.out" || fail "--help does not mention $word: $(cat "$W/help.out")"
+done
 echo "PASS $TEST_NAME"

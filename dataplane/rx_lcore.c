@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * An RX lcore's state off the polling path (rx.h): its creation and release on the main
+ * lcore, the feed and subscriber runtimes the table thread places in its slots, and the
+ * readers of its counters. The per-packet path is rx.c.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "latency.h"
+#include "rx.h"
+
+static void *zalloc(size_t n, unsigned int socket)
+{
+	return rte_zmalloc_socket(NULL, n, RTE_CACHE_LINE_SIZE, (int)socket);
+}
+
+/* Per subscriber slot and per TX lcore arrays, on the lcore's socket. */
+static int arrays_create(struct rx_lcore *lc, unsigned int socket)
+{
+	uint32_t n = lc->max_subs;
+
+	lc->st = stats_block_create(n);
+	lc->pubs = zalloc(sizeof(*lc->pubs) * n, socket);
+	lc->sub_tx = zalloc(sizeof(*lc->sub_tx) * n, socket);
+	lc->sub_port = zalloc(sizeof(*lc->sub_port) * n, socket);
+	lc->dirty = zalloc(n, socket);
+	lc->dirty_list = zalloc(sizeof(*lc->dirty_list) * n, socket);
+	lc->stage = zalloc(sizeof(*lc->stage) * lc->n_tx, socket);
+	if (!lc->st || !lc->pubs || !lc->sub_tx || !lc->sub_port || !lc->dirty || !lc->dirty_list ||
+	    !lc->stage)
+		return -ENOMEM;
+	return 0;
+}
+
+struct rx_lcore *rx_create(const struct rx_params *p)
+{
+	unsigned int socket = rte_lcore_to_socket_id(p->lcore_id);
+	struct rx_lcore *lc = zalloc(sizeof(*lc), socket);
+
+	if (lc == NULL) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	lc->lcore_id = p->lcore_id;
+	lc->index = p->index;
+	lc->prof = p->prof;
+	lc->router_slot = p->router_slot;
+	lc->qsbr = p->qsbr;
+	lc->tx_pool = p->tx_pool;
+	lc->full = p->full;
+	lc->hold_tsc = p->hold_tsc;
+	lc->max_subs = p->max_subs ? p->max_subs : 1;
+	lc->n_tx = p->n_tx;
+	lc->pub_ops = rx_publisher_ops;
+	lc->lat_off = latency_dynfield_register(); /* -1: frames go unstamped */
+	if (arrays_create(lc, socket) != 0) {
+		rx_free(lc);
+		errno = ENOMEM;
+		return NULL;
+	}
+	for (uint16_t t = 0; t < lc->n_tx; t++)
+		lc->stage[t].ring = p->rings[t];
+	return lc;
+}
+
+void rx_free(struct rx_lcore *lc)
+{
+	if (lc == NULL)
+		return;
+	for (uint32_t i = 0; i < ROUTER_MAX_FEED_SLOTS; i++)
+		rx_feed_free(lc->feed_by_slot[i]);
+	rte_pktmbuf_free_bulk(lc->spare, lc->n_spare);
+	stats_block_free(lc->st);
+	rte_free(lc->pubs);
+	rte_free(lc->sub_tx);
+	rte_free(lc->sub_port);
+	rte_free(lc->dirty);
+	rte_free(lc->dirty_list);
+	rte_free(lc->stage);
+	rte_free(lc);
+}
+
+int rx_add_port(struct rx_lcore *lc, uint16_t port_id)
+{
+	if (lc->n_ports == RX_MAX_PORTS)
+		return -ENOSPC;
+	lc->ports[lc->n_ports++] = port_id;
+	return 0;
+}
+
+void rx_share_lcore(struct rx_lcore *lc, struct tx_lcore *tx)
+{
+	lc->local_tx = tx;
+}
+
+unsigned int rx_lcore_id(const struct rx_lcore *lc)
+{
+	return lc->lcore_id;
+}
+
+uint32_t rx_index(const struct rx_lcore *lc)
+{
+	return lc->index;
+}
+
+const struct stats_block *rx_counters(const struct rx_lcore *lc)
+{
+	return lc->st;
+}
+
+const uint16_t *rx_ports(const struct rx_lcore *lc, uint16_t *n)
+{
+	*n = lc->n_ports;
+	return lc->ports;
+}
+
+struct rx_feed *rx_feed_create(struct rx_lcore *lc, uint32_t slot, uint8_t n_lines)
+{
+	struct rx_feed *fd = zalloc(sizeof(*fd), rte_lcore_to_socket_id(lc->lcore_id));
+
+	if (fd == NULL || (fd->locates = router_locates_create(lc->max_subs)) == NULL) {
+		rte_free(fd);
+		errno = ENOMEM;
+		return NULL;
+	}
+	fd->slot = slot;
+	fd->lc = lc;
+	arbiter_init(&fd->arb, n_lines, lc->prof->hold_packets, lc->hold_tsc, &rx_arbiter_ops, fd);
+	return fd;
+}
+
+void rx_feed_attach(struct rx_lcore *lc, struct rx_feed *fd)
+{
+	lc->feed_by_slot[fd->slot] = fd;
+}
+
+struct rx_feed *rx_feed_detach(struct rx_lcore *lc, uint32_t slot)
+{
+	struct rx_feed *fd = lc->feed_by_slot[slot];
+
+	lc->feed_by_slot[slot] = NULL;
+	return fd;
+}
+
+void rx_feed_free(struct rx_feed *fd)
+{
+	if (fd == NULL)
+		return;
+	arbiter_discard(&fd->arb); /* held packets go back undelivered */
+	router_locates_free(fd->locates);
+	rte_free(fd);
+}
+
+const struct rx_feed *rx_feed_at(const struct rx_lcore *lc, uint32_t slot)
+{
+	return lc->feed_by_slot[slot];
+}
+
+void rx_feed_counters(const struct rx_feed *fd, struct counter_feed *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (fd == NULL)
+		return;
+#define X(n, help) c->n = counter_read(&fd->n);
+	COUNTER_FEED_RX(X)
+#undef X
+#define X(n, help) c->n = counter_read(&fd->arb.c.n);
+	COUNTER_ARBITER(X)
+#undef X
+}
+
+uint64_t rx_feed_line_packets(const struct rx_feed *fd, uint8_t line)
+{
+	return fd != NULL && line < ARBITER_MAX_LINES ? counter_read(&fd->line_packets[line]) : 0;
+}
+
+uint32_t rx_feed_log(const struct rx_feed *fd, struct rx_feed_log *out, uint32_t max)
+{
+	uint64_t n = fd != NULL ? __atomic_load_n(&fd->n_log, __ATOMIC_ACQUIRE) : 0;
+	uint64_t first = n > max ? n - max : 0;
+	uint32_t k = 0;
+
+	if (first + RX_FEED_LOG < n)
+		first = n - RX_FEED_LOG;
+	for (uint64_t i = first; i < n; i++)
+		out[k++] = fd->log[i % RX_FEED_LOG];
+	return k;
+}
+
+void rx_sub_init(struct rx_lcore *lc, uint32_t slot, const struct publisher_dst *dst,
+		 uint16_t tx_index, uint16_t port_id)
+{
+	publisher_sub_init(&lc->pubs[slot], dst);
+	lc->sub_tx[slot] = tx_index;
+	lc->sub_port[slot] = port_id;
+}

@@ -1,0 +1,316 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The routing table in force: applying a new one while the lcores run, and reading it
+ * (table.h). Everything here runs on the table thread or a reader's thread, never on a
+ * polling lcore.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_ethdev.h>
+
+#include "slots.h"
+#include "table.h"
+
+/*
+ * Written by the table thread; `cfg`, `version`, `generation` and `slots` change only
+ * under `lock`, which other threads hold while they read.
+ */
+struct table {
+	struct lcore_map *map;
+	pthread_mutex_t lock;
+	struct routing_config *cfg;    /* the table in force, NULL before the first apply */
+	uint64_t version;	       /* control plane's number, 0 = local file */
+	uint64_t generation;	       /* router_state.version of the table in force */
+	struct router_state *prebuilt; /* from table_prebuild, used by the next apply */
+	struct slots slots;
+	struct counter_sub *sub_base; /* [max_subs] a slot's counters when it was reused */
+};
+
+struct router_state *table_prebuild(const struct routing_config *cfg, uint32_t n_scratch, char *err,
+				    size_t errlen)
+{
+	return router_state_build(cfg, n_scratch, 0, err, errlen);
+}
+
+struct table *table_create(struct lcore_map *map, uint32_t max_subs, struct router_state *prebuilt)
+{
+	struct table *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->sub_base = calloc(max_subs ? max_subs : 1, sizeof(*t->sub_base));
+	if (t->sub_base == NULL || slots_init(&t->slots, max_subs) != 0) {
+		free(t->sub_base);
+		slots_fini(&t->slots);
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->map = map;
+	t->prebuilt = prebuilt;
+	pthread_mutex_init(&t->lock, NULL);
+	return t;
+}
+
+void table_free(struct table *t)
+{
+	if (t == NULL)
+		return;
+	router_state_free(t->prebuilt);
+	routing_config_free(t->cfg);
+	slots_fini(&t->slots);
+	free(t->sub_base);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* What the table asks of the dataplane: its output ports exist, its subscribers fit. */
+static int check_fits(const struct table *t, const struct routing_config *cfg, char *err,
+		      size_t errlen)
+{
+	const struct profile *prof = lcore_map_profile(t->map);
+	uint16_t port_id, tx;
+
+	for (uint32_t p = 0; p < cfg->n_ports; p++)
+		if (lcore_map_output(t->map, cfg->ports[p].name, &port_id, &tx) != 0) {
+			snprintf(err, errlen,
+				 "%s:%u: ports: port \"%s\" is not an output port of %s", cfg->path,
+				 cfg->ports[p].cfg_line, cfg->ports[p].name, prof->path);
+			return -EINVAL;
+		}
+	if (cfg->n_subs > t->slots.max_subs) {
+		snprintf(err, errlen,
+			 "%s: subscribers: %u subscribers exceed max_subscribers %u of %s",
+			 cfg->path, cfg->n_subs, t->slots.max_subs, prof->path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The rule set of `cfg`, numbered as the next generation (locate caches tagged with an
+ * older one recompute): built now, or the one prebuilt before EAL started. */
+static struct router_state *rules_build(struct table *t, const struct routing_config *cfg,
+					uint64_t version, struct table_apply_result *res, char *err,
+					size_t errlen)
+{
+	struct router_state *rs = t->prebuilt;
+	uint64_t t0 = now_ns();
+
+	if (rs != NULL) {
+		t->prebuilt = NULL;
+	} else {
+		/* the rule set in force is only freed by this thread: safe to read here */
+		rs = router_state_build_from(cfg, lcore_map_router(t->map), lcore_map_n_rx(t->map),
+					     0, err, errlen);
+		if (rs == NULL)
+			return NULL;
+	}
+	for (uint32_t f = 0; f < rs->n_feeds; f++)
+		res->regex_reused += rs->feeds[f].regex_reused;
+	rs->version = t->generation + 1;
+	rs->table_version = version;
+	res->build_ns = now_ns() - t0;
+	return rs;
+}
+
+/* Runtimes of the plan's new feeds, placed before the publish that makes them
+ * reachable. On failure the ones created are freed again. */
+static int feeds_place(struct table *t, const struct routing_config *cfg,
+		       const struct slots_plan *p, char *err, size_t errlen)
+{
+	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
+		uint32_t slot = p->feed_slot[f];
+		struct rx_lcore *lc = lcore_map_feed_lcore(t->map, slot);
+		struct rx_feed *fd;
+
+		if (!p->feed_new[slot])
+			continue;
+		fd = rx_feed_create(lc, slot, (uint8_t)cfg->feeds[f].n_lines);
+		if (fd == NULL) {
+			snprintf(err, errlen, "out of memory for feed \"%s\"", cfg->feeds[f].name);
+			for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
+				if (p->feed_new[k])
+					rx_feed_free(
+					    rx_feed_detach(lcore_map_feed_lcore(t->map, k), k));
+			return -ENOMEM;
+		}
+		rx_feed_attach(lc, fd);
+	}
+	return 0;
+}
+
+/* The output stream of subscriber `s` (docs/protocol.md §3.6) in slot `slot`, whose
+ * counters start from zero. */
+static void sub_place(struct table *t, const struct routing_config *cfg, uint32_t s, uint32_t slot,
+		      uint32_t feed_slot)
+{
+	const struct rc_subscriber *sub = &cfg->subs[s];
+	const struct rc_port *port = &cfg->ports[sub->port];
+	struct rte_ether_addr mac;
+	uint16_t port_id = 0, tx = 0;
+
+	lcore_map_output(t->map, port->name, &port_id, &tx); /* checked by check_fits */
+	if (rte_eth_macaddr_get(port_id, &mac) != 0)
+		memset(&mac, 0, sizeof(mac));
+	struct publisher_dst d = {
+	    .src_mac = mac.addr_bytes,
+	    .dst_mac = sub->dst_mac,
+	    .src_ip = port->src_ip,
+	    .dst_ip = sub->dst_ip,
+	    .src_port = port->src_port ? port->src_port : sub->dst_port,
+	    .dst_port = sub->dst_port,
+	    .session = sub->session,
+	    .max_payload = sub->max_payload,
+	};
+	rx_sub_init(lcore_map_feed_lcore(t->map, feed_slot), slot, &d, tx, port_id);
+	lcore_map_sub_counters(t->map, slot, &t->sub_base[slot]);
+}
+
+/* Nothing routes by the old table any more: free what only it used, and make `cfg`
+ * the table in force. */
+static void retire(struct table *t, struct routing_config *cfg, uint64_t version,
+		   uint64_t generation, struct slots_plan *p)
+{
+	struct routing_config *old = t->cfg;
+
+	pthread_mutex_lock(&t->lock);
+	for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
+		if (slots_feed_removed(&t->slots, p, k))
+			rx_feed_free(rx_feed_detach(lcore_map_feed_lcore(t->map, k), k));
+	slots_commit(&t->slots, p);
+	t->cfg = cfg;
+	t->version = version;
+	t->generation = generation;
+	pthread_mutex_unlock(&t->lock);
+	routing_config_free(old);
+}
+
+int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, bool dry_run,
+		struct table_apply_result *res, char *err, size_t errlen)
+{
+	struct router_state *rs;
+	struct slots_plan p;
+	uint64_t t1;
+	int rc;
+
+	memset(res, 0, sizeof(*res));
+	rc = check_fits(t, cfg, err, errlen);
+	if (rc != 0)
+		return rc;
+	rs = rules_build(t, cfg, version, res, err, errlen);
+	if (rs == NULL)
+		return -errno;
+	if (dry_run) {
+		router_state_free(rs);
+		return 0;
+	}
+	rc = slots_plan(&t->slots, t->cfg, cfg, &p, err, errlen);
+	if (rc == 0) {
+		rc = feeds_place(t, cfg, &p, err, errlen);
+		if (rc != 0)
+			slots_plan_free(&p);
+	}
+	if (rc != 0) {
+		router_state_free(rs);
+		return rc;
+	}
+	for (uint32_t s = 0; s < cfg->n_subs; s++)
+		if (p.sub_new[p.sub_slot[s]])
+			sub_place(t, cfg, s, p.sub_slot[s], p.feed_slot[cfg->subs[s].feed]);
+	res->feeds_added = p.feeds_added;
+	res->feeds_removed = p.feeds_removed;
+	res->subs_added = p.subs_added;
+	res->subs_removed = p.subs_removed;
+	router_state_set_slots(rs, p.feed_slot, p.sub_slot);
+
+	t1 = now_ns();
+	lcore_map_publish(t->map, rs);
+	res->publish_ns = now_ns() - t1;
+	retire(t, cfg, version, rs->version, &p);
+	return 0;
+}
+
+void table_lock(struct table *t)
+{
+	pthread_mutex_lock(&t->lock);
+}
+
+void table_unlock(struct table *t)
+{
+	pthread_mutex_unlock(&t->lock);
+}
+
+const struct routing_config *table_config(const struct table *t)
+{
+	return t->cfg;
+}
+
+uint64_t table_version(const struct table *t)
+{
+	return t->version;
+}
+
+uint64_t table_generation(const struct table *t)
+{
+	return t->generation;
+}
+
+static const struct rx_feed *feed_of(const struct table *t, uint32_t i)
+{
+	uint32_t slot = t->slots.feed_slot[i];
+
+	return rx_feed_at(lcore_map_feed_lcore(t->map, slot), slot);
+}
+
+void table_feed_counters(const struct table *t, uint32_t i, struct counter_feed *c)
+{
+	rx_feed_counters(feed_of(t, i), c);
+}
+
+void table_sub_counters(const struct table *t, uint32_t i, struct counter_sub *c)
+{
+	uint32_t slot = t->slots.sub_slot[i];
+	const struct counter_sub *base = &t->sub_base[slot];
+
+	lcore_map_sub_counters(t->map, slot, c);
+#define X(n, help) c->n -= base->n;
+	COUNTER_SUB(X)
+#undef X
+}
+
+uint64_t table_line_packets(const struct table *t, uint32_t i, uint8_t line)
+{
+	return rx_feed_line_packets(feed_of(t, i), line);
+}
+
+uint32_t table_feed_log(const struct table *t, uint32_t i, struct rx_feed_log *out, uint32_t max)
+{
+	return rx_feed_log(feed_of(t, i), out, max);
+}
+
+void table_drops(const struct table *t, uint64_t drops[DROP__MAX])
+{
+	lcore_map_drops(t->map, drops);
+	for (uint32_t f = 0; t->cfg != NULL && f < t->cfg->n_feeds; f++) {
+		struct counter_feed c;
+
+		table_feed_counters(t, f, &c);
+		drops[DROP_DUPLICATE] += c.duplicates;
+		drops[DROP_LATE] += c.late;
+		drops[DROP_STALE_SESSION] += c.stale_session;
+	}
+}
