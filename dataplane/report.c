@@ -29,40 +29,32 @@ static void latency_totals(const struct lcore_map *m, struct latency_summary *s)
 	latency_summarize(&acc, rte_get_tsc_hz(), s);
 }
 
-static json_t *feeds_json(const struct table *t)
+/* "feeds" or "subscribers": each one's counters (common/counter.h) by name. */
+static json_t *counters_json(const struct table *t, bool feeds)
 {
 	const struct routing_config *cfg = table_config(t);
-	json_t *feeds = json_object();
+	uint32_t n = feeds ? cfg->n_feeds : cfg->n_subs;
+	json_t *all = json_object();
 
-	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
-		struct counter_feed c;
+	for (uint32_t i = 0; i < n; i++) {
 		json_t *o = json_object();
+		struct counter_feed f;
+		struct counter_sub s;
 
-		table_feed_counters(t, f, &c);
-#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)c.n));
-		COUNTER_FEED(X)
+		if (feeds) {
+			table_feed_counters(t, i, &f);
+#define X(c, help) json_object_set_new(o, #c, json_integer((json_int_t)f.c));
+			COUNTER_FEED(X)
 #undef X
-		json_object_set_new(feeds, cfg->feeds[f].name, o);
-	}
-	return feeds;
-}
-
-static json_t *subs_json(const struct table *t)
-{
-	const struct routing_config *cfg = table_config(t);
-	json_t *subs = json_object();
-
-	for (uint32_t s = 0; s < cfg->n_subs; s++) {
-		struct counter_sub c;
-		json_t *o = json_object();
-
-		table_sub_counters(t, s, &c);
-#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)c.n));
-		COUNTER_SUB(X)
+		} else {
+			table_sub_counters(t, i, &s);
+#define X(c, help) json_object_set_new(o, #c, json_integer((json_int_t)s.c));
+			COUNTER_SUB(X)
 #undef X
-		json_object_set_new(subs, cfg->subs[s].name, o);
+		}
+		json_object_set_new(all, feeds ? cfg->feeds[i].name : cfg->subs[i].name, o);
 	}
-	return subs;
+	return all;
 }
 
 static json_t *drops_json(const struct table *t)
@@ -112,8 +104,8 @@ json_t *report_json(const struct table *t, const struct lcore_map *m)
 
 	if (root == NULL)
 		return NULL;
-	if (json_object_set_new(root, "feeds", feeds_json(t)) != 0 ||
-	    json_object_set_new(root, "subscribers", subs_json(t)) != 0 ||
+	if (json_object_set_new(root, "feeds", counters_json(t, true)) != 0 ||
+	    json_object_set_new(root, "subscribers", counters_json(t, false)) != 0 ||
 	    json_object_set_new(root, "drops", drops_json(t)) != 0 ||
 	    json_object_set_new(root, "lcores", lcores_json(m)) != 0 ||
 	    json_object_set_new(root, "latency", latency_json(m)) != 0) {
@@ -146,76 +138,81 @@ static void tel_release(void)
 	pthread_mutex_unlock(&tel_lock);
 }
 
-static int tel_feeds(const char *cmd, const char *params, struct rte_tel_data *d)
+/* /aster/feeds and /aster/subscribers: the names in the table in force. */
+static int tel_names(struct rte_tel_data *d, bool feeds)
 {
-	RTE_SET_USED(cmd);
-	RTE_SET_USED(params);
 	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
 	tel_acquire();
-	for (uint32_t f = 0; tel_table != NULL && f < table_config(tel_table)->n_feeds; f++)
-		rte_tel_data_add_array_string(d, table_config(tel_table)->feeds[f].name);
+	if (tel_table != NULL) {
+		const struct routing_config *cfg = table_config(tel_table);
+		uint32_t n = feeds ? cfg->n_feeds : cfg->n_subs;
+
+		for (uint32_t i = 0; i < n; i++)
+			rte_tel_data_add_array_string(d, feeds ? cfg->feeds[i].name
+							       : cfg->subs[i].name);
+	}
 	tel_release();
 	return 0;
 }
 
-static int tel_feed(const char *cmd, const char *params, struct rte_tel_data *d)
+/* /aster/feed,NAME and /aster/subscriber,NAME: one's counters (common/counter.h). */
+static int tel_counters(const char *params, struct rte_tel_data *d, bool feed)
 {
 	int rc = -EINVAL;
 
-	RTE_SET_USED(cmd);
 	tel_acquire();
 	if (tel_table != NULL && params != NULL) {
-		int f = routing_config_feed_index(table_config(tel_table), params);
+		const struct routing_config *cfg = table_config(tel_table);
+		int i = feed ? routing_config_feed_index(cfg, params)
+			     : routing_config_sub_index(cfg, params);
 
-		if (f >= 0) {
-			struct counter_feed c;
+		if (i >= 0) {
+			struct counter_feed f;
+			struct counter_sub s;
 
-			table_feed_counters(tel_table, (uint32_t)f, &c);
 			rte_tel_data_start_dict(d);
-#define X(n, help) rte_tel_data_add_dict_u64(d, #n, c.n);
-			COUNTER_FEED(X)
+			if (feed) {
+				table_feed_counters(tel_table, (uint32_t)i, &f);
+#define X(n, help) rte_tel_data_add_dict_u64(d, #n, f.n);
+				COUNTER_FEED(X)
 #undef X
+			} else {
+				table_sub_counters(tel_table, (uint32_t)i, &s);
+#define X(n, help) rte_tel_data_add_dict_u64(d, #n, s.n);
+				COUNTER_SUB(X)
+#undef X
+			}
 			rc = 0;
 		}
 	}
 	tel_release();
 	return rc;
+}
+
+static int tel_feeds(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	return tel_names(d, true);
+}
+
+static int tel_feed(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	return tel_counters(params, d, true);
 }
 
 static int tel_subscribers(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	RTE_SET_USED(cmd);
 	RTE_SET_USED(params);
-	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
-	tel_acquire();
-	for (uint32_t s = 0; tel_table != NULL && s < table_config(tel_table)->n_subs; s++)
-		rte_tel_data_add_array_string(d, table_config(tel_table)->subs[s].name);
-	tel_release();
-	return 0;
+	return tel_names(d, false);
 }
 
 static int tel_subscriber(const char *cmd, const char *params, struct rte_tel_data *d)
 {
-	int rc = -EINVAL;
-
 	RTE_SET_USED(cmd);
-	tel_acquire();
-	if (tel_table != NULL && params != NULL) {
-		int s = routing_config_sub_index(table_config(tel_table), params);
-
-		if (s >= 0) {
-			struct counter_sub c;
-
-			table_sub_counters(tel_table, (uint32_t)s, &c);
-			rte_tel_data_start_dict(d);
-#define X(n, help) rte_tel_data_add_dict_u64(d, #n, c.n);
-			COUNTER_SUB(X)
-#undef X
-			rc = 0;
-		}
-	}
-	tel_release();
-	return rc;
+	return tel_counters(params, d, false);
 }
 
 static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
