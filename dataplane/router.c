@@ -2,9 +2,10 @@
 /*
  * Message routing (docs/protocol.md §3.4, §3.5): locate -> symbol -> subscriber bitmap.
  *
- * The per-message cost is a locate-indexed read: Hyperscan runs only when a locate is
- * (re)bound to a symbol or the rule set changed (the entry's version differs from
- * the published state's), never for a message whose locate is already resolved.
+ * The per-message cost is a locate-indexed read. When a locate is (re)bound, or the
+ * feed's decisions changed since its bitmap was cached, the bitmap is copied from the
+ * decisions (one hash probe); Hyperscan runs on the RX lcore only for a symbol the
+ * builder has not decided yet, never for a message whose locate is already resolved.
  */
 #include <assert.h>
 #include <errno.h>
@@ -18,13 +19,162 @@
 #include "matcher.h"
 #include "router.h"
 
+/* The symbols a feed's decisions hold at most: a feed binds at most ROUTER_LOCATES at once. */
+#define ROUTER_DEC_MAX ROUTER_LOCATES
+/* A change adding or removing more patterns than this in one feed decides every known
+ * symbol again with the new matcher rather than compile probes of the changed ones. */
+#define ROUTER_PROBE_MAX 64
+
+/*
+ * The decisions of one feed: symbol (the stock field as on the wire) -> subscriber
+ * bitmap, for every symbol the builder knows. Immutable once its state is published;
+ * shared by consecutive states while the feed's rules stay the same.
+ */
+struct router_decisions {
+	uint32_t refs; /* states using it; changed by the building thread only */
+	uint32_t n_words;
+	uint32_t n;
+	uint64_t mask; /* capacity - 1 */
+	uint64_t *keys;
+	uint8_t *used;
+	uint64_t *bits; /* [capacity][n_words] */
+};
+
+static inline uint64_t dec_hash(uint64_t key)
+{
+	key ^= key >> 31;
+	key *= 0xbf58476d1ce4e5b9ull;
+	return key ^ (key >> 29);
+}
+
+static int64_t dec_find(const struct router_decisions *d, uint64_t key)
+{
+	uint64_t i;
+
+	if (d == NULL || d->n == 0)
+		return -1;
+	for (i = dec_hash(key) & d->mask; d->used[i]; i = (i + 1) & d->mask)
+		if (d->keys[i] == key)
+			return (int64_t)i;
+	return -1;
+}
+
+static void dec_put(struct router_decisions *d)
+{
+	if (d == NULL || --d->refs != 0)
+		return;
+	free(d->keys);
+	free(d->used);
+	free(d->bits);
+	free(d);
+}
+
+/* Room for `n` symbols at a load of at most 1/2. */
+static struct router_decisions *dec_new(uint32_t n_words, uint32_t n)
+{
+	struct router_decisions *d = calloc(1, sizeof(*d));
+	uint64_t cap = 64;
+
+	if (d == NULL)
+		return NULL;
+	while (cap < 2ull * n)
+		cap <<= 1;
+	d->refs = 1;
+	d->n_words = n_words;
+	d->mask = cap - 1;
+	d->keys = malloc(cap * sizeof(*d->keys));
+	d->used = calloc(cap, 1);
+	d->bits = calloc(cap * (n_words ? n_words : 1), sizeof(uint64_t));
+	if (d->keys == NULL || d->used == NULL || d->bits == NULL) {
+		dec_put(d);
+		return NULL;
+	}
+	return d;
+}
+
+/* The slot of `key`, claimed when new (the caller checked there is room). */
+static uint64_t dec_slot(struct router_decisions *d, uint64_t key)
+{
+	uint64_t i;
+
+	for (i = dec_hash(key) & d->mask; d->used[i]; i = (i + 1) & d->mask)
+		if (d->keys[i] == key)
+			return i;
+	d->used[i] = 1;
+	d->keys[i] = key;
+	memset(d->bits + i * d->n_words, 0, d->n_words * sizeof(uint64_t));
+	d->n++;
+	return i;
+}
+
+/* A private copy of `d` (may be NULL) for `n_words`, with room for `more` symbols. */
+static struct router_decisions *dec_copy(const struct router_decisions *d, uint32_t n_words,
+					 uint32_t more)
+{
+	uint32_t n = d != NULL ? d->n : 0;
+	struct router_decisions *c = dec_new(n_words, n + more);
+	uint32_t w = d != NULL && d->n_words < n_words ? d->n_words : n_words;
+
+	if (c == NULL || d == NULL)
+		return c;
+	if (c->mask == d->mask && d->n_words == n_words) {
+		memcpy(c->keys, d->keys, (d->mask + 1) * sizeof(*c->keys));
+		memcpy(c->used, d->used, d->mask + 1);
+		memcpy(c->bits, d->bits, (d->mask + 1) * n_words * sizeof(uint64_t));
+		c->n = d->n;
+		return c;
+	}
+	for (uint64_t i = 0; i <= d->mask; i++)
+		if (d->used[i])
+			memcpy(c->bits + dec_slot(c, d->keys[i]) * n_words,
+			       d->bits + i * d->n_words, w * sizeof(uint64_t));
+	return c;
+}
+
+/* docs/protocol.md §3.4: the symbol is the stock field without its trailing spaces. */
+static uint32_t key_symbol(uint64_t key, char sym[ITCH50_STOCK_LEN])
+{
+	uint32_t len = ITCH50_STOCK_LEN;
+
+	memcpy(sym, &key, ITCH50_STOCK_LEN);
+	while (len > 0 && sym[len - 1] == ' ')
+		len--;
+	return len;
+}
+
+/* The builder decides `key` under `m` into `bits` (n_words words). */
+static void decide(const struct matcher *m, uint64_t key, uint64_t *bits, uint32_t n_words)
+{
+	char sym[ITCH50_STOCK_LEN];
+	uint32_t len = key_symbol(key, sym);
+
+	memset(bits, 0, n_words * sizeof(uint64_t));
+	matcher_match(m, MATCHER_SCRATCH_BUILDER, sym, len, bits);
+}
+
+/* Every known symbol of `d` decided again under `m`. */
+static void decide_all(struct router_decisions *d, const struct matcher *m)
+{
+	for (uint64_t i = 0; i <= d->mask; i++)
+		if (d->used[i])
+			decide(m, d->keys[i], d->bits + i * d->n_words, d->n_words);
+}
+
+uint32_t router_feed_known_symbols(const struct router_feed_rules *fr)
+{
+	return fr->dec != NULL ? fr->dec->n : 0;
+}
+
+/* ------------------------------------------------------------------ full builds */
+
 static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t n_scratch,
-		      const struct matcher *prev, struct router_feed_rules *fr, char *err,
-		      size_t errlen)
+		      const struct router_feed_rules *prev, struct router_feed_rules *fr,
+		      uint64_t version, char *err, size_t errlen)
 {
 	struct matcher_pattern *pats = NULL;
 	uint32_t *pat_sub = NULL, *pat_sym = NULL; /* pattern -> config subscriber, symbol */
 	uint32_t n_pats = 0, n = 0, words, bad;
+	const struct matcher *prev_m = prev != NULL ? prev->matcher : NULL;
 	char hs_err[256];
 	int rc = -ENOMEM;
 
@@ -37,16 +187,17 @@ static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t 
 	words = (n + 63) / 64;
 	fr->n_subs = n;
 	fr->n_words = words;
+	fr->version = version;
+	fr->changed = true;
 	/* at least one word each, so a feed without subscribers needs no special case */
 	fr->subs = calloc(n ? n : 1, sizeof(*fr->subs));
 	fr->type_mask = calloc(256 * (size_t)(words ? words : 1), sizeof(uint64_t));
 	fr->all = calloc(words ? words : 1, sizeof(uint64_t));
-	fr->scratch = calloc(n_scratch ? n_scratch : 1, sizeof(*fr->scratch));
 	pats = malloc((n_pats ? n_pats : 1) * sizeof(*pats));
 	pat_sub = malloc((n_pats ? n_pats : 1) * sizeof(*pat_sub));
 	pat_sym = malloc((n_pats ? n_pats : 1) * sizeof(*pat_sym));
-	if (fr->subs == NULL || fr->type_mask == NULL || fr->all == NULL || fr->scratch == NULL ||
-	    pats == NULL || pat_sub == NULL || pat_sym == NULL) {
+	if (fr->subs == NULL || fr->type_mask == NULL || fr->all == NULL || pats == NULL ||
+	    pat_sub == NULL || pat_sym == NULL) {
 		snprintf(err, errlen, "%s: feed \"%s\": out of memory", cfg->path,
 			 cfg->feeds[feed].name);
 		goto free_tmp;
@@ -79,8 +230,7 @@ static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t 
 	}
 
 	snprintf(fr->name, sizeof(fr->name), "%s", cfg->feeds[feed].name);
-	fr->matcher = matcher_build_from(pats, n_pats, prev, hs_err, sizeof(hs_err), &bad);
-	fr->regex_reused = matcher_shares_db(fr->matcher, prev);
+	fr->matcher = matcher_build(pats, n_pats, prev_m, n_scratch, hs_err, sizeof(hs_err), &bad);
 	if (fr->matcher == NULL) {
 		rc = -errno;
 		if (bad < n_pats) {
@@ -99,15 +249,15 @@ static int build_feed(const struct routing_config *cfg, uint32_t feed, uint32_t 
 		}
 		goto free_tmp;
 	}
-	for (uint32_t k = 0; k < n_scratch; k++) {
-		fr->scratch[k] = matcher_scratch_alloc(fr->matcher);
-		if (fr->scratch[k] == NULL) {
-			rc = -ENOMEM;
-			snprintf(err, errlen, "%s: feed \"%s\": cannot allocate Hyperscan scratch",
-				 cfg->path, cfg->feeds[feed].name);
-			goto free_tmp;
-		}
+	fr->regex_reused = matcher_shares_db(prev_m, fr->matcher);
+	/* the symbols the previous rules had decided, decided again under these */
+	fr->dec = dec_copy(prev != NULL ? prev->dec : NULL, words ? words : 1, 0);
+	if (fr->dec == NULL) {
+		snprintf(err, errlen, "%s: feed \"%s\": out of memory", cfg->path,
+			 cfg->feeds[feed].name);
+		goto free_tmp;
 	}
+	decide_all(fr->dec, fr->matcher);
 	rc = 0;
 free_tmp:
 	free(pat_sym);
@@ -122,11 +272,11 @@ struct router_state *router_state_build(const struct routing_config *cfg, uint32
 	return router_state_build_from(cfg, NULL, n_scratch, version, err, errlen);
 }
 
-static const struct matcher *prev_matcher(const struct router_state *prev, const char *feed)
+static const struct router_feed_rules *prev_feed(const struct router_state *prev, const char *feed)
 {
 	for (uint32_t f = 0; prev != NULL && f < prev->n_feeds; f++)
 		if (strcmp(prev->feeds[f].name, feed) == 0)
-			return prev->feeds[f].matcher;
+			return &prev->feeds[f];
 	return NULL;
 }
 
@@ -169,8 +319,8 @@ struct router_state *router_state_build_from(const struct routing_config *cfg,
 	for (uint32_t f = 0; f < cfg->n_feeds; f++) {
 		rs->n_feeds = f + 1;
 		rs->feeds[f].slot = f;
-		rc = build_feed(cfg, f, n_scratch, prev_matcher(prev, cfg->feeds[f].name),
-				&rs->feeds[f], err, errlen);
+		rc = build_feed(cfg, f, n_scratch, prev_feed(prev, cfg->feeds[f].name),
+				&rs->feeds[f], version, err, errlen);
 		if (rc < 0) {
 			router_state_free(rs);
 			errno = -rc;
@@ -185,22 +335,21 @@ nomem:
 	return NULL;
 }
 
+static void feed_fini(struct router_feed_rules *fr)
+{
+	matcher_free(fr->matcher);
+	dec_put(fr->dec);
+	free(fr->all);
+	free(fr->type_mask);
+	free(fr->subs);
+}
+
 void router_state_free(struct router_state *rs)
 {
 	if (rs == NULL)
 		return;
-	for (uint32_t f = 0; f < rs->n_feeds; f++) {
-		struct router_feed_rules *fr = &rs->feeds[f];
-
-		if (fr->scratch != NULL)
-			for (uint32_t k = 0; k < rs->n_scratch; k++)
-				matcher_scratch_free(fr->scratch[k]);
-		free(fr->scratch);
-		matcher_free(fr->matcher);
-		free(fr->all);
-		free(fr->type_mask);
-		free(fr->subs);
-	}
+	for (uint32_t f = 0; f < rs->n_feeds; f++)
+		feed_fini(&rs->feeds[f]);
 	free(rs->feeds);
 	free(rs->lines);
 	free(rs);
@@ -217,7 +366,8 @@ void router_state_set_slots(struct router_state *rs, const uint32_t *feed_slot,
 		fr->slot = feed_slot[f];
 		rs->slot_index[fr->slot] = (int16_t)f;
 		for (uint32_t i = 0; i < fr->n_subs; i++)
-			fr->subs[i] = sub_slot[fr->subs[i]];
+			if (fr->subs[i] != ROUTER_NO_SUB)
+				fr->subs[i] = sub_slot[fr->subs[i]];
 	}
 }
 
@@ -230,6 +380,412 @@ uint32_t router_state_max_subs(const struct router_state *rs)
 			max = rs->feeds[f].n_subs;
 	return max;
 }
+
+/* ------------------------------------------------------------------ changes */
+
+/* A copy of `prev` sharing every feed's matcher and decisions. */
+static struct router_state *state_copy(const struct router_state *prev)
+{
+	struct router_state *rs = calloc(1, sizeof(*rs));
+
+	if (rs == NULL)
+		return NULL;
+	*rs = *prev;
+	rs->n_feeds = 0;
+	rs->feeds = calloc(prev->n_feeds ? prev->n_feeds : 1, sizeof(*rs->feeds));
+	rs->lines = malloc((prev->n_lines ? prev->n_lines : 1) * sizeof(*rs->lines));
+	if (rs->feeds == NULL || rs->lines == NULL)
+		goto fail;
+	memcpy(rs->lines, prev->lines, prev->n_lines * sizeof(*rs->lines));
+	for (uint32_t f = 0; f < prev->n_feeds; f++) {
+		const struct router_feed_rules *p = &prev->feeds[f];
+		struct router_feed_rules *fr = &rs->feeds[f];
+		uint32_t w = p->n_words ? p->n_words : 1;
+
+		*fr = *p;
+		fr->subs = malloc((p->n_subs ? p->n_subs : 1) * sizeof(*fr->subs));
+		fr->type_mask = malloc(256 * (size_t)w * sizeof(uint64_t));
+		fr->all = malloc(w * sizeof(uint64_t));
+		fr->matcher = matcher_ref(p->matcher);
+		fr->dec->refs++;
+		fr->changed = false;
+		fr->regex_reused = matcher_n_regex(p->matcher) > 0;
+		rs->n_feeds = f + 1;
+		if (fr->subs == NULL || fr->type_mask == NULL || fr->all == NULL)
+			goto fail;
+		memcpy(fr->subs, p->subs, p->n_subs * sizeof(*fr->subs));
+		memcpy(fr->type_mask, p->type_mask, 256 * (size_t)w * sizeof(uint64_t));
+		memcpy(fr->all, p->all, w * sizeof(uint64_t));
+	}
+	return rs;
+fail:
+	router_state_free(rs);
+	return NULL;
+}
+
+/* Grow the feed-local bitmaps of `fr` to `words` words. */
+static int feed_widen(struct router_feed_rules *fr, uint32_t words)
+{
+	uint32_t old = fr->n_words ? fr->n_words : 1;
+	uint64_t *tm = calloc(256 * (size_t)words, sizeof(uint64_t));
+	uint64_t *all = calloc(words, sizeof(uint64_t));
+
+	if (tm == NULL || all == NULL) {
+		free(tm);
+		free(all);
+		return -ENOMEM;
+	}
+	for (uint32_t t = 0; t < 256; t++)
+		memcpy(tm + (size_t)t * words, fr->type_mask + (size_t)t * old,
+		       (fr->n_words < words ? fr->n_words : words) * sizeof(uint64_t));
+	memcpy(all, fr->all, (fr->n_words < words ? fr->n_words : words) * sizeof(uint64_t));
+	free(fr->type_mask);
+	free(fr->all);
+	fr->type_mask = tm;
+	fr->all = all;
+	fr->n_words = words;
+	return 0;
+}
+
+/* The feed-local index of subscriber `sub`, or -1. */
+static int64_t local_index(const struct router_feed_rules *fr, uint32_t sub)
+{
+	for (uint32_t i = 0; i < fr->n_subs; i++)
+		if (fr->subs[i] == sub)
+			return i;
+	return -1;
+}
+
+/* A free feed-local index for a joining subscriber: the lowest freed one, or a new one. */
+static int64_t local_alloc(struct router_feed_rules *fr, uint32_t sub)
+{
+	uint32_t *v;
+
+	for (uint32_t i = 0; i < fr->n_subs; i++)
+		if (fr->subs[i] == ROUTER_NO_SUB) {
+			fr->subs[i] = sub;
+			return i;
+		}
+	v = realloc(fr->subs, (fr->n_subs + 1) * sizeof(*v));
+	if (v == NULL)
+		return -1;
+	fr->subs = v;
+	fr->subs[fr->n_subs] = sub;
+	if (fr->n_subs / 64 + 1 > fr->n_words && feed_widen(fr, fr->n_subs / 64 + 1) < 0)
+		return -1;
+	return fr->n_subs++;
+}
+
+static void set_types(struct router_feed_rules *fr, uint32_t idx, bool all, const uint64_t *types,
+		      bool member)
+{
+	uint32_t w = idx >> 6;
+	uint64_t bit = 1ull << (idx & 63);
+
+	if (member)
+		fr->all[w] |= bit;
+	else
+		fr->all[w] &= ~bit;
+	for (uint32_t t = 0; t < 256; t++) {
+		bool want = member && (all || (types[t >> 6] >> (t & 63)) & 1);
+		uint64_t *m = &fr->type_mask[(size_t)t * fr->n_words + w];
+
+		*m = want ? *m | bit : *m & ~bit;
+	}
+}
+
+/* Which symbols of `d` a probe matcher (the changed patterns alone) matches: each probed
+ * symbol's probe bits go to `hit` (d's layout). */
+static void probe_all(const struct router_decisions *d, const struct matcher *probe, uint64_t *hit)
+{
+	for (uint64_t i = 0; i <= d->mask; i++)
+		if (d->used[i])
+			decide(probe, d->keys[i], hit + i * d->n_words, d->n_words);
+}
+
+/* Apply the changes c[0..n) (all of feed `f`) to the copy `rs`. */
+static int change_feed(struct router_state *rs, uint32_t f, const struct router_sub_change *c,
+		       uint32_t n, uint64_t version, char *err, size_t errlen)
+{
+	struct router_feed_rules *fr = &rs->feeds[f];
+	uint32_t n_add = 0, n_del = 0, n_probe_del = 0, bad;
+	struct matcher_pattern *add = NULL, *del = NULL;
+	uint32_t *add_change = NULL, *add_pat = NULL, *removed = NULL, n_removed = 0;
+	struct matcher *nm = NULL, *probe = NULL;
+	struct router_decisions *nd = NULL;
+	uint64_t *hit = NULL;
+	char hs_err[256] = "";
+	int rc = -ENOMEM;
+
+	for (uint32_t i = 0; i < n; i++) {
+		n_add += c[i].n_add;
+		n_del += c[i].n_del;
+	}
+	add = malloc((n_add ? n_add : 1) * sizeof(*add));
+	del = malloc((n_del ? n_del : 1) * sizeof(*del));
+	add_change = malloc((n_add ? n_add : 1) * sizeof(*add_change));
+	add_pat = malloc((n_add ? n_add : 1) * sizeof(*add_pat));
+	removed = malloc((n ? n : 1) * sizeof(*removed));
+	if (add == NULL || del == NULL || add_change == NULL || add_pat == NULL || removed == NULL)
+		goto nomem;
+	/* leavers first, so that a joiner of the same change may take their index */
+	n_add = n_del = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t idx;
+
+		if (c[i].op != ROUTER_SUB_REMOVE)
+			continue;
+		idx = local_index(fr, c[i].sub);
+		if (idx < 0)
+			continue;
+		set_types(fr, (uint32_t)idx, true, NULL, false);
+		fr->subs[idx] = ROUTER_NO_SUB;
+		removed[n_removed++] = (uint32_t)idx;
+		for (uint32_t j = 0; j < c[i].n_del; j++)
+			del[n_del++] = (struct matcher_pattern){c[i].del[j], (uint32_t)idx};
+	}
+	n_probe_del = 0; /* leavers' bits are cleared, their patterns not probed */
+	for (uint32_t i = 0; i < n; i++) {
+		int64_t idx;
+
+		if (c[i].op == ROUTER_SUB_REMOVE)
+			continue;
+		idx = c[i].op == ROUTER_SUB_ADD ? local_alloc(fr, c[i].sub)
+						: local_index(fr, c[i].sub);
+		if (idx < 0) {
+			if (c[i].op == ROUTER_SUB_ADD)
+				goto nomem;
+			snprintf(err, errlen, "subscriber \"%s\": not in feed \"%s\"",
+				 c[i].name != NULL ? c[i].name : "?", fr->name);
+			rc = -ENOENT;
+			goto fail;
+		}
+		if (c[i].op == ROUTER_SUB_ADD || c[i].set_types)
+			set_types(fr, (uint32_t)idx, c[i].all_types, c[i].types, true);
+		for (uint32_t j = 0; j < c[i].n_add; j++) {
+			add_change[n_add] = i;
+			add_pat[n_add] = j;
+			add[n_add++] = (struct matcher_pattern){c[i].add[j], (uint32_t)idx};
+		}
+		for (uint32_t j = 0; j < c[i].n_del; j++) {
+			del[n_del++] = (struct matcher_pattern){c[i].del[j], (uint32_t)idx};
+			n_probe_del++;
+		}
+	}
+	nm = matcher_change(fr->matcher, add, n_add, del, n_del, hs_err, sizeof(hs_err), &bad);
+	if (nm == NULL) {
+		rc = -errno;
+		if (bad < n_add)
+			snprintf(err, errlen, "subscriber \"%s\": pattern \"%s\": %s",
+				 c[add_change[bad]].name != NULL ? c[add_change[bad]].name : "?",
+				 c[add_change[bad]].add[add_pat[bad]], hs_err);
+		else
+			snprintf(err, errlen, "feed \"%s\": %s", fr->name,
+				 hs_err[0] ? hs_err : strerror(errno));
+		goto fail;
+	}
+	/*
+	 * The decisions: a copy, then only the symbols the change can affect. Leavers' bits
+	 * are cleared everywhere; a symbol a removed pattern matches is decided again by the
+	 * new matcher; a symbol an added pattern matches gains the adder's bit. Each set of
+	 * changed patterns is compiled alone (a probe) and the known symbols scanned
+	 * against it.
+	 */
+	nd = dec_copy(fr->dec, fr->n_words ? fr->n_words : 1, 0);
+	if (nd == NULL)
+		goto nomem;
+	for (uint64_t i = 0; i <= nd->mask; i++)
+		for (uint32_t r = 0; nd->used[i] && r < n_removed; r++)
+			nd->bits[i * nd->n_words + (removed[r] >> 6)] &=
+			    ~(1ull << (removed[r] & 63));
+	if (n_add + n_probe_del > ROUTER_PROBE_MAX) {
+		decide_all(nd, nm);
+	} else if (nd->n > 0) {
+		hit = calloc((nd->mask + 1) * nd->n_words, sizeof(uint64_t));
+		if (hit == NULL)
+			goto nomem;
+		if (n_probe_del > 0) {
+			/* del[] holds the leavers' patterns first: probe the others */
+			probe = matcher_probe(del + (n_del - n_probe_del), n_probe_del, hs_err,
+					      sizeof(hs_err));
+			if (probe == NULL)
+				goto probe_failed;
+			probe_all(nd, probe, hit);
+			for (uint64_t i = 0; i <= nd->mask; i++) {
+				bool any = false;
+
+				for (uint32_t w = 0; nd->used[i] && w < nd->n_words && !any; w++)
+					any = hit[i * nd->n_words + w] != 0;
+				if (any)
+					decide(nm, nd->keys[i], nd->bits + i * nd->n_words,
+					       nd->n_words);
+			}
+			matcher_free(probe);
+			probe = NULL;
+		}
+		if (n_add > 0) {
+			memset(hit, 0, (nd->mask + 1) * nd->n_words * sizeof(uint64_t));
+			probe = matcher_probe(add, n_add, hs_err, sizeof(hs_err));
+			if (probe == NULL)
+				goto probe_failed;
+			probe_all(nd, probe, hit);
+			for (uint64_t i = 0; i < (nd->mask + 1) * nd->n_words; i++)
+				nd->bits[i] |= hit[i];
+		}
+	}
+	fr->regex_reused = matcher_shares_db(fr->matcher, nm);
+	matcher_free(fr->matcher);
+	fr->matcher = nm;
+	nm = NULL;
+	dec_put(fr->dec);
+	fr->dec = nd;
+	nd = NULL;
+	fr->version = version;
+	fr->changed = true;
+	rc = 0;
+	goto out;
+probe_failed:
+	/* compiled inside the new matcher already: only memory can fail here */
+	rc = -errno;
+	snprintf(err, errlen, "feed \"%s\": %s", fr->name, hs_err[0] ? hs_err : strerror(errno));
+	goto out;
+nomem:
+	rc = -ENOMEM;
+	snprintf(err, errlen, "feed \"%s\": out of memory applying a change", fr->name);
+fail:
+out:
+	matcher_free(probe);
+	matcher_free(nm);
+	dec_put(nd);
+	free(hit);
+	free(add);
+	free(del);
+	free(add_change);
+	free(add_pat);
+	free(removed);
+	return rc;
+}
+
+struct router_state *router_state_change(const struct router_state *prev,
+					 const struct router_sub_change *c, uint32_t n,
+					 uint64_t version, char *err, size_t errlen)
+{
+	struct router_state *rs = state_copy(prev);
+	struct router_sub_change *byf = NULL;
+	int rc = -ENOMEM;
+
+	if (rs == NULL) {
+		snprintf(err, errlen, "out of memory applying a change");
+		errno = ENOMEM;
+		return NULL;
+	}
+	rs->version = version;
+	byf = malloc((n ? n : 1) * sizeof(*byf));
+	if (byf == NULL)
+		goto fail;
+	for (uint32_t f = 0; f < rs->n_feeds; f++) {
+		uint32_t k = 0;
+
+		for (uint32_t i = 0; i < n; i++)
+			if (c[i].feed == f)
+				byf[k++] = c[i];
+		if (k == 0)
+			continue;
+		rc = change_feed(rs, f, byf, k, version, err, errlen);
+		if (rc < 0)
+			goto fail;
+	}
+	for (uint32_t i = 0; i < n; i++)
+		if (c[i].feed >= rs->n_feeds) {
+			snprintf(err, errlen, "feed %u: no such feed", c[i].feed);
+			rc = -ENOENT;
+			goto fail;
+		}
+	free(byf);
+	return rs;
+fail:
+	free(byf);
+	router_state_free(rs);
+	errno = -rc;
+	return NULL;
+}
+
+struct router_state *router_state_fold(const struct router_state *cur)
+{
+	struct router_state *rs = NULL;
+
+	for (uint32_t f = 0; f < cur->n_feeds; f++) {
+		struct matcher *nm = matcher_fold(cur->feeds[f].matcher);
+
+		if (nm == NULL) {
+			if (errno != 0) {
+				router_state_free(rs);
+				return NULL;
+			}
+			continue;
+		}
+		if (rs == NULL && (rs = state_copy(cur)) == NULL) {
+			matcher_free(nm);
+			errno = ENOMEM;
+			return NULL;
+		}
+		matcher_free(rs->feeds[f].matcher);
+		rs->feeds[f].matcher = nm;
+	}
+	if (rs == NULL)
+		errno = 0;
+	return rs;
+}
+
+uint32_t router_state_fold_pending(const struct router_state *rs)
+{
+	uint32_t n = 0;
+
+	for (uint32_t f = 0; f < rs->n_feeds; f++)
+		n += matcher_fold_pending(rs->feeds[f].matcher);
+	return n;
+}
+
+int router_state_learn(struct router_state *rs, uint32_t feed, const struct router_locates *rl)
+{
+	struct router_feed_rules *fr = &rs->feeds[feed];
+	struct router_decisions *d = fr->dec;
+	uint32_t fresh = 0;
+
+	/* first count, so that one copy has room for them all */
+	for (uint32_t l = 1; l < ROUTER_LOCATES; l++) {
+		uint64_t key = __atomic_load_n(&rl->e[l].symbol, __ATOMIC_RELAXED);
+		uint64_t ver = __atomic_load_n(&rl->e[l].version, __ATOMIC_RELAXED);
+
+		if ((key != 0 || ver != 0) && dec_find(d, key) < 0)
+			fresh++;
+	}
+	if (fresh == 0)
+		return 0;
+	if (d->n + fresh > ROUTER_DEC_MAX)
+		fresh = d->n < ROUTER_DEC_MAX ? ROUTER_DEC_MAX - d->n : 0;
+	if (fresh == 0)
+		return 0;
+	if (d->refs > 1 || 2ull * (d->n + fresh) > d->mask + 1) {
+		d = dec_copy(fr->dec, fr->dec->n_words, fresh);
+		if (d == NULL)
+			return -ENOMEM;
+		dec_put(fr->dec);
+		fr->dec = d;
+	}
+	for (uint32_t l = 1; l < ROUTER_LOCATES && fresh > 0; l++) {
+		uint64_t key = __atomic_load_n(&rl->e[l].symbol, __ATOMIC_RELAXED);
+		uint64_t ver = __atomic_load_n(&rl->e[l].version, __ATOMIC_RELAXED);
+
+		if ((key == 0 && ver == 0) || dec_find(d, key) >= 0)
+			continue;
+		decide(fr->matcher, key, d->bits + dec_slot(d, key) * d->n_words, d->n_words);
+		fresh--;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ locates */
 
 struct router_locates *router_locates_create(uint32_t max_subs)
 {
@@ -270,19 +826,24 @@ void router_locates_reset(struct router_locates *rl)
 	memset(rl->e, 0, ROUTER_LOCATES * sizeof(*rl->e));
 }
 
-/* docs/protocol.md §3.4: the symbol is the stock field without its trailing spaces. */
+/* The bitmap of the locate's symbol: the builder's decision, or matched here when the
+ * builder does not know the symbol yet (its first binding since the last change). */
 static void recompute(struct router_locate *e, uint64_t *bits, const struct router_feed_rules *fr,
-		      struct matcher_scratch *scratch, uint64_t version)
+		      uint32_t scratch_idx)
 {
-	char sym[ITCH50_STOCK_LEN];
-	uint32_t len = ITCH50_STOCK_LEN;
+	int64_t i = dec_find(fr->dec, e->symbol);
 
-	memcpy(sym, &e->symbol, sizeof(sym));
-	while (len > 0 && sym[len - 1] == ' ')
-		len--;
-	memset(bits, 0, fr->n_words * sizeof(uint64_t));
-	matcher_match(fr->matcher, scratch, sym, len, bits);
-	e->version = version;
+	if (i >= 0) {
+		memcpy(bits, fr->dec->bits + (uint64_t)i * fr->dec->n_words,
+		       fr->n_words * sizeof(uint64_t));
+	} else {
+		char sym[ITCH50_STOCK_LEN];
+		uint32_t len = key_symbol(e->symbol, sym);
+
+		memset(bits, 0, fr->n_words * sizeof(uint64_t));
+		matcher_match(fr->matcher, scratch_idx, sym, len, bits);
+	}
+	e->version = fr->version;
 }
 
 enum router_verdict router_route(struct router_locates *rl, const struct router_state *rs,
@@ -294,6 +855,7 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 	struct router_locate *e;
 	uint64_t *bits;
 
+	(void)rs;
 	if (len < ITCH50_MIN_ROUTABLE)
 		return ROUTE_SHORT;
 	locate = itch50_locate(msg);
@@ -311,9 +873,10 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 		uint64_t key = itch50_stock_key(msg + off);
 
 		/* a stock field (re)binds the locate (docs/protocol.md §3.4) */
-		if (e->symbol != key || e->version != rs->version || e->version == 0) {
-			e->symbol = key;
-			recompute(e, bits, fr, fr->scratch[scratch_idx], rs->version);
+		if (e->symbol != key || e->version != fr->version || e->version == 0) {
+			/* relaxed: the builder reads bindings (router_state_learn) */
+			__atomic_store_n(&e->symbol, key, __ATOMIC_RELAXED);
+			recompute(e, bits, fr, scratch_idx);
 		}
 	} else {
 		/*
@@ -323,8 +886,8 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 		 */
 		if (e->symbol == 0 && e->version == 0)
 			return ROUTE_UNBOUND;
-		if (e->version != rs->version)
-			recompute(e, bits, fr, fr->scratch[scratch_idx], rs->version);
+		if (e->version != fr->version)
+			recompute(e, bits, fr, scratch_idx);
 	}
 	*subs = bits;
 	return ROUTE_OK;
@@ -333,8 +896,15 @@ enum router_verdict router_route(struct router_locates *rl, const struct router_
 void router_publish(struct router_state **slot, struct router_state *next,
 		    struct rte_rcu_qsbr *qsbr)
 {
-	struct router_state *old = __atomic_exchange_n(slot, next, __ATOMIC_ACQ_REL);
+	struct router_state *old;
 
+	/* feeds whose decisions changed: the published generation tags them */
+	for (uint32_t f = 0; next != NULL && f < next->n_feeds; f++)
+		if (next->feeds[f].changed && next->version != 0) {
+			next->feeds[f].version = next->version;
+			next->feeds[f].changed = false;
+		}
+	old = __atomic_exchange_n(slot, next, __ATOMIC_ACQ_REL);
 	/* docs/conventions.md §4: free only after every RX lcore passed a quiescent state */
 	if (qsbr != NULL)
 		rte_rcu_qsbr_synchronize(qsbr, RTE_QSBR_THRID_INVALID);

@@ -4,15 +4,24 @@
  *
  * Two kinds of state:
  *  - struct router_state: the rule set, one immutable object for the whole
- *    dataplane (per feed: subscribers, type masks, compiled matcher, Hyperscan scratch
- *    per RX lcore). Built off the polling cores, published with one atomic pointer
- *    store (router_publish) and freed after every RX lcore reported a quiescent state
- *    through rte_rcu_qsbr.
+ *    dataplane (per feed: subscribers, type masks, the matcher, and the decisions: the
+ *    subscriber bitmap of every symbol the builder knows). Built off the polling cores,
+ *    published with one atomic pointer store (router_publish) and freed after every RX
+ *    lcore reported a quiescent state through rte_rcu_qsbr. Consecutive states share
+ *    what did not change (matchers and decisions are reference counted).
  *  - struct router_locates: the locate bindings of one feed, written only by the RX
  *    lcore that owns the feed. Each entry caches the symbol's subscriber bitmap, tagged
- *    with the router_state version it was computed for; a stale entry is recomputed on
- *    its next message, so the per-message path is a locate-indexed read plus the type
- *    mask, and Hyperscan runs only when a symbol is first bound or the rules change.
+ *    with the feed's decision generation it was taken from; a stale entry takes its
+ *    bitmap from the new decisions on its next message (a hash probe), so the
+ *    per-message path is a locate-indexed read plus the type mask, and Hyperscan runs
+ *    on an RX lcore only for a symbol the builder did not know yet.
+ *
+ * A change costs what it changes (docs/architecture.md, "Table changes"): a state is
+ * built from the one in force and a list of subscriber changes (router_state_change);
+ * the builder rebuilds the matcher pieces the change touches and recomputes the
+ * decisions of just the symbols it can affect (the known symbols scanned against the
+ * changed patterns alone). Known symbols are those of the previous decisions and the
+ * ones bound in the feed's locates (router_state_learn).
  */
 #ifndef ASTER_ROUTER_H
 #define ASTER_ROUTER_H
@@ -25,11 +34,12 @@
 #include "../common/routing_config.h"
 
 struct matcher;
-struct matcher_scratch;
 struct rte_rcu_qsbr;
+struct router_decisions;
 
 #define ROUTER_LOCATES	      65536
 #define ROUTER_MAX_FEED_SLOTS 64
+#define ROUTER_NO_SUB	      UINT32_MAX /* a free feed-local index in router_feed_rules.subs */
 
 /* A feed line: destination group and port -> the feed (index in router_state.feeds). */
 struct router_line {
@@ -40,16 +50,21 @@ struct router_line {
 };
 
 struct router_feed_rules {
-	uint32_t n_subs;     /* subscribers of this feed */
-	uint32_t n_words;    /* (n_subs + 63) / 64 */
-	uint32_t *subs;	     /* feed-local index -> routing_config subscriber index */
-	uint64_t *type_mask; /* [256][n_words]: subscribers that take each type */
-	uint64_t *all;	     /* [n_words]: every subscriber (locate 0 is feed-wide) */
-	struct matcher *matcher;
-	struct matcher_scratch **scratch; /* [n_scratch], one per RX lcore */
-	uint32_t slot;			  /* the feed's stable runtime slot (arbiter, locates) */
+	uint32_t n_subs;  /* feed-local indices in use, free ones (ROUTER_NO_SUB) included */
+	uint32_t n_words; /* (n_subs + 63) / 64 */
+	/* feed-local index -> routing_config subscriber index, or the subscriber's slot once
+	 * router_state_set_slots ran; ROUTER_NO_SUB for an index freed by a change, whose
+	 * type_mask and `all` bits are zero */
+	uint32_t *subs;
+	uint64_t *type_mask;	 /* [256][n_words]: subscribers that take each type */
+	uint64_t *all;		 /* [n_words]: every subscriber (locate 0 is feed-wide) */
+	struct matcher *matcher; /* with one Hyperscan scratch per RX lcore */
+	struct router_decisions *dec;
+	uint64_t version; /* generation of `dec`: locate caches tagged otherwise are stale */
+	uint32_t slot;	  /* the feed's stable runtime slot (arbiter, locates) */
 	char name[RC_NAME_MAX];
-	bool regex_reused; /* the Hyperscan database came from the previous state */
+	bool regex_reused; /* the Hyperscan databases came from the previous state */
+	bool changed;	   /* decisions differ from the previous state's (router_publish) */
 };
 
 struct router_state {
@@ -69,8 +84,8 @@ struct router_state {
  * path reads one 32-byte record, never two cache lines; wider feeds use `wide`.
  */
 struct router_locate {
-	uint64_t symbol;  /* stock field as on the wire; 0 = unbound */
-	uint64_t version; /* router_state version of the cached bitmap; 0 = none */
+	uint64_t symbol;  /* stock field as on the wire; 0 = unbound (the builder reads it) */
+	uint64_t version; /* feed decision generation of the cached bitmap; 0 = none */
 	uint64_t bits;	  /* the bitmap when the feed's rules have one word */
 	uint64_t pad;
 };
@@ -121,13 +136,74 @@ struct router_state *router_state_build(const struct routing_config *cfg, uint32
 void router_state_free(struct router_state *rs);
 
 /*
- * The same, for a table replacing `prev` (the state in force, or NULL): a feed whose
- * set of regex expressions is unchanged shares prev's compiled Hyperscan database
- * instead of compiling it again. `prev` is only read; call off the polling cores.
+ * The same, for a table replacing `prev` (the state in force, or NULL): a shard of
+ * regexes prev compiled already is shared instead of compiled again, and the symbols
+ * prev's decisions knew are decided again under the new rules. `prev` is only read;
+ * call off the polling cores.
  */
 struct router_state *router_state_build_from(const struct routing_config *cfg,
 					     const struct router_state *prev, uint32_t n_scratch,
 					     uint64_t version, char *err, size_t errlen);
+
+/*
+ * A change to one subscriber of one feed, as router_state_change applies it.
+ * `sub` is the subscriber's number as the state's `subs` hold it (its slot once
+ * router_state_set_slots ran). Patterns are sets: `add` lists patterns the subscriber
+ * did not have, `del` patterns it no longer has at all (a pattern written twice and
+ * removed once is still there). A leaving subscriber lists every pattern it had in
+ * `del`, so that its feed-local index can be given to another.
+ */
+enum router_sub_op {
+	ROUTER_SUB_KEEP,   /* same subscriber: patterns and/or types change */
+	ROUTER_SUB_ADD,	   /* joins the feed: types set, patterns in `add` */
+	ROUTER_SUB_REMOVE, /* leaves the feed */
+};
+
+struct router_sub_change {
+	uint32_t feed; /* index in the state's feeds */
+	uint32_t sub;
+	const char *name; /* for messages */
+	enum router_sub_op op;
+	bool set_types; /* ADD always sets them */
+	bool all_types;
+	uint64_t types[4];
+	uint32_t n_add;
+	const char *const *add;
+	uint32_t n_del;
+	const char *const *del;
+};
+
+/*
+ * The state `prev` becomes after `n` changes: the matcher pieces and decisions of the
+ * touched feeds are rebuilt as far as the changes reach, everything else is shared.
+ * `version` tags the touched feeds' decisions (router_publish retags them with the
+ * published generation). NULL with errno set and `err` one line naming the subscriber
+ * and pattern ("subscriber \"x\": pattern \"^(A\": ...") when a pattern does not compile.
+ * `prev` is only read.
+ */
+struct router_state *router_state_change(const struct router_state *prev,
+					 const struct router_sub_change *c, uint32_t n,
+					 uint64_t version, char *err, size_t errlen);
+
+/*
+ * When a background recompile of one of `cur`'s matchers finished, the same rules with
+ * it swapped in (same decisions, same generations: locate caches stay valid); NULL when
+ * none finished or on failure (errno set; `cur` stays in force). Call off the polling
+ * cores, from the thread that builds states.
+ */
+struct router_state *router_state_fold(const struct router_state *cur);
+/* Background recompiles of `rs` not yet swapped in. */
+uint32_t router_state_fold_pending(const struct router_state *rs);
+
+/*
+ * Add to the decisions of feed `feed` of the unpublished state `rs` every symbol bound in
+ * `rl` that they lack, computed by the builder. Reads `rl` while its RX lcore writes it:
+ * a binding made meanwhile is matched by that lcore on its next message instead. 0 or
+ * -ENOMEM (nothing lost: the lcore matches what the decisions lack).
+ */
+int router_state_learn(struct router_state *rs, uint32_t feed, const struct router_locates *rl);
+/* Symbols in a feed's decisions (tests, logs). */
+uint32_t router_feed_known_symbols(const struct router_feed_rules *fr);
 
 /*
  * Renumber a state built by router_state_build to the dataplane's stable slots before publishing
@@ -165,7 +241,8 @@ void router_locates_reset(struct router_locates *rl);
  * Route one message of feed `fr` (already sequenced). Binds the locate when the type
  * has a stock field; locate 0 is feed-wide (type mask only). On ROUTE_OK, `*subs`
  * points at the subscriber bitmap of the message's symbol, still to be ANDed with
- * router_type_mask(fr, type). `scratch_idx` selects this lcore's Hyperscan scratch.
+ * router_type_mask(fr, type). `scratch_idx` selects this lcore's Hyperscan scratch
+ * (used only for a symbol the decisions do not hold).
  */
 enum router_verdict router_route(struct router_locates *rl, const struct router_state *rs,
 				 const struct router_feed_rules *fr, uint32_t scratch_idx,
@@ -179,7 +256,8 @@ static inline const uint64_t *router_type_mask(const struct router_feed_rules *f
 /*
  * Publish `next` as the current state for the RX lcores (one atomic store), wait until
  * every registered RX lcore has passed a quiescent state, then free the previous
- * state. Must not be called from a polling lcore. `qsbr` may be NULL when no lcore
+ * state. The feeds whose decisions changed take next->version as their generation
+ * first. Must not be called from a polling lcore. `qsbr` may be NULL when no lcore
  * runs (tests, start-up).
  */
 void router_publish(struct router_state **slot, struct router_state *next,

@@ -344,8 +344,7 @@ Test(router, feed_local_indices_and_masks)
 	cr_expect_eq(router_type_mask(&rs->feeds[0], 'S')[0], 0x6);
 	cr_expect_eq(router_type_mask(&rs->feeds[0], 'Z')[0], 0x2, "unknown type: all only");
 	cr_expect_eq(router_state_max_subs(rs), 3);
-	for (uint32_t k = 0; k < 3; k++)
-		cr_expect_not_null(rs->feeds[0].scratch[k]);
+	cr_expect_not_null(rs->feeds[0].matcher);
 	router_state_free(rs);
 	cfg_free(cfg);
 }
@@ -718,12 +717,9 @@ Test(router, publish_without_qsbr_frees_old)
  * recompile Hyperscan; the next matcher shares the compiled database. */
 static uint64_t match_bits(const struct matcher *m, const char *sym)
 {
-	struct matcher_scratch *s = matcher_scratch_alloc(m);
 	uint64_t bits = 0;
 
-	cr_assert_not_null(s);
-	matcher_match(m, s, sym, (uint32_t)strlen(sym), &bits);
-	matcher_scratch_free(s);
+	matcher_match(m, MATCHER_SCRATCH_BUILDER, sym, (uint32_t)strlen(sym), &bits);
 	return bits;
 }
 
@@ -734,11 +730,11 @@ Test(matcher, exact_changes_reuse_the_database)
 	    {"^AAPL$", 0}, {"^IBM$", 0}, {"^MS", 1}, {"BM", 2}, {"^GOOG$", 3}};
 	char err[256];
 	uint32_t bad;
-	struct matcher *ma = matcher_build(a, 3, err, sizeof(err), &bad);
+	struct matcher *ma = matcher_build(a, 3, NULL, 1, err, sizeof(err), &bad);
 	struct matcher *mb;
 
 	cr_assert_not_null(ma, "%s", err);
-	mb = matcher_build_from(b, 5, ma, err, sizeof(err), &bad);
+	mb = matcher_build(b, 5, ma, 1, err, sizeof(err), &bad);
 	cr_assert_not_null(mb, "%s", err);
 	cr_expect(matcher_shares_db(mb, ma), "exact-only change recompiled");
 	matcher_free(ma); /* the shared database outlives its first matcher */
@@ -756,8 +752,8 @@ Test(matcher, reordered_expressions_keep_their_subscribers)
 	const struct matcher_pattern b[] = {{"^[A-C]", 0}, {"BM", 0}, {"^MS", 5}};
 	char err[256];
 	uint32_t bad;
-	struct matcher *ma = matcher_build(a, 3, err, sizeof(err), &bad);
-	struct matcher *mb = matcher_build_from(b, 3, ma, err, sizeof(err), &bad);
+	struct matcher *ma = matcher_build(a, 3, NULL, 1, err, sizeof(err), &bad);
+	struct matcher *mb = matcher_build(b, 3, ma, 1, err, sizeof(err), &bad);
 
 	cr_assert_not_null(mb, "%s", err);
 	cr_expect(matcher_shares_db(mb, ma));
@@ -776,11 +772,12 @@ Test(matcher, regex_change_compiles)
 	const struct matcher_pattern b[] = {{"^M[S]", 0}, {"^Z[A-Z]", 1}};
 	char err[256];
 	uint32_t bad;
-	struct matcher *ma = matcher_build(a, 1, err, sizeof(err), &bad);
-	struct matcher *mb = matcher_build_from(b, 2, ma, err, sizeof(err), &bad);
+	struct matcher *ma = matcher_build(a, 1, NULL, 1, err, sizeof(err), &bad);
+	struct matcher *mb = matcher_build(b, 2, ma, 1, err, sizeof(err), &bad);
 
 	cr_assert_not_null(mb, "%s", err);
-	cr_expect(!matcher_shares_db(mb, ma));
+	cr_expect(!matcher_shares_db(ma, mb), "the new expression's shard was not compiled");
+	cr_expect_eq(matcher_compiled_shards(mb, ma), 1);
 	cr_expect_eq(match_bits(mb, "ZVZZT"), 1u << 1);
 	matcher_free(ma);
 	matcher_free(mb);
@@ -810,8 +807,8 @@ Test(matcher, prefix_hash_agrees_with_hyperscan)
 	fast[N] = (struct matcher_pattern){.expr = "^AB", .sub = N};
 	slow[N] = (struct matcher_pattern){.expr = "^(?:AB)", .sub = N};
 
-	struct matcher *mf = matcher_build(fast, N + 1, err, sizeof(err), &bad);
-	struct matcher *ms = matcher_build(slow, N + 1, err, sizeof(err), &bad);
+	struct matcher *mf = matcher_build(fast, N + 1, NULL, 1, err, sizeof(err), &bad);
+	struct matcher *ms = matcher_build(slow, N + 1, NULL, 1, err, sizeof(err), &bad);
 
 	cr_assert_not_null(mf, "%s", err);
 	cr_assert_not_null(ms, "%s", err);
@@ -845,15 +842,15 @@ Test(matcher, sharded_regex_change_recompiles_one_shard, .timeout = 60)
 			 i % 10);
 		a[i] = (struct matcher_pattern){.expr = exprs[i], .sub = i % 64};
 	}
-	struct matcher *ma = matcher_build(a, N, err, sizeof(err), &bad);
+	struct matcher *ma = matcher_build(a, N, NULL, 1, err, sizeof(err), &bad);
 	struct matcher *mb, *fresh;
 
 	cr_assert_not_null(ma, "%s", err);
 	cr_expect_gt(matcher_compiled_shards(ma, NULL), 1, "200 regexes in one database");
 	snprintf(exprs[N], sizeof(exprs[N]), "^Q");
 	a[N] = (struct matcher_pattern){.expr = "^(Q|ZZ)", .sub = 63};
-	mb = matcher_build_from(a, N + 1, ma, err, sizeof(err), &bad);
-	fresh = matcher_build(a, N + 1, err, sizeof(err), &bad);
+	mb = matcher_build(a, N + 1, ma, 1, err, sizeof(err), &bad);
+	fresh = matcher_build(a, N + 1, NULL, 1, err, sizeof(err), &bad);
 	cr_assert_not_null(mb, "%s", err);
 	cr_assert_not_null(fresh, "%s", err);
 	cr_expect_eq(matcher_compiled_shards(mb, ma), 1, "one regex added, %u shards compiled",
@@ -883,7 +880,7 @@ Test(matcher, sharded_error_names_first_bad_pattern, .timeout = 60)
 	}
 	a[40].expr = "^(AB";
 	a[70].expr = "^[Z";
-	cr_assert_null(matcher_build(a, N, err, sizeof(err), &bad));
+	cr_assert_null(matcher_build(a, N, NULL, 1, err, sizeof(err), &bad));
 	cr_expect_eq(bad, 40);
 	cr_expect(strstr(err, "paren") != NULL, "message of ^(AB, got: %s", err);
 }
