@@ -286,6 +286,7 @@ struct loader {
 	struct name_set ports;
 	struct name_set subs;
 	struct name_set patterns; /* patterns already accepted by hs_expression_info */
+	bool trusted;		  /* patterns checked when the text was first accepted */
 };
 
 /* Feed, port and subscriber names end up in file names, stats keys and CLI output. */
@@ -710,8 +711,9 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 		uint64_t key;
 		unsigned int plen;
 
-		if (name_set_find(&l->patterns, pat) != NULL || rc_pattern_exact_key(pat, &key) ||
-		    rc_pattern_prefix_key(pat, &key, &plen) || valid_cache_has(pat))
+		if (l->trusted || name_set_find(&l->patterns, pat) != NULL ||
+		    rc_pattern_exact_key(pat, &key) || rc_pattern_prefix_key(pat, &key, &plen) ||
+		    valid_cache_has(pat))
 			continue;
 		if (hs_expression_info(pat, PATTERN_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
 			rc = yaml_doc_error(&l->doc, item, "symbols",
@@ -724,6 +726,26 @@ static int parse_symbols(struct loader *l, struct rc_subscriber *s, yaml_node_t 
 		valid_cache_add(pat);
 		name_set_add(&l->patterns, s->symbols[i], 0, s->symbol_lines[i]);
 	}
+	return 0;
+}
+
+int routing_config_check_pattern(const char *pat, char *err, size_t errlen)
+{
+	hs_compile_error_t *cerr = NULL;
+	hs_expr_info_t *info = NULL;
+	unsigned int plen;
+	uint64_t key;
+
+	if (rc_pattern_exact_key(pat, &key) || rc_pattern_prefix_key(pat, &key, &plen) ||
+	    valid_cache_has(pat))
+		return 0;
+	if (hs_expression_info(pat, PATTERN_HS_FLAGS, &info, &cerr) != HS_SUCCESS) {
+		snprintf(err, errlen, "%s", cerr != NULL ? cerr->message : "invalid pattern");
+		hs_free_compile_error(cerr);
+		return -EINVAL;
+	}
+	free(info);
+	valid_cache_add(pat);
 	return 0;
 }
 
@@ -962,12 +984,13 @@ static struct routing_config *finish(struct loader *l, int rc, const char *name,
 }
 
 static struct routing_config *load(const char *text, size_t len, const char *path, const char *name,
-				   char *err, size_t errlen)
+				   bool trusted, char *err, size_t errlen)
 {
 	struct loader l;
 	int rc;
 
 	memset(&l, 0, sizeof(l));
+	l.trusted = trusted;
 	if (name == NULL)
 		name = path != NULL ? path : "<config>";
 	l.cfg = calloc(1, sizeof(*l.cfg));
@@ -990,13 +1013,19 @@ static struct routing_config *load(const char *text, size_t len, const char *pat
 
 struct routing_config *routing_config_load(const char *path, char *err, size_t errlen)
 {
-	return load(NULL, 0, path, path, err, errlen);
+	return load(NULL, 0, path, path, false, err, errlen);
 }
 
 struct routing_config *routing_config_parse(const char *text, size_t len, const char *name,
 					    char *err, size_t errlen)
 {
-	return load(text, len, NULL, name, err, errlen);
+	return load(text, len, NULL, name, false, err, errlen);
+}
+
+struct routing_config *routing_config_parse_trusted(const char *text, size_t len, const char *name,
+						    char *err, size_t errlen)
+{
+	return load(text, len, NULL, name, true, err, errlen);
 }
 
 void routing_config_free(struct routing_config *cfg)

@@ -122,6 +122,15 @@ struct routing_config *routing_config_load(const char *path, char *err, size_t e
 struct routing_config *routing_config_parse(const char *text, size_t len, const char *name,
 					    char *err, size_t errlen);
 
+/*
+ * Same, for a text whose patterns were checked when it was first accepted (a table
+ * aster-control stored, or pushed to the dataplane): everything is validated but the
+ * regexes, which Hyperscan still judges when it compiles them. At 100 000 regexes the
+ * check alone takes seconds.
+ */
+struct routing_config *routing_config_parse_trusted(const char *text, size_t len, const char *name,
+						    char *err, size_t errlen);
+
 void routing_config_free(struct routing_config *cfg);
 
 /* An RX port of the PMD profile, as routing_config_check_live needs it. */
@@ -146,6 +155,10 @@ int routing_config_check_live(const struct routing_config *cfg, const struct rc_
  * fragment of one, such as a subscriber to add (control/table.c). */
 struct yaml_doc_limits;
 extern const struct yaml_doc_limits routing_config_yaml_limits;
+
+/* The loader's check of one pattern (docs/protocol.md §3.5): 0, or -EINVAL with `err`
+ * holding Hyperscan's message. */
+int routing_config_check_pattern(const char *pat, char *err, size_t errlen);
 
 /* Index of the named feed / port / subscriber, or -1. */
 int routing_config_feed_index(const struct routing_config *cfg, const char *name);

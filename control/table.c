@@ -1010,3 +1010,339 @@ struct routing_config *table_remove_pattern(const struct routing_config *cfg, co
 	e.skip_pat = pi;
 	return edit_parse(emit(cfg, &e), err, errlen);
 }
+
+/* ------------------------------------------------------------------ changes as operations */
+
+char *table_emit_sub(const struct routing_config *cfg, uint32_t i, bool with_patterns)
+{
+	struct sbuf raw = {0}, b = {0};
+	bool in_symbols = false;
+	const char *p;
+
+	emit_sub(&raw, cfg, i, &no_edit);
+	if (sb_finish(&raw) == NULL)
+		return NULL;
+	sb_reserve(&b, raw.len);
+	/* emit_sub writes one item of `subscribers`: "  - " then lines indented by 4 */
+	for (p = raw.p; *p != '\0';) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		const char *line = n >= 4 ? p + 4 : p + n;
+		size_t len = n >= 4 ? n - 4 : 0;
+
+		p += n + (nl != NULL);
+		if (!with_patterns) {
+			if (len >= 8 && strncmp(line, "symbols:", 8) == 0) {
+				in_symbols = true;
+				continue;
+			}
+			if (in_symbols && len >= 4 && strncmp(line, "  - ", 4) == 0)
+				continue;
+			in_symbols = false;
+		}
+		sb_put(&b, line, len);
+		sb_put(&b, "\n", 1);
+	}
+	free(raw.p);
+	return sb_finish(&b);
+}
+
+void table_change_fini(struct table_change *c)
+{
+	for (uint32_t i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	free(c->ops);
+	free(c->diff);
+	routing_config_free(c->full);
+	memset(c, 0, sizeof(*c));
+}
+
+/* A copy of `s` the change owns (NULL stays NULL); false when out of memory. */
+static bool own(struct table_change *c, const char *s, const char **out)
+{
+	char **v;
+
+	*out = NULL;
+	if (s == NULL)
+		return true;
+	v = realloc(c->owned, (c->n_owned + 1) * sizeof(*v));
+	if (v == NULL)
+		return false;
+	c->owned = v;
+	if ((v[c->n_owned] = strdup(s)) == NULL)
+		return false;
+	*out = v[c->n_owned++];
+	return true;
+}
+
+/* Append an operation (copies of its strings); 0 or -ENOMEM. */
+static int add_op(struct table_change *c, uint32_t kind, uint32_t pos, const char *sub,
+		  const char *pattern, const char *text)
+{
+	struct rd_op *v = realloc(c->ops, (c->n_ops + 1) * sizeof(*v)), *op;
+
+	if (v == NULL)
+		return -ENOMEM;
+	c->ops = v;
+	op = &v[c->n_ops];
+	memset(op, 0, sizeof(*op));
+	op->kind = kind;
+	op->pos = pos;
+	if (!own(c, sub, &op->sub) || !own(c, pattern, &op->pattern) || !own(c, text, &op->text))
+		return -ENOMEM;
+	c->n_ops++;
+	return 0;
+}
+
+static int change_nomem(struct table_change *c, char *err, size_t errlen)
+{
+	table_change_fini(c);
+	fail(err, errlen, ENOMEM, "%s: out of memory", TABLE_NAME);
+	return -ENOMEM;
+}
+
+int table_change_pattern(const struct routing_config *cfg, const char *sub, const char *pattern,
+			 bool add, struct table_change *c, char *err, size_t errlen)
+{
+	struct sbuf d = {0};
+	int64_t pi = 0;
+	int si;
+
+	memset(c, 0, sizeof(*c));
+	if (cfg == NULL || sub == NULL || pattern == NULL) {
+		fail(err, errlen, EINVAL, "subscriber: missing");
+		return -EINVAL;
+	}
+	si = routing_config_sub_index(cfg, sub);
+	if (si < 0) {
+		fail(err, errlen, ENOENT, "subscriber \"%s\": no such subscriber", sub);
+		return -ENOENT;
+	}
+	if (!add) {
+		pi = pattern_index(&cfg->subs[si], pattern);
+		if (pi < 0) {
+			fail(err, errlen, ENOENT, "subscriber \"%s\": no pattern \"%s\"", sub,
+			     pattern);
+			return -ENOENT;
+		}
+	}
+	sb_printf(&d, "%c subscriber %s pattern ", add ? '+' : '-', sub);
+	sb_quote(&d, pattern);
+	sb_puts(&d, "\n");
+	c->diff = sb_finish(&d);
+	c->n_changes = 1;
+	if (c->diff == NULL || add_op(c, add ? RD_PATTERN_ADD : RD_PATTERN_REMOVE, (uint32_t)pi,
+				      sub, pattern, NULL) < 0)
+		return change_nomem(c, err, errlen);
+	return 0;
+}
+
+int table_change_add_subscriber(const struct routing_config *cfg, const char *subscriber_yaml,
+				struct table_change *c, char *err, size_t errlen)
+{
+	struct routing_config view;
+	struct rc_subscriber s;
+	struct sbuf d = {0};
+	char *text;
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (cfg == NULL || subscriber_yaml == NULL) {
+		fail(err, errlen, EINVAL, "subscriber: missing");
+		return -EINVAL;
+	}
+	rc = rd_parse_sub(cfg, subscriber_yaml, false, &s, err, errlen);
+	if (rc < 0)
+		return rc;
+	if (routing_config_sub_index(cfg, s.name) >= 0) {
+		fail(err, errlen, EEXIST, "subscriber \"%s\": already exists", s.name);
+		rd_sub_fini(&s);
+		return -EEXIST;
+	}
+	/* recorded and sent in its canonical form */
+	view = *cfg;
+	view.subs = &s;
+	view.n_subs = 1;
+	text = table_emit_sub(&view, 0, true);
+	sb_printf(&d, "+ subscriber %s\n", s.name);
+	c->diff = sb_finish(&d);
+	c->n_changes = 1;
+	rc = text != NULL && c->diff != NULL
+		 ? add_op(c, RD_SUB_ADD, cfg->n_subs, s.name, NULL, text)
+		 : -ENOMEM;
+	free(text);
+	rd_sub_fini(&s);
+	return rc < 0 ? change_nomem(c, err, errlen) : 0;
+}
+
+int table_change_remove_subscriber(const struct routing_config *cfg, const char *name,
+				   struct table_change *c, char *err, size_t errlen)
+{
+	struct sbuf d = {0};
+
+	memset(c, 0, sizeof(*c));
+	if (cfg == NULL || name == NULL) {
+		fail(err, errlen, EINVAL, "subscriber: missing");
+		return -EINVAL;
+	}
+	if (routing_config_sub_index(cfg, name) < 0) {
+		fail(err, errlen, ENOENT, "subscriber \"%s\": no such subscriber", name);
+		return -ENOENT;
+	}
+	sb_printf(&d, "- subscriber %s\n", name);
+	c->diff = sb_finish(&d);
+	c->n_changes = 1;
+	if (c->diff == NULL || add_op(c, RD_SUB_REMOVE, 0, name, NULL, NULL) < 0)
+		return change_nomem(c, err, errlen);
+	return 0;
+}
+
+/* Whether two subscribers differ in anything but their patterns. */
+static bool settings_equal(const struct routing_config *ca, const struct rc_subscriber *a,
+			   const struct routing_config *cb, const struct rc_subscriber *b)
+{
+	struct rc_subscriber x = *a;
+
+	x.symbols = b->symbols;
+	x.n_symbols = b->n_symbols;
+	return sub_equal(ca, &x, cb, b);
+}
+
+/*
+ * The pattern operations taking `a`'s patterns to `b`'s, when `b` is `a` with some
+ * removed and some appended, in order and without repeats: removals from the last
+ * index down (the indices stay right), then the appends. -EAGAIN when not so.
+ */
+static int pattern_ops(struct table_change *c, const struct rc_subscriber *a,
+		       const struct rc_subscriber *b, uint32_t *n_patterns)
+{
+	uint32_t *a2b, *b2a, next = 0;
+	struct name_pos *sorted;
+	int rc = 0;
+
+	/* a repeat in b: an append would repeat a pattern the subscriber holds */
+	sorted = sorted_names(b->symbols, b->n_symbols, str_at);
+	if (sorted == NULL)
+		return -ENOMEM;
+	for (uint32_t j = 1; j < b->n_symbols && rc == 0; j++)
+		if (strcmp(sorted[j].name, sorted[j - 1].name) == 0)
+			rc = -EAGAIN;
+	free(sorted);
+	if (rc < 0)
+		return rc;
+	if (match_names(a->symbols, a->n_symbols, b->symbols, b->n_symbols, str_at, &a2b, &b2a) < 0)
+		return -ENOMEM;
+	/* b = a's kept patterns in a's order, then the new ones */
+	while (next < b->n_symbols && b2a[next] != UINT32_MAX)
+		next++;
+	for (uint32_t j = next; j < b->n_symbols && rc == 0; j++)
+		if (b2a[j] != UINT32_MAX)
+			rc = -EAGAIN;
+	if (rc == 0 && order_changed(a2b, a->n_symbols))
+		rc = -EAGAIN;
+	for (uint32_t i = a->n_symbols; rc == 0 && i-- > 0;)
+		if (a2b[i] == UINT32_MAX) {
+			rc = add_op(c, RD_PATTERN_REMOVE, i, b->name, a->symbols[i], NULL);
+			++*n_patterns;
+		}
+	for (uint32_t j = next; rc == 0 && j < b->n_symbols; j++) {
+		rc = add_op(c, RD_PATTERN_ADD, 0, b->name, b->symbols[j], NULL);
+		++*n_patterns;
+	}
+	free(a2b);
+	free(b2a);
+	return rc;
+}
+
+/* The operations taking `from` to `to`; -EAGAIN when they cannot say it or it is large. */
+static int replace_ops(struct table_change *c, const struct routing_config *from,
+		       const struct routing_config *to)
+{
+	uint32_t *a2b = NULL, *b2a = NULL, n_patterns = 0;
+	int rc = 0;
+
+	if (from->n_feeds != to->n_feeds || from->n_ports != to->n_ports)
+		return -EAGAIN;
+	for (uint32_t i = 0; i < from->n_feeds; i++)
+		if (!feed_equal(&from->feeds[i], &to->feeds[i]))
+			return -EAGAIN;
+	for (uint32_t i = 0; i < from->n_ports; i++)
+		if (!port_equal(&from->ports[i], &to->ports[i]))
+			return -EAGAIN;
+	if (match_names(from->subs, from->n_subs, to->subs, to->n_subs, sub_name, &a2b, &b2a) < 0)
+		return -ENOMEM;
+	if (order_changed(a2b, from->n_subs))
+		rc = -EAGAIN;
+	for (uint32_t i = 0; rc == 0 && i < from->n_subs; i++)
+		if (a2b[i] == UINT32_MAX)
+			rc = add_op(c, RD_SUB_REMOVE, 0, from->subs[i].name, NULL, NULL);
+	for (uint32_t j = 0; rc == 0 && j < to->n_subs; j++) {
+		const struct rc_subscriber *a, *b = &to->subs[j];
+		char *text;
+
+		if (b2a[j] == UINT32_MAX)
+			continue;
+		a = &from->subs[b2a[j]];
+		if (!settings_equal(from, a, to, b)) {
+			text = table_emit_sub(to, j, false);
+			rc = text != NULL ? add_op(c, RD_SUB_SET, 0, b->name, NULL, text) : -ENOMEM;
+			free(text);
+		}
+		if (rc == 0)
+			rc = pattern_ops(c, a, b, &n_patterns);
+	}
+	/* joiners at their final positions, in order: the rest keep their order */
+	for (uint32_t j = 0; rc == 0 && j < to->n_subs; j++) {
+		char *text;
+
+		if (b2a[j] != UINT32_MAX)
+			continue;
+		n_patterns += to->subs[j].n_symbols;
+		text = table_emit_sub(to, j, true);
+		rc =
+		    text != NULL ? add_op(c, RD_SUB_ADD, j, to->subs[j].name, NULL, text) : -ENOMEM;
+		free(text);
+	}
+	if (rc == 0 && (c->n_ops > TABLE_OPS_MAX || n_patterns > TABLE_OP_PATTERNS_MAX))
+		rc = -EAGAIN;
+	free(a2b);
+	free(b2a);
+	return rc;
+}
+
+int table_change_replace(const struct routing_config *cfg, struct routing_config *next,
+			 struct table_change *c, char *err, size_t errlen)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->diff = table_diff(cfg, next, &c->n_changes);
+	if (c->diff == NULL) {
+		routing_config_free(next);
+		return change_nomem(c, err, errlen);
+	}
+	if (c->n_changes == 0) {
+		routing_config_free(next);
+		return 0;
+	}
+	rc = replace_ops(c, cfg, next);
+	if (rc == 0) {
+		routing_config_free(next);
+		return 0;
+	}
+	if (rc == -ENOMEM) {
+		routing_config_free(next);
+		return change_nomem(c, err, errlen);
+	}
+	/* said whole */
+	for (uint32_t i = 0; i < c->n_owned; i++)
+		free(c->owned[i]);
+	free(c->owned);
+	free(c->ops);
+	c->owned = NULL;
+	c->ops = NULL;
+	c->n_owned = c->n_ops = 0;
+	c->full = next;
+	return 0;
+}

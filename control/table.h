@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "routing_delta.h"
+
 struct routing_config;
 
 /* Canonical docs/protocol.md §4 YAML of `cfg` (malloc'd, NUL terminated), or NULL + errno. Parsing
@@ -48,5 +50,42 @@ struct routing_config *table_add_pattern(const struct routing_config *cfg, const
 					 const char *pattern, char *err, size_t errlen);
 struct routing_config *table_remove_pattern(const struct routing_config *cfg, const char *sub,
 					    const char *pattern, char *err, size_t errlen);
+
+/*
+ * A change as the operations it is made of (routing_delta.h), or, when operations cannot
+ * say it (feeds, ports or the order of subscribers change) or it is large, as the whole
+ * new table. `diff` holds the lines table_diff would print. The operations are not
+ * applied: the caller applies them (rd_apply_all), which is also what validates them.
+ */
+struct table_change {
+	struct rd_op *ops;
+	uint32_t n_ops;
+	struct routing_config *full; /* the new table, when not said as operations */
+	char *diff;
+	size_t n_changes;
+	char **owned; /* the texts the operations point to */
+	uint32_t n_owned;
+};
+
+/* A change of more operations or patterns than these is pushed and recorded whole. */
+#define TABLE_OPS_MAX	      1000
+#define TABLE_OP_PATTERNS_MAX 4096
+
+/* The edits of asterctl, as operations. 0, or -errno with `err` one line (the
+ * subscriber text of add-subscriber is read and checked here). */
+int table_change_pattern(const struct routing_config *cfg, const char *sub, const char *pattern,
+			 bool add, struct table_change *c, char *err, size_t errlen);
+int table_change_add_subscriber(const struct routing_config *cfg, const char *subscriber_yaml,
+				struct table_change *c, char *err, size_t errlen);
+int table_change_remove_subscriber(const struct routing_config *cfg, const char *name,
+				   struct table_change *c, char *err, size_t errlen);
+/* `apply`: from `cfg` to `next` (owned by the change from now on, whatever happens). */
+int table_change_replace(const struct routing_config *cfg, struct routing_config *next,
+			 struct table_change *c, char *err, size_t errlen);
+void table_change_fini(struct table_change *c);
+
+/* One subscriber of `cfg` as the mapping an operation carries: every setting, and its
+ * patterns when `with_patterns` (malloc'd, or NULL + errno). */
+char *table_emit_sub(const struct routing_config *cfg, uint32_t i, bool with_patterns);
 
 #endif
