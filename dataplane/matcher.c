@@ -587,8 +587,13 @@ static void scratch_put(struct scratch_set *s)
 	free(s);
 }
 
-/* Scratch large enough for every database `m` scans, one per thread. */
-static int scratch_alloc(struct matcher *m)
+/*
+ * Scratch large enough for every database `m` scans, one per thread: grown from `from`
+ * (the previous version's, which fits every database but the `n_fresh` new ones) when
+ * given, which costs a copy instead of a pass over every shard.
+ */
+static int scratch_alloc(struct matcher *m, const struct scratch_set *from,
+			 hs_database_t *const *fresh, uint32_t n_fresh)
 {
 	uint32_t n = m->n_scratch + 1;
 	struct scratch_set *s = calloc(1, sizeof(*s) + n * sizeof(s->s[0]));
@@ -599,15 +604,25 @@ static int scratch_alloc(struct matcher *m)
 		return -ENOMEM;
 	s->refs = 1;
 	s->n = n;
-	for (uint32_t k = 0; k < MATCHER_SHARDS + m->n_ov; k++) {
-		const struct runit *u =
-		    k < MATCHER_SHARDS ? m->shard[k] : m->ov[k - MATCHER_SHARDS];
-
-		if (u == NULL)
-			continue;
-		any = true;
-		if (hs_alloc_scratch(u->rdb->db, &proto) != HS_SUCCESS)
+	/* the builder's own (the last): the matching threads may be using theirs */
+	if (from != NULL && from->s[from->n - 1] != NULL) {
+		if (hs_clone_scratch(from->s[from->n - 1], &proto) != HS_SUCCESS)
 			goto nomem;
+		any = true;
+		for (uint32_t i = 0; i < n_fresh; i++)
+			if (hs_alloc_scratch(fresh[i], &proto) != HS_SUCCESS)
+				goto nomem;
+	} else {
+		for (uint32_t k = 0; k < MATCHER_SHARDS + m->n_ov; k++) {
+			const struct runit *u =
+			    k < MATCHER_SHARDS ? m->shard[k] : m->ov[k - MATCHER_SHARDS];
+
+			if (u == NULL)
+				continue;
+			any = true;
+			if (hs_alloc_scratch(u->rdb->db, &proto) != HS_SUCCESS)
+				goto nomem;
+		}
 	}
 	if (any) {
 		s->s[0] = proto;
@@ -955,7 +970,7 @@ static struct matcher *build(const struct matcher_pattern *pats, uint32_t n,
 		if (rc < 0)
 			goto fail;
 	}
-	rc = scratch_alloc(m);
+	rc = scratch_alloc(m, NULL, NULL, 0);
 	if (rc < 0)
 		goto fail;
 	free(refs);
@@ -1147,7 +1162,7 @@ static struct runit *runit_change(const struct runit *u, const struct regex_chan
 /* Compile the expressions new to `m` (sorted by text, several per expression when
  * several subscribers add it) into overlay units appended to `m`. */
 static int overlay_add(struct matcher *m, struct regex_change *c, uint32_t n, char *err,
-		       size_t errlen, uint32_t *bad)
+		       size_t errlen, uint32_t *bad, hs_database_t **fresh, uint32_t *n_fresh)
 {
 	uint32_t n_groups = 0, count[MATCHER_SHARDS] = {0}, n_jobs = 0;
 	const char **exprs = malloc(n * sizeof(*exprs));
@@ -1250,6 +1265,7 @@ static int overlay_add(struct matcher *m, struct regex_change *c, uint32_t n, ch
 			rc = -ENOMEM;
 			break;
 		}
+		fresh[(*n_fresh)++] = rdb->db;
 		m->n_ov++;
 		m->n_regex += np;
 	}
@@ -1288,9 +1304,9 @@ static void overlay_trim(struct matcher *m)
 }
 
 static int regex_change(struct matcher *m, struct regex_change *c, uint32_t n, char *err,
-			size_t errlen, uint32_t *bad, bool *dbs_changed)
+			size_t errlen, uint32_t *bad, hs_database_t **fresh, uint32_t *n_fresh)
 {
-	uint32_t n_known = 0, n_new = 0, n_old_ov = m->n_ov;
+	uint32_t n_known = 0, n_new = 0;
 	int64_t delta = 0;
 	int rc;
 
@@ -1322,12 +1338,11 @@ static int regex_change(struct matcher *m, struct regex_change *c, uint32_t n, c
 			c[n_known + n_new++] = c[i];
 	if (n_new > 0) {
 		qsort(c + n_known, n_new, sizeof(*c), cmp_change_expr);
-		rc = overlay_add(m, c + n_known, n_new, err, errlen, bad);
+		rc = overlay_add(m, c + n_known, n_new, err, errlen, bad, fresh, n_fresh);
 		if (rc < 0)
 			return rc;
 	}
 	overlay_trim(m);
-	*dbs_changed = m->n_ov != n_old_ov || n_new > 0;
 	return 0;
 }
 
@@ -1341,7 +1356,8 @@ struct matcher *matcher_change(struct matcher *m, const struct matcher_pattern *
 	struct regex_change *rcg = malloc((n ? n : 1) * sizeof(*rcg));
 	char dummy_err[1];
 	struct matcher *nm = NULL;
-	bool dbs_changed = false;
+	hs_database_t *fresh[MATCHER_SHARDS];
+	uint32_t n_fresh = 0;
 	int64_t d;
 	int rc = -ENOMEM;
 
@@ -1370,7 +1386,7 @@ struct matcher *matcher_change(struct matcher *m, const struct matcher_pattern *
 	}
 	/* regexes first: the one step that can refuse a change (an invalid expression) */
 	if (nr > 0) {
-		rc = regex_change(nm, rcg, nr, err, errlen, bad, &dbs_changed);
+		rc = regex_change(nm, rcg, nr, err, errlen, bad, fresh, &n_fresh);
 		if (rc < 0)
 			goto fail;
 	}
@@ -1384,7 +1400,8 @@ struct matcher *matcher_change(struct matcher *m, const struct matcher_pattern *
 	if (rc < 0)
 		goto fail;
 	nm->n_prefix = (uint32_t)((int64_t)nm->n_prefix + d);
-	if (dbs_changed && (rc = scratch_alloc(nm)) < 0)
+	/* new databases: the scratch grows to fit them (a copy of the last one, grown) */
+	if (n_fresh > 0 && (rc = scratch_alloc(nm, m->scratch, fresh, n_fresh)) < 0)
 		goto fail;
 	/* a change touching a shard whose recompile failed gives it another chance */
 	for (uint32_t i = 0; i < nr; i++) {
@@ -1609,6 +1626,8 @@ static int fold_shard(struct matcher *nm, uint32_t k, struct regex_db *rdb, bool
 struct matcher *matcher_fold(struct matcher *m)
 {
 	struct matcher *nm = NULL;
+	hs_database_t *fresh[MATCHER_SHARDS];
+	uint32_t n_fresh = 0;
 	bool any = false;
 
 	for (uint32_t k = 0; k < MATCHER_SHARDS; k++) {
@@ -1621,6 +1640,8 @@ struct matcher *matcher_fold(struct matcher *m)
 			goto nomem;
 		if (fold_shard(nm, k, j->out.rdb, &folded) < 0)
 			goto nomem;
+		if (folded && j->out.rdb != NULL)
+			fresh[n_fresh++] = j->out.rdb->db;
 		/* folded or refused, this recompile is spent: another starts below if needed */
 		fold_put(nm->job[k]);
 		nm->job[k] = NULL;
@@ -1632,7 +1653,7 @@ struct matcher *matcher_fold(struct matcher *m)
 		errno = 0;
 		return NULL;
 	}
-	if (scratch_alloc(nm) < 0)
+	if (n_fresh > 0 && scratch_alloc(nm, m->scratch, fresh, n_fresh) < 0)
 		goto nomem;
 	fold_start(nm);
 	return nm;

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
@@ -26,7 +27,7 @@ static struct {
 	pthread_cond_t done;		/* a batch job finished */
 	struct job_queue batch_q, bg_q; /* batch jobs go first */
 	uint32_t want, n_threads, bg_pending;
-	bool started;
+	bool started, bg_thread;
 	int event_fd;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -99,15 +100,42 @@ static void run_locked(struct matcher_job *j)
 	}
 }
 
-static void *worker(void *arg)
+/* A full build's shards, at the caller's priority. */
+static void *batch_worker(void *arg)
 {
 	(void)arg;
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
 		struct matcher_job *j = q_pop(&pool.batch_q);
 
-		if (j == NULL)
-			j = q_pop(&pool.bg_q);
+		if (j == NULL) {
+			pthread_cond_wait(&pool.work, &pool.lock);
+			continue;
+		}
+		run_locked(j);
+	}
+	return NULL;
+}
+
+/*
+ * Background recompiles, one at a time, at the lowest priority there is (SCHED_IDLE,
+ * else nice 19): on a machine as small as two CPUs, where the control thread and the
+ * compiles share the cores the polling lcores leave, a change arriving during a
+ * recompile of seconds must not wait behind it.
+ */
+static void *background_worker(void *arg)
+{
+	struct sched_param sp = {.sched_priority = 0};
+
+	(void)arg;
+	if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0 &&
+	    setpriority(PRIO_PROCESS, 0, 19) != 0) {
+		/* left at the default priority: still correct, only slower changes */
+	}
+	pthread_mutex_lock(&pool.lock);
+	for (;;) {
+		struct matcher_job *j = q_pop(&pool.bg_q);
+
 		if (j == NULL) {
 			pthread_cond_wait(&pool.work, &pool.lock);
 			continue;
@@ -141,10 +169,18 @@ static void start_locked(void)
 	for (uint32_t i = 0; i < n; i++) {
 		pthread_t t;
 
-		if (pthread_create(&t, NULL, worker, NULL) != 0)
+		if (pthread_create(&t, NULL, batch_worker, NULL) != 0)
 			break;
 		pthread_detach(t);
 		pool.n_threads++;
+	}
+	{
+		pthread_t t;
+
+		if (pthread_create(&t, NULL, background_worker, NULL) == 0) {
+			pthread_detach(t);
+			pool.bg_thread = true;
+		}
 	}
 }
 
@@ -196,12 +232,12 @@ void matcher_pool_submit(struct matcher_job *j)
 	pthread_mutex_lock(&pool.lock);
 	start_locked();
 	pool.bg_pending++;
-	if (pool.n_threads == 0) {
+	if (!pool.bg_thread) {
 		/* no worker could be started: run it here rather than never */
 		run_locked(j);
 	} else {
 		q_push(&pool.bg_q, j);
-		pthread_cond_signal(&pool.work);
+		pthread_cond_broadcast(&pool.work);
 	}
 	pthread_mutex_unlock(&pool.lock);
 }

@@ -8,8 +8,9 @@
  *    the caller waits, and runs queued jobs of its own batch itself meanwhile, so a
  *    batch progresses even while every worker is busy with background work;
  *  - background jobs (matcher_pool_submit): the recompile of a shard touched by a
- *    change, whose result is swapped in later. Their completion makes
- *    matcher_pool_event_fd() readable.
+ *    change, whose result is swapped in later, run one at a time by one more thread at
+ *    the lowest priority (SCHED_IDLE) so that they never delay a change. Their
+ *    completion makes matcher_pool_event_fd() readable.
  *
  * The workers are created on first use, as many as the creating thread may run on
  * (its CPU affinity: the control-side cores, since the dataplane's control thread is
