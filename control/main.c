@@ -184,6 +184,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aster-control: %s\n", err);
 		return 1;
 	}
+	if (store_set_durability(ctx.store, set.durability_full, set.history_versions, err,
+				 sizeof(err)) < 0) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		goto out_store;
+	}
 	if (store_load(ctx.store, &ctx.cfg, &ctx.version, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aster-control: %s\n", err);
 		goto out_store;

@@ -34,6 +34,8 @@ enum {
 	K_MAX_PATTERN_LEN,
 	K_DATAPLANE_TIMEOUT_MS,
 	K_BENIGN_DROPS,
+	K_DURABILITY,
+	K_HISTORY_VERSIONS,
 	K_N
 };
 
@@ -70,6 +72,11 @@ static const struct yaml_doc_key keys[K_N] = {
     [K_DATAPLANE_TIMEOUT_MS] = {"dataplane_timeout_ms", YAML_DOC_INT, false, 100, 600000, 30000,
 				NULL, NULL},
     [K_BENIGN_DROPS] = {"benign_drops", YAML_DOC_SEQ, false, 0, SETTINGS_BENIGN_MAX, 0, NULL, NULL},
+    /* docs/control.md, "Durability": a sync per commit, or the never-reuse rule */
+    [K_DURABILITY] = {"durability", YAML_DOC_STR, false, 4, 6, 0, "normal", "normal|full"},
+    /* versions kept in the history; 0 keeps every one */
+    [K_HISTORY_VERSIONS] = {"history_versions", YAML_DOC_INT, false, 0, 100000000, 10000, NULL,
+			    NULL},
 };
 
 static const struct yaml_doc_key acl_item = {"uid or group", YAML_DOC_STR, true, 1, 64, 0,
@@ -204,6 +211,10 @@ static int fill(struct settings *s, struct yaml_doc *d, yaml_node_t **v)
 	s->max_pattern_len = (uint32_t)yaml_doc_int(v[K_MAX_PATTERN_LEN], &keys[K_MAX_PATTERN_LEN]);
 	s->dataplane_timeout_ms =
 	    (uint32_t)yaml_doc_int(v[K_DATAPLANE_TIMEOUT_MS], &keys[K_DATAPLANE_TIMEOUT_MS]);
+	s->durability_full =
+	    strcmp(yaml_doc_str(v[K_DURABILITY], &keys[K_DURABILITY]), "full") == 0;
+	s->history_versions =
+	    (uint64_t)yaml_doc_int(v[K_HISTORY_VERSIONS], &keys[K_HISTORY_VERSIONS]);
 	if (load_acl(d, v[K_READ_UIDS], false, &s->read, "read_uids") < 0 ||
 	    load_acl(d, v[K_READ_GROUPS], true, &s->read, "read_groups") < 0 ||
 	    load_acl(d, v[K_WRITE_UIDS], false, &s->write, "write_uids") < 0 ||
@@ -281,7 +292,8 @@ void settings_log(const struct settings *s, FILE *out)
 		s->max_subscribers, s->max_patterns, s->max_pattern_len, s->dataplane_timeout_ms);
 	for (uint32_t i = 0; i < s->n_benign; i++)
 		fprintf(out, " %s", s->benign_drops[i]);
-	fprintf(out, "\n");
+	fprintf(out, "\n  durability: %s\n  history_versions: %" PRIu64 "\n",
+		s->durability_full ? "full" : "normal", s->history_versions);
 }
 
 bool settings_acl_allows(const struct settings_acl *acl, uid_t uid, gid_t gid)

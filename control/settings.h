@@ -45,6 +45,8 @@ struct settings {
 	uint32_t max_patterns;	       /* per subscriber */
 	uint32_t max_pattern_len;      /* bytes */
 	uint32_t dataplane_timeout_ms; /* one request to the dataplane (APPLY compiles) */
+	bool durability_full;	       /* fsync every store commit (docs/control.md) */
+	uint64_t history_versions;     /* versions the store keeps; 0: all */
 	uint32_t n_benign;	       /* drop reasons that do not degrade health */
 	char benign_drops[SETTINGS_BENIGN_MAX][32];
 };
