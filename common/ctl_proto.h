@@ -4,11 +4,17 @@
  * aster-dataplane listens on and aster-control connects to.
  *
  * Every message is a 16-byte header followed by `len` payload bytes: a fixed part
- * (one of the structs below, by type) then, for some types, text (YAML or JSON). All
- * integers little-endian, fixed width; no pointers, bools, enums or size_t on the wire.
- * A connection starts with HELLO, whose proto_version the dataplane checks (a mismatch
- * is answered with ERROR and the connection closed). Every reply echoes the seq of
- * its request.
+ * (one of the structs below, by type) then, for some types, text (YAML or JSON) or the
+ * encoded operations of a delta. All integers little-endian, fixed width; no pointers,
+ * bools, enums or size_t on the wire. A connection starts with HELLO, whose
+ * proto_version the dataplane checks (a mismatch, e.g. an aster-control of protocol 1,
+ * is answered with ERROR "protocol version 1 not supported, this dataplane speaks 2"
+ * and the connection closed). Every reply echoes the seq of its request.
+ *
+ * Version 2 (docs/control.md, "Changes as deltas") adds DELTA: a change as the
+ * operations it is made of (common/routing_delta.h), applied to the table in force when
+ * that table is the version the delta was made from. The whole table (APPLY) stays for
+ * a dataplane that just said HELLO, one at another version, and large changes.
  */
 #ifndef ASTER_CTL_PROTO_H
 #define ASTER_CTL_PROTO_H
@@ -17,7 +23,7 @@
 #include <stdint.h>
 
 #define CTL_MAGIC	  0x52545341u /* "ASTR" as bytes on the wire */
-#define CTL_PROTO_VERSION 1u
+#define CTL_PROTO_VERSION 2u
 #define CTL_MAX_PAYLOAD	  (64u << 20) /* a routing table of 100 000+ patterns fits */
 #define CTL_NAME_LEN	  32
 
@@ -30,6 +36,8 @@ enum ctl_type {
 	CTL_STATUS = 5,	      /* control -> dataplane: no payload */
 	CTL_STATUS_REPLY = 6, /* dataplane -> control: struct ctl_status_reply + stats JSON */
 	CTL_ERROR = 7,	      /* dataplane -> control: struct ctl_error + text; then close */
+	CTL_DELTA = 8,	      /* control -> dataplane: struct ctl_delta + operations;
+			       * answered with CTL_APPLY_REPLY */
 };
 
 struct ctl_hdr {
@@ -65,6 +73,33 @@ struct ctl_apply {
 	uint32_t text_len;	/* YAML bytes that follow */
 };
 _Static_assert(sizeof(struct ctl_apply) == 16, "ctl_apply size");
+
+/*
+ * A change to the table in force. Refused (-ESTALE, the table unchanged) unless the
+ * dataplane's table is `base_version`; aster-control then pushes the whole table. The
+ * operations follow as `n_ops` records, each a struct ctl_delta_op then its strings
+ * (subscriber, pattern, mapping: lengths as given, no NUL), records back to back.
+ */
+struct ctl_delta {
+	uint64_t base_version;	/* the table this change was made from */
+	uint64_t table_version; /* the version the table becomes */
+	uint32_t flags;		/* CTL_APPLY_DRY_RUN */
+	uint32_t n_ops;
+	uint32_t text_len; /* the operation records' bytes that follow */
+	uint32_t reserved; /* 0 */
+};
+_Static_assert(sizeof(struct ctl_delta) == 32, "ctl_delta size");
+
+struct ctl_delta_op {
+	uint32_t kind;	      /* enum rd_kind (common/routing_delta.h) */
+	uint32_t pos;	      /* as rd_op.pos */
+	uint32_t sub_len;     /* subscriber name bytes */
+	uint32_t pattern_len; /* 0: none */
+	uint32_t text_len;    /* the subscriber mapping's bytes; 0: none */
+};
+_Static_assert(sizeof(struct ctl_delta_op) == 20, "ctl_delta_op size");
+
+#define CTL_DELTA_MAX_OPS 65536
 
 struct ctl_apply_reply {
 	int32_t status;		/* 0, or -errno */
@@ -121,5 +156,18 @@ int ctl_send(int fd, uint16_t type, uint32_t seq, const void *fixed, size_t fixe
 int ctl_recv(int fd, struct ctl_hdr *h, uint8_t **payload);
 
 const char *ctl_type_name(uint16_t type);
+
+struct rd_op;
+
+/* The records of `n` operations (malloc'd, `*len` bytes), or NULL + errno. */
+uint8_t *ctl_delta_encode(const struct rd_op *ops, uint32_t n, size_t *len);
+/*
+ * The `n` operations of `len` bytes of records: `*ops` (malloc'd, n entries) whose
+ * strings point into `*strings` (malloc'd, NUL terminated copies); free both. 0, or
+ * -EPROTO for records that do not add up (lengths past the end, a NUL inside a string,
+ * an unknown kind, bytes left over) with `err` saying which.
+ */
+int ctl_delta_decode(const uint8_t *buf, uint32_t len, uint32_t n, struct rd_op **ops,
+		     char **strings, char *err, size_t errlen);
 
 #endif

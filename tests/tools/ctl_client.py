@@ -5,7 +5,11 @@ independently of the C code from the wire format's description.
     ctl_client.py SOCKET hello
     ctl_client.py SOCKET apply VERSION ROUTING.yaml [--dry-run]
     ctl_client.py SOCKET status [--out FILE]
+    ctl_client.py SOCKET delta BASE VERSION OPS.json [--dry-run]
     ctl_client.py SOCKET raw-version N        (send a HELLO claiming protocol N)
+
+OPS.json is a list of operations, each {"kind": "pattern+" | "pattern-" | "sub+" |
+"sub-" | "sub~", "sub": NAME, "pos": N, "pattern": P, "text": MAPPING} (docs/control.md).
 
 Prints one JSON object per reply; exit 0 when the dataplane accepted the request.
 """
@@ -15,8 +19,9 @@ import struct
 import sys
 
 MAGIC = 0x52545341
-PROTO = 1
-HELLO, HELLO_REPLY, APPLY, APPLY_REPLY, STATUS, STATUS_REPLY, ERROR = range(1, 8)
+PROTO = 2
+HELLO, HELLO_REPLY, APPLY, APPLY_REPLY, STATUS, STATUS_REPLY, ERROR, DELTA = range(1, 9)
+KINDS = {"sub+": 1, "sub-": 2, "sub~": 3, "pattern+": 4, "pattern-": 5}
 HDR = struct.Struct("<IHHII")
 
 
@@ -70,6 +75,24 @@ class Conn:
         return {"status": status, "table_version": tver, "build_ns": build_ns,
                 "publish_ns": publish_ns, "error": p[32:32 + tl].decode()}
 
+    def delta(self, base, version, ops, dry_run=False):
+        rec = b""
+        for op in ops:
+            sub = op["sub"].encode()
+            pat = op.get("pattern", "").encode()
+            text = op.get("text", "").encode()
+            rec += struct.pack("<IIIII", KINDS[op["kind"]], op.get("pos", 0), len(sub),
+                               len(pat), len(text)) + sub + pat + text
+        seq = self.send(DELTA, struct.pack("<QQIIII", base, version, 1 if dry_run else 0,
+                                           len(ops), len(rec), 0) + rec)
+        mtype, p = self.recv(seq)
+        if mtype == ERROR:
+            status, tl = struct.unpack_from("<iI", p)
+            return {"status": status, "error": p[8:8 + tl].decode()}
+        status, tl, tver, build_ns, publish_ns = struct.unpack_from("<iIQQQ", p)
+        return {"status": status, "table_version": tver, "build_ns": build_ns,
+                "publish_ns": publish_ns, "error": p[32:32 + tl].decode()}
+
     def status(self):
         seq = self.send(STATUS, b"")
         mtype, p = self.recv(seq)
@@ -96,6 +119,11 @@ def main(argv):
     if cmd == "apply":
         with open(argv[3]) as f:
             r = c.apply(int(argv[2]), f.read(), "--dry-run" in argv)
+        print(json.dumps(r))
+        return 0 if r["status"] == 0 else 1
+    if cmd == "delta":
+        with open(argv[4]) as f:
+            r = c.delta(int(argv[2]), int(argv[3]), json.load(f), "--dry-run" in argv)
         print(json.dumps(r))
         return 0 if r["status"] == 0 else 1
     if cmd == "status":

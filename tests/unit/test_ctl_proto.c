@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "../../common/ctl_proto.h"
+#include "../../common/routing_delta.h"
 
 static uint8_t buf[4096];
 
@@ -22,7 +23,7 @@ Test(ctl_proto, hello_bytes)
 	struct ctl_hello h = {.proto_version = CTL_PROTO_VERSION, .pid = 0x1234};
 	static const uint8_t want_hdr[16] = {
 	    'A', 'S', 'T', 'R', /* magic 0x52545341 little-endian */
-	    1,	 0,		/* version 1 */
+	    2,	 0,		/* version 2 */
 	    1,	 0,		/* type HELLO */
 	    7,	 0,   0,   0,	/* seq */
 	    40,	 0,   0,   0,	/* len: the 40-byte fixed part */
@@ -31,7 +32,7 @@ Test(ctl_proto, hello_bytes)
 	strcpy(h.client, "aster-control");
 	cr_assert_eq(ctl_encode(buf, sizeof(buf), CTL_HELLO, 7, &h, sizeof(h), NULL, 0), 56);
 	cr_expect_arr_eq(buf, want_hdr, sizeof(want_hdr));
-	cr_expect_eq(buf[16], 1, "proto_version");
+	cr_expect_eq(buf[16], 2, "proto_version");
 	cr_expect_eq(buf[20], 0x34);
 	cr_expect_eq(buf[21], 0x12, "pid little-endian");
 	cr_expect_str_eq((const char *)buf + 24, "aster-control");
@@ -217,4 +218,95 @@ Test(ctl_proto, send_recv_socketpair)
 	free(payload);
 	cr_expect_lt(25, n);
 	close(sv[1]);
+}
+
+/* DELTA (protocol 2): a change as operation records after a 32-byte fixed part. */
+Test(ctl_proto, delta_round_trip)
+{
+	const struct rd_op ops[] = {
+	    {.kind = RD_PATTERN_ADD, .sub = "alpha", .pattern = "^(A|B)[0-9]$"},
+	    {.kind = RD_PATTERN_REMOVE, .pos = 3, .sub = "alpha", .pattern = "x #y"},
+	    {.kind = RD_SUB_ADD, .pos = 2, .sub = "beta", .text = "name: beta\nfeed: itch\n"},
+	    {.kind = RD_SUB_REMOVE, .sub = "gamma"},
+	};
+	struct ctl_delta d = {.base_version = 41, .table_version = 42, .n_ops = 4}, back;
+	size_t len;
+	uint8_t *rec = ctl_delta_encode(ops, 4, &len);
+	const char *text;
+	uint32_t text_len;
+	struct rd_op *got;
+	char *strings, err[128];
+	int n;
+
+	cr_assert_not_null(rec);
+	cr_expect_eq(len, 4 * sizeof(struct ctl_delta_op) + 5 + 12 + 5 + 4 + 4 + 22 + 5);
+	n = ctl_encode(buf, sizeof(buf), CTL_DELTA, 9, &d, sizeof(d), (const char *)rec, len);
+	cr_assert_eq(n, (int)(16 + 32 + len));
+	cr_expect_eq(buf[6], CTL_DELTA);
+	cr_expect_eq(buf[16], 41, "base_version little-endian first");
+	cr_expect_eq(buf[24], 42);
+	cr_expect_eq(buf[32 + 4], 4, "n_ops");
+	cr_assert_eq(ctl_decode_payload(CTL_DELTA, buf + 16, (uint32_t)(n - 16), &back,
+					sizeof(back), &text, &text_len),
+		     0);
+	cr_expect_eq(back.table_version, 42);
+	cr_expect_eq(text_len, len);
+	cr_assert_eq(ctl_delta_decode((const uint8_t *)text, text_len, back.n_ops, &got, &strings,
+				      err, sizeof(err)),
+		     0, "%s", err);
+	for (int i = 0; i < 4; i++) {
+		cr_expect_eq(got[i].kind, ops[i].kind);
+		cr_expect_eq(got[i].pos, ops[i].pos);
+		cr_expect_str_eq(got[i].sub, ops[i].sub);
+		if (ops[i].pattern != NULL)
+			cr_expect_str_eq(got[i].pattern, ops[i].pattern);
+		else
+			cr_expect_null(got[i].pattern);
+		if (ops[i].text != NULL)
+			cr_expect_str_eq(got[i].text, ops[i].text);
+		else
+			cr_expect_null(got[i].text);
+	}
+	free(got);
+	free(strings);
+	free(rec);
+}
+
+Test(ctl_proto, delta_malformed_records_refused)
+{
+	const struct rd_op op = {.kind = RD_PATTERN_ADD, .sub = "alpha", .pattern = "^MS"};
+	size_t len;
+	uint8_t *rec = ctl_delta_encode(&op, 1, &len), bad[64];
+	struct rd_op *got;
+	char *strings, err[128];
+
+	cr_assert_not_null(rec);
+	/* truncated, one more claimed, bytes left over */
+	cr_expect_eq(ctl_delta_decode(rec, (uint32_t)len - 1, 1, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	cr_expect_str_eq(err, "DELTA: operation 1 of 1 is malformed");
+	cr_expect_eq(ctl_delta_decode(rec, (uint32_t)len, 2, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	memcpy(bad, rec, len);
+	bad[len] = 'x';
+	cr_expect_eq(ctl_delta_decode(bad, (uint32_t)len + 1, 1, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	cr_expect_str_eq(err, "DELTA: 1 bytes after the last operation");
+	/* a NUL inside a name; an unknown kind; no subscriber */
+	memcpy(bad, rec, len);
+	bad[sizeof(struct ctl_delta_op) + 1] = '\0';
+	cr_expect_eq(ctl_delta_decode(bad, (uint32_t)len, 1, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	memcpy(bad, rec, len);
+	bad[0] = 77;
+	cr_expect_eq(ctl_delta_decode(bad, (uint32_t)len, 1, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	memcpy(bad, rec, len);
+	bad[8] = 0;
+	cr_expect_eq(ctl_delta_decode(bad, (uint32_t)len, 1, &got, &strings, err, sizeof(err)),
+		     -EPROTO);
+	cr_expect_eq(
+	    ctl_delta_decode(rec, (uint32_t)len, 1u << 30, &got, &strings, err, sizeof(err)),
+	    -EPROTO);
+	free(rec);
 }
