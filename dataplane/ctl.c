@@ -22,11 +22,14 @@
 #include <rte_lcore.h>
 
 #include "ctl.h"
+#include "matcher_cache.h"
+#include "matcher_pool.h"
 #include "dp_log.h"
 #include "report.h"
 #include "table.h"
 
 #include "../common/ctl_proto.h"
+#include "../common/routing_delta.h"
 #include "../common/health_shm.h"
 
 #define CTL_MAX_CLIENTS 8
@@ -108,7 +111,10 @@ static int handle_apply(struct ctl *c, int fd, const struct ctl_hdr *h, const ui
 	if (ctl_decode_payload(h->type, payload, h->len, &req, sizeof(req), &text, &text_len) != 0)
 		return reply_error(fd, h->seq, -EPROTO, "APPLY: malformed payload");
 	snprintf(name, sizeof(name), "table-v%" PRIu64, req.table_version);
-	cfg = routing_config_parse(text, text_len, name, err, sizeof(err));
+	/* aster-control checked every pattern before it stored the table; Hyperscan judges
+	 * them again when it compiles (an invalid one is named): checking 100 000 regexes
+	 * here would cost seconds of a restart (docs/performance.md, "Table changes") */
+	cfg = routing_config_parse_trusted(text, text_len, name, err, sizeof(err));
 	if (cfg == NULL) {
 		rep.status = -EINVAL;
 	} else {
@@ -137,6 +143,48 @@ static int handle_apply(struct ctl *c, int fd, const struct ctl_hdr *h, const ui
 	return ctl_send(fd, CTL_APPLY_REPLY, h->seq, &rep, sizeof(rep), err, strlen(err));
 }
 
+/* DELTA (docs/control.md, "Changes as deltas"): the operations applied to the table in
+ * force, answered like an APPLY. */
+static int handle_delta(struct ctl *c, int fd, const struct ctl_hdr *h, const uint8_t *payload)
+{
+	struct ctl_delta req;
+	struct ctl_apply_reply rep = {0};
+	struct table_apply_result res;
+	const char *text;
+	uint32_t text_len;
+	char err[RC_ERR_LEN + 128] = "", *strings = NULL;
+	struct rd_op *ops = NULL;
+	bool dry;
+
+	if (ctl_decode_payload(h->type, payload, h->len, &req, sizeof(req), &text, &text_len) != 0)
+		return reply_error(fd, h->seq, -EPROTO, "DELTA: malformed payload");
+	dry = (req.flags & CTL_APPLY_DRY_RUN) != 0;
+	rep.status = ctl_delta_decode((const uint8_t *)text, text_len, req.n_ops, &ops, &strings,
+				      err, sizeof(err));
+	if (rep.status == 0)
+		rep.status = table_apply_delta(c->table, ops, req.n_ops, req.base_version,
+					       req.table_version, dry, &res, err, sizeof(err));
+	if (rep.status == 0) {
+		rep.build_ns = res.build_ns;
+		rep.publish_ns = res.publish_ns;
+	}
+	rep.table_version = table_version(c->table);
+	if (rep.status == 0 && !dry)
+		DP_LOG(ctl, NOTICE,
+		       "table version %" PRIu64 " in force (%u changes to %" PRIu64
+		       "; build %.2f ms, publish %.2f ms)\n",
+		       req.table_version, req.n_ops, req.base_version, (double)res.build_ns / 1e6,
+		       (double)res.publish_ns / 1e6);
+	if (rep.status == 0)
+		err[0] = '\0';
+	else
+		DP_LOG(ctl, WARNING, "table version %" PRIu64 " (changes) refused: %s\n",
+		       req.table_version, err);
+	free(ops);
+	free(strings);
+	return ctl_send(fd, CTL_APPLY_REPLY, h->seq, &rep, sizeof(rep), err, strlen(err));
+}
+
 static int handle_status(struct ctl *c, int fd, const struct ctl_hdr *h)
 {
 	struct ctl_status_reply rep = {.table_version = table_version(c->table),
@@ -150,6 +198,20 @@ static int handle_status(struct ctl *c, int fd, const struct ctl_hdr *h)
 	json_object_set_new(root, "table_version",
 			    json_integer((json_int_t)table_version(c->table)));
 	json_object_set_new(root, "table_log", table_log(c->table));
+	{
+		struct matcher_cache_counters cc;
+
+		/* docs/operations.md, "The compile cache" */
+		matcher_cache_counters(&cc);
+		json_object_set_new(
+		    root, "compile_cache",
+		    json_pack("{s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "enabled",
+			      matcher_cache_enabled(), "hits", (json_int_t)cc.hits, "misses",
+			      (json_int_t)cc.misses, "bad", (json_int_t)cc.bad, "stores",
+			      (json_int_t)cc.stores, "store_failed", (json_int_t)cc.store_failed,
+			      "evictions", (json_int_t)cc.evictions, "bytes", (json_int_t)cc.bytes,
+			      "recompiles_pending", (json_int_t)matcher_pool_pending()));
+	}
 	if (c->hooks.status != NULL)
 		c->hooks.status(c->hooks.arg, root);
 	text = json_dumps(root, JSON_COMPACT);
@@ -207,6 +269,8 @@ static int handle(struct ctl *c, struct ctl_client *cl)
 		rc = -EPROTO;
 	} else if (h.type == CTL_APPLY) {
 		rc = handle_apply(c, cl->fd, &h, payload);
+	} else if (h.type == CTL_DELTA) {
+		rc = handle_delta(c, cl->fd, &h, payload);
 	} else if (h.type == CTL_STATUS) {
 		rc = handle_status(c, cl->fd, &h);
 	} else {
@@ -220,16 +284,22 @@ static int handle(struct ctl *c, struct ctl_client *cl)
 static void *ctl_main(void *arg)
 {
 	struct ctl *c = arg;
-	struct pollfd pfd[CTL_MAX_CLIENTS + 2];
+	struct pollfd pfd[CTL_MAX_CLIENTS + 3];
+	/* readable when a background recompile finished (docs/architecture.md) */
+	int folds = matcher_pool_event_fd();
+
+	/* compiles from now on on this thread's CPUs, off the polling lcores */
+	matcher_pool_pin_to_self();
 
 	for (;;) {
 		int n = 0, idx[CTL_MAX_CLIENTS];
 
 		pfd[n++] = (struct pollfd){.fd = c->wake[0], .events = POLLIN};
 		pfd[n++] = (struct pollfd){.fd = c->listen_fd, .events = POLLIN};
+		pfd[n++] = (struct pollfd){.fd = folds, .events = POLLIN};
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 			if (c->clients[i].fd >= 0) {
-				idx[n - 2] = i;
+				idx[n - 3] = i;
 				pfd[n++] =
 				    (struct pollfd){.fd = c->clients[i].fd, .events = POLLIN};
 			}
@@ -237,6 +307,16 @@ static void *ctl_main(void *arg)
 
 		if (rc > 0 && (pfd[0].revents & POLLIN))
 			break;
+		if (rc > 0 && (pfd[2].revents & POLLIN)) {
+			int r;
+
+			matcher_pool_event_clear();
+			r = table_fold(c->table);
+			if (r < 0)
+				DP_LOG(ctl, WARNING,
+				       "a finished recompile could not be swapped in: %s\n",
+				       strerror(-r));
+		}
 		if (rc > 0 && (pfd[1].revents & POLLIN)) {
 			int fd = accept4(c->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
@@ -250,8 +330,8 @@ static void *ctl_main(void *arg)
 				close(fd);
 			}
 		}
-		for (int k = 2; rc > 0 && k < n; k++) {
-			struct ctl_client *cl = &c->clients[idx[k - 2]];
+		for (int k = 3; rc > 0 && k < n; k++) {
+			struct ctl_client *cl = &c->clients[idx[k - 3]];
 
 			if (pfd[k].revents & (POLLIN | POLLHUP | POLLERR)) {
 				if (handle(c, cl) != 0) {

@@ -43,6 +43,10 @@ struct dp_args {
 	/* live */
 	const char *ctl_socket;
 	const char *health_file;
+	/* compiles (both modes) */
+	const char *compile_cache; /* --compile-cache DIR, or NULL: none */
+	uint32_t compile_cache_mb;
+	uint32_t compile_threads; /* 0: one per CPU */
 };
 
 struct dp {

@@ -22,6 +22,8 @@
 #include <rte_pdump.h>
 
 #include "dp.h"
+#include "matcher_cache.h"
+#include "matcher_pool.h"
 #include "dp_log.h"
 #include "host.h"
 #include "report.h"
@@ -30,11 +32,12 @@
 
 DP_LOG_REGISTER(main);
 
-#define EXIT_USAGE	    2
-#define DEFAULT_PROFILE	    "pmd_config/net_pcap.yaml"
-#define DEFAULT_STALL_S	    30.0
-#define DEFAULT_CTL_SOCKET  "/run/aster/dataplane.sock"
-#define DEFAULT_HEALTH_FILE "/run/aster/dataplane.health"
+#define EXIT_USAGE		 2
+#define DEFAULT_PROFILE		 "pmd_config/net_pcap.yaml"
+#define DEFAULT_STALL_S		 30.0
+#define DEFAULT_COMPILE_CACHE_MB 1024
+#define DEFAULT_CTL_SOCKET	 "/run/aster/dataplane.sock"
+#define DEFAULT_HEALTH_FILE	 "/run/aster/dataplane.health"
 
 static volatile sig_atomic_t signalled;
 
@@ -68,6 +71,8 @@ static void usage(FILE *f)
 	    "                       --out DIR [--profile PMD.yaml] [--stall-timeout SECONDS]\n"
 	    "                       [--linger]                                     (replay)\n"
 	    "       common options: [--huge auto|on|off] [--file-prefix NAME] [--verbose]\n"
+	    "                       [--compile-cache DIR] [--compile-cache-mb N]\n"
+	    "                       [--compile-threads N]\n"
 	    "\n"
 	    "Live (no --feed): polls the profile's rx_ports, sends to its tx_ports, and serves\n"
 	    "aster-control on the control socket (default " DEFAULT_CTL_SOCKET "),\n"
@@ -83,7 +88,12 @@ static void usage(FILE *f)
 	    "\n"
 	    "--profile defaults to " DEFAULT_PROFILE "; --huge auto uses hugepages when the\n"
 	    "profile's memory_mb of them are free; --file-prefix names the DPDK runtime\n"
-	    "directory (default aster-PID); --verbose keeps EAL's and the PMDs' logs.\n");
+	    "directory (default aster-PID); --verbose keeps EAL's and the PMDs' logs.\n"
+	    "\n"
+	    "--compile-cache keeps compiled Hyperscan databases in DIR (created 0700), so a\n"
+	    "restart loads its regexes instead of compiling them; --compile-cache-mb bounds it\n"
+	    "(default 1024; least recently used files go first). --compile-threads sets the\n"
+	    "compile workers (default: one per CPU of the control thread).\n");
 }
 
 static void parse_args(int argc, char **argv, struct dp_args *a)
@@ -100,6 +110,9 @@ static void parse_args(int argc, char **argv, struct dp_args *a)
 	    {"linger", no_argument, NULL, 'L'},
 	    {"ctl-socket", required_argument, NULL, 'S'},
 	    {"health-file", required_argument, NULL, 'F'},
+	    {"compile-cache", required_argument, NULL, 'C'},
+	    {"compile-cache-mb", required_argument, NULL, 'M'},
+	    {"compile-threads", required_argument, NULL, 'T'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -107,6 +120,7 @@ static void parse_args(int argc, char **argv, struct dp_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->profile = DEFAULT_PROFILE;
+	a->compile_cache_mb = DEFAULT_COMPILE_CACHE_MB;
 	a->huge = "auto";
 	a->stall_s = DEFAULT_STALL_S;
 	opterr = 0;
@@ -139,6 +153,25 @@ static void parse_args(int argc, char **argv, struct dp_args *a)
 		case 'F':
 			a->health_file = optarg;
 			break;
+		case 'C':
+			a->compile_cache = optarg;
+			break;
+		case 'M':
+		case 'T': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*end != '\0' || *optarg == '-' || v == 0 ||
+			    v > (c == 'M' ? 1u << 24 : 64))
+				die(EXIT_USAGE, "--compile-%s: '%s' is not a number in 1..%u",
+				    c == 'M' ? "cache-mb" : "threads", optarg,
+				    c == 'M' ? 1u << 24 : 64);
+			if (c == 'M')
+				a->compile_cache_mb = (uint32_t)v;
+			else
+				a->compile_threads = (uint32_t)v;
+			break;
+		}
 		case 'f':
 			if (a->n_feeds == DP_MAX_FEEDS)
 				die(EXIT_USAGE, "--feed: at most %d input files", DP_MAX_FEEDS);
@@ -240,6 +273,12 @@ static struct router_state *load(struct dp *dp, const struct dp_mode *mode)
 	check_limits(dp);
 	if (mode->prepare(dp, err, sizeof(err)) != 0)
 		die(EXIT_USAGE, "%s", err);
+	/* docs/operations.md, "The compile cache": before the first compile */
+	matcher_pool_set_threads(dp->args->compile_threads);
+	if (dp->args->compile_cache != NULL &&
+	    matcher_cache_open(dp->args->compile_cache, (uint64_t)dp->args->compile_cache_mb << 20,
+			       err, sizeof(err)) != 0)
+		die(EXIT_USAGE, "--compile-cache: %s", err);
 	rs = table_prebuild(dp->cfg, rx_roles(&dp->prof), err, sizeof(err));
 	if (rs == NULL)
 		die(EXIT_USAGE, "%s", err);

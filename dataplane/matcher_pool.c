@@ -28,6 +28,8 @@ static struct {
 	struct job_queue batch_q, bg_q; /* batch jobs go first */
 	uint32_t want, n_threads, bg_pending;
 	bool started, bg_thread;
+	pthread_t threads[POOL_MAX_THREADS + 1];
+	uint32_t n_all; /* threads[] in use: the batch workers and the background one */
 	int event_fd;
 } pool = {
     .lock = PTHREAD_MUTEX_INITIALIZER,
@@ -172,6 +174,7 @@ static void start_locked(void)
 		if (pthread_create(&t, NULL, batch_worker, NULL) != 0)
 			break;
 		pthread_detach(t);
+		pool.threads[pool.n_all++] = t;
 		pool.n_threads++;
 	}
 	{
@@ -179,9 +182,23 @@ static void start_locked(void)
 
 		if (pthread_create(&t, NULL, background_worker, NULL) == 0) {
 			pthread_detach(t);
+			pool.threads[pool.n_all++] = t;
 			pool.bg_thread = true;
 		}
 	}
+}
+
+void matcher_pool_pin_to_self(void)
+{
+	cpu_set_t set;
+
+	if (pthread_getaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+		return;
+	pthread_mutex_lock(&pool.lock);
+	start_locked();
+	for (uint32_t i = 0; i < pool.n_all; i++)
+		pthread_setaffinity_np(pool.threads[i], sizeof(set), &set);
+	pthread_mutex_unlock(&pool.lock);
 }
 
 void matcher_pool_set_threads(uint32_t n)

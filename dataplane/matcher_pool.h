@@ -34,6 +34,12 @@ struct matcher_job {
 /* Workers to start at first use (0: one per CPU of the creating thread's affinity).
  * Takes effect only before the pool started. */
 void matcher_pool_set_threads(uint32_t n);
+/*
+ * Move every worker onto the CPUs the calling thread may run on. The dataplane's control
+ * thread calls it once the lcores run: a table built before EAL started compiled on
+ * every CPU, the polling lcores' included; from then on compiles stay off them.
+ */
+void matcher_pool_pin_to_self(void);
 /* Workers running (0 before first use). */
 uint32_t matcher_pool_threads(void);
 

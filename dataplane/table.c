@@ -17,6 +17,8 @@
 #include "slots.h"
 #include "table.h"
 
+#include "../common/routing_delta.h"
+
 /*
  * Written by the table thread; `cfg`, `version`, `generation` and `slots` change only
  * under `lock`, which other threads hold while they read.
@@ -199,6 +201,23 @@ static void retire(struct table *t, struct routing_config *cfg, uint64_t version
 	routing_config_free(old);
 }
 
+/*
+ * The symbols bound in each feed's locates that the new state's decisions lack, decided
+ * by this thread before the publish (docs/architecture.md, "Table changes"), so that the
+ * RX lcores copy bitmaps instead of matching. A feed new to this table has no bindings.
+ */
+static void learn(struct table *t, struct router_state *rs)
+{
+	for (uint32_t f = 0; f < rs->n_feeds; f++) {
+		uint32_t slot = rs->feeds[f].slot;
+		const struct rx_feed *fd = rx_feed_at(lcore_map_feed_lcore(t->map, slot), slot);
+
+		/* out of memory: the lcore matches what the decisions lack, nothing lost */
+		if (fd != NULL && fd->locates != NULL)
+			router_state_learn(rs, f, fd->locates);
+	}
+}
+
 int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, bool dry_run,
 		struct table_apply_result *res, char *err, size_t errlen)
 {
@@ -236,12 +255,281 @@ int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, b
 	res->subs_added = p.subs_added;
 	res->subs_removed = p.subs_removed;
 	router_state_set_slots(rs, p.feed_slot, p.sub_slot);
+	learn(t, rs);
 
 	t1 = now_ns();
 	lcore_map_publish(t->map, rs);
 	res->publish_ns = now_ns() - t1;
 	retire(t, cfg, version, rs->version, &p);
 	return 0;
+}
+
+/* ------------------------------------------------------------------ deltas */
+
+/* One subscriber a change names: where it was and what it held before. */
+struct touched {
+	const char *name;
+	int before;	 /* index in the table before the change, or -1 */
+	char **patterns; /* its patterns before (the strings stay valid until the
+			  * change is forgotten: removed ones are kept by the undo) */
+	uint32_t n_patterns;
+};
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The patterns in `a` and not in `b` (as sets), into `out` (room for n_a). Sorts copies
+ * of both pointer arrays. Returns how many, or -ENOMEM.
+ */
+static int set_minus(char *const *a, uint32_t n_a, char *const *b, uint32_t n_b, const char **out)
+{
+	char **x = malloc((n_a ? n_a : 1) * sizeof(*x)), **y = malloc((n_b ? n_b : 1) * sizeof(*y));
+	uint32_t i = 0, j = 0;
+	int n = 0;
+
+	if (x == NULL || y == NULL) {
+		free(x);
+		free(y);
+		return -ENOMEM;
+	}
+	memcpy(x, a, n_a * sizeof(*x));
+	memcpy(y, b, n_b * sizeof(*y));
+	qsort(x, n_a, sizeof(*x), cmp_strp);
+	qsort(y, n_b, sizeof(*y), cmp_strp);
+	while (i < n_a) {
+		int c = j < n_b ? strcmp(x[i], y[j]) : -1;
+
+		if (c < 0) {
+			if (n == 0 || strcmp(out[n - 1], x[i]) != 0)
+				out[n++] = x[i];
+			i++;
+		} else if (c == 0) {
+			i++;
+		} else {
+			j++;
+		}
+	}
+	free(x);
+	free(y);
+	return n;
+}
+
+/*
+ * The routing changes of the touched subscribers, numbered by `p` against the table
+ * before (`view`, the slots in force). A subscriber whose stream or feed changes leaves
+ * its old slot and joins in its new one. The strings point into the tables and
+ * `pats` (freed by the caller).
+ */
+static int route_changes(const struct table *t, const struct routing_config *view,
+			 const struct routing_config *cfg, const struct slots_plan *p,
+			 const struct touched *tc, uint32_t n_tc, struct router_sub_change *out,
+			 uint32_t *n_out, const char ***pats)
+{
+	uint32_t n = 0, total = 0;
+	const char **v;
+
+	for (uint32_t k = 0; k < n_tc; k++) {
+		int ai = routing_config_sub_index(cfg, tc[k].name);
+
+		total += tc[k].n_patterns + (ai >= 0 ? cfg->subs[ai].n_symbols : 0);
+	}
+	*pats = v = malloc((total ? total : 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < n_tc; k++) {
+		int bi = tc[k].before, ai = routing_config_sub_index(cfg, tc[k].name);
+		const struct rc_subscriber *a = ai >= 0 ? &cfg->subs[ai] : NULL;
+		uint32_t old_slot = bi >= 0 ? t->slots.sub_slot[bi] : UINT32_MAX;
+		uint32_t new_slot = ai >= 0 ? p->sub_slot[ai] : UINT32_MAX;
+		bool moved = bi >= 0 && a != NULL &&
+			     (old_slot != new_slot || view->subs[bi].feed != a->feed);
+		struct router_sub_change *c;
+		int m;
+
+		if (bi >= 0 && (a == NULL || moved)) {
+			c = &out[n++];
+			*c = (struct router_sub_change){.feed = view->subs[bi].feed,
+							.sub = old_slot,
+							.name = tc[k].name,
+							.op = ROUTER_SUB_REMOVE,
+							.n_del = tc[k].n_patterns,
+							.del = v};
+			memcpy(v, tc[k].patterns, tc[k].n_patterns * sizeof(*v));
+			v += tc[k].n_patterns;
+		}
+		if (a == NULL)
+			continue;
+		c = &out[n++];
+		*c = (struct router_sub_change){.feed = a->feed,
+						.sub = new_slot,
+						.name = a->name,
+						.op = bi < 0 || moved ? ROUTER_SUB_ADD
+								      : ROUTER_SUB_KEEP,
+						.set_types = true,
+						.all_types = a->all_types,
+						.add = v};
+		memcpy(c->types, a->types, sizeof(c->types));
+		if (c->op == ROUTER_SUB_ADD) {
+			memcpy(v, a->symbols, a->n_symbols * sizeof(*v));
+			c->n_add = a->n_symbols;
+			v += a->n_symbols;
+			continue;
+		}
+		/* the same stream: the patterns it gained and those it lost, as sets */
+		m = set_minus(a->symbols, a->n_symbols, tc[k].patterns, tc[k].n_patterns, v);
+		if (m < 0)
+			return m;
+		c->n_add = (uint32_t)m;
+		v += m;
+		c->del = v;
+		m = set_minus(tc[k].patterns, tc[k].n_patterns, a->symbols, a->n_symbols, v);
+		if (m < 0)
+			return m;
+		c->n_del = (uint32_t)m;
+		v += m;
+	}
+	*n_out = n;
+	return 0;
+}
+
+int table_apply_delta(struct table *t, const struct rd_op *ops, uint32_t n, uint64_t base,
+		      uint64_t version, bool dry_run, struct table_apply_result *res, char *err,
+		      size_t errlen)
+{
+	struct routing_config view;
+	struct touched *tc = NULL;
+	struct router_sub_change *rc_v = NULL;
+	const char **pats = NULL;
+	struct rd_undo *undo = NULL;
+	struct router_state *rs = NULL;
+	struct slots_plan p = {0};
+	uint32_t n_tc = 0, n_rc = 0;
+	uint64_t t0 = now_ns(), t1;
+	bool applied = false, planned = false;
+	int rc = -ENOMEM;
+
+	memset(res, 0, sizeof(*res));
+	if (t->cfg == NULL || t->version != base) {
+		snprintf(err, errlen,
+			 "DELTA: table version %" PRIu64 " in force, the change is to %" PRIu64,
+			 t->version, base);
+		return -ESTALE;
+	}
+	/* the table as the numbering in force knows it (the subscriber records as they are
+	 * now), and the patterns of the subscribers the change names */
+	view = *t->cfg;
+	view.subs = malloc((t->cfg->n_subs ? t->cfg->n_subs : 1) * sizeof(*view.subs));
+	tc = calloc(n ? n : 1, sizeof(*tc));
+	rc_v = calloc(2 * (size_t)(n ? n : 1), sizeof(*rc_v));
+	if (view.subs == NULL || tc == NULL || rc_v == NULL)
+		goto nomem;
+	memcpy(view.subs, t->cfg->subs, t->cfg->n_subs * sizeof(*view.subs));
+	for (uint32_t i = 0; i < n; i++) {
+		bool seen = false;
+		int bi;
+
+		for (uint32_t k = 0; k < n_tc && !seen; k++)
+			seen = ops[i].sub != NULL && strcmp(tc[k].name, ops[i].sub) == 0;
+		if (seen || ops[i].sub == NULL)
+			continue;
+		bi = routing_config_sub_index(t->cfg, ops[i].sub);
+		tc[n_tc] = (struct touched){.name = ops[i].sub, .before = bi};
+		if (bi >= 0) {
+			const struct rc_subscriber *s = &t->cfg->subs[bi];
+
+			tc[n_tc].patterns =
+			    malloc((s->n_symbols ? s->n_symbols : 1) * sizeof(char *));
+			if (tc[n_tc].patterns == NULL)
+				goto nomem;
+			memcpy(tc[n_tc].patterns, s->symbols, s->n_symbols * sizeof(char *));
+			tc[n_tc].n_patterns = s->n_symbols;
+		}
+		n_tc++;
+	}
+
+	/* Readers see the table and its numbering change together. */
+	table_lock(t);
+	rc = rd_apply_all(t->cfg, ops, n, &undo, err, errlen);
+	if (rc != 0)
+		goto unlock;
+	applied = true;
+	rc = check_fits(t, t->cfg, err, errlen);
+	if (rc == 0)
+		rc = slots_plan(&t->slots, &view, t->cfg, &p, err, errlen);
+	if (rc != 0)
+		goto unlock;
+	planned = true;
+	rc = route_changes(t, &view, t->cfg, &p, tc, n_tc, rc_v, &n_rc, &pats);
+	if (rc != 0) {
+		snprintf(err, errlen, "DELTA: out of memory");
+		goto unlock;
+	}
+	/* the state in force is only freed by this thread: safe to read here */
+	rs = router_state_change(lcore_map_router(t->map), rc_v, n_rc, t->generation + 1, err,
+				 errlen);
+	if (rs == NULL) {
+		rc = -errno;
+		goto unlock;
+	}
+	rs->version = t->generation + 1;
+	rs->table_version = version;
+	res->build_ns = now_ns() - t0;
+	if (dry_run) {
+		router_state_free(rs);
+		rs = NULL;
+		rc = 0;
+		goto unlock;
+	}
+	learn(t, rs);
+	for (uint32_t s = 0; s < t->cfg->n_subs; s++)
+		if (p.sub_new[p.sub_slot[s]])
+			sub_place(t, t->cfg, s, p.sub_slot[s], p.feed_slot[t->cfg->subs[s].feed]);
+	res->subs_added = p.subs_added;
+	res->subs_removed = p.subs_removed;
+	t1 = now_ns();
+	lcore_map_publish(t->map, rs);
+	res->publish_ns = now_ns() - t1;
+	slots_commit(&t->slots, &p);
+	planned = false;
+	t->version = version;
+	t->generation = t->generation + 1;
+	table_unlock(t);
+	rd_forget_all(undo, n);
+	rc = 0;
+	goto out;
+unlock:
+	if (applied)
+		rd_undo_all(t->cfg, undo, n);
+	table_unlock(t);
+	goto out;
+nomem:
+	snprintf(err, errlen, "DELTA: out of memory");
+	rc = -ENOMEM;
+out:
+	if (planned)
+		slots_plan_free(&p);
+	for (uint32_t k = 0; tc != NULL && k < n_tc; k++)
+		free(tc[k].patterns);
+	free(tc);
+	free(rc_v);
+	free(pats);
+	free(view.subs);
+	return rc;
+}
+
+int table_fold(struct table *t)
+{
+	/* the state in force is only freed by this thread: safe to read here */
+	struct router_state *rs = router_state_fold(lcore_map_router(t->map));
+
+	if (rs == NULL)
+		return errno != 0 ? -errno : 0;
+	/* the same rules: the same generation, no locate cache goes stale */
+	lcore_map_publish(t->map, rs);
+	return 1;
 }
 
 void table_lock(struct table *t)

@@ -61,6 +61,29 @@ struct table_apply_result {
 int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, bool dry_run,
 		struct table_apply_result *res, char *err, size_t errlen);
 
+struct rd_op;
+
+/*
+ * Change the table in force by `n` operations (common/routing_delta.h), making it
+ * version `version` (docs/control.md, "Changes as deltas"): refused with -ESTALE unless
+ * the table in force is `base`. Builds only what the change touches (router_state_change:
+ * the matcher pieces of the touched feeds, the decisions of the symbols it can affect);
+ * subscribers keep their slots as table_apply would number them. All or nothing: on
+ * error, or for a dry run, the table in force is as it was. 0, or -errno with one line
+ * in `err`.
+ */
+int table_apply_delta(struct table *t, const struct rd_op *ops, uint32_t n, uint64_t base,
+		      uint64_t version, bool dry_run, struct table_apply_result *res, char *err,
+		      size_t errlen);
+
+/*
+ * Swap in the background recompiles that finished (router_state_fold): the same rules,
+ * the same generation, so no locate cache goes stale. 1 when one was published, 0 when
+ * none had finished, -errno when the new state could not be built (the one in force
+ * stays; the next call tries again).
+ */
+int table_fold(struct table *t);
+
 /* --- read API --- */
 void table_lock(struct table *t);
 void table_unlock(struct table *t);
