@@ -1,0 +1,104 @@
+#!/bin/bash
+# The compile cache and a restart in the middle of a background recompile (issue 14):
+# aster-dataplane live on af_packet with --compile-cache, a table with a few hundred
+# regexes applied, then a DELTA adding a regex (compiled alone, its shard recompiled in
+# the background) and the dataplane killed with SIGKILL while that recompile runs. Three
+# cache files are then damaged — one truncated, one with a byte flipped, one replaced by
+# the file of another expression set — and the dataplane started again on the same
+# cache: it must ignore and count exactly those three (one line each), compile their
+# shards, load the rest, and route the table in force message by message (the
+# independent checker). The peer is tests/tools/ctl_client.py, as aster-control would be.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/netns.sh"
+
+gen feed --messages 20000 --symbols 300 --subscribers 6 --loss-a 0.01 --loss-b 0.01 --seed 14
+mergecap -F pcap -w "$W/ab.pcap" "$W/feed/a.pcap" "$W/feed/b.pcap"
+mkdir -p "$W/versions" "$W/cache" "$W/other"
+# v1: the generated table with 400 distinct regexes spread over its subscribers (every
+# shard holds some), v2: one more; other.yaml: a table of other regexes (its cache files
+# are the "foreign" ones)
+/usr/bin/python3 - "$W" <<'PY' || fail "tables"
+import json, sys, yaml
+w = sys.argv[1]
+cfg = yaml.safe_load(open(f"{w}/feed/routing.yaml"))
+subs = cfg["subscribers"]
+for i in range(400):
+    a, b, c = chr(65 + i % 26), chr(65 + i // 26 % 26), i % 10
+    subs[i % len(subs)]["symbols"].append(f"^{a}[{b}-Z]{{1,2}}[0-{c}]?$")
+yaml.safe_dump(cfg, open(f"{w}/versions/v1.yaml", "w"), default_flow_style=None, width=1 << 20)
+subs[1]["symbols"].append("^[QX][A-Z]{2}$")
+yaml.safe_dump(cfg, open(f"{w}/versions/v2.yaml", "w"), default_flow_style=None, width=1 << 20)
+json.dump([{"kind": "pattern+", "sub": subs[1]["name"], "pattern": "^[QX][A-Z]{2}$"}],
+          open(f"{w}/delta.json", "w"))
+for s in subs:
+    s["symbols"] = [p.replace("$", "X?$") if "[" in p else p for p in s["symbols"]]
+yaml.safe_dump(cfg, open(f"{w}/other.yaml", "w"), default_flow_style=None, width=1 << 20)
+PY
+
+status() { "${CTL[@]}" "$W/dp.sock" status --out "$W/$1.json" >/dev/null || fail "status $1"; }
+field() { /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$W/$1.json" "$2"; }
+
+netns_up
+# the other expression set's files, in a cache of their own
+dataplane_start --compile-cache "$W/other"
+"${CTL[@]}" "$W/dp.sock" apply 1 "$W/other.yaml" >/dev/null || fail "apply other"
+dataplane_stop
+dataplane_start --compile-cache "$W/cache"
+"${CTL[@]}" "$W/dp.sock" apply 1 "$W/versions/v1.yaml" >/dev/null || fail "apply v1"
+status s1
+[ "$(field s1 'r["compile_cache"]["stores"]')" -ge 16 ] || fail "v1 did not fill the cache: $(field s1 'r["compile_cache"]')"
+
+# The DELTA, then SIGKILL while its shard recompiles in the background.
+"${CTL[@]}" "$W/dp.sock" delta 1 2 "$W/delta.json" >"$W/delta.out" || fail "delta: $(cat "$W/delta.out")"
+status s2
+pending=$(field s2 'r["compile_cache"]["recompiles_pending"]')
+kill -KILL "$DP_PID"
+wait "$DP_PID" 2>/dev/null || true
+DP_PID=""
+rm -f "$W/dp.sock"
+echo "killed with $pending background recompile(s) pending"
+
+# Damage three files of the cache: truncated, a byte flipped, another set's file.
+/usr/bin/python3 - "$W/cache" "$W/other" <<'PY' || fail "damaging the cache"
+import glob, os, sys
+files = sorted(glob.glob(f"{sys.argv[1]}/*.hsdb"))
+other = sorted(glob.glob(f"{sys.argv[2]}/*.hsdb"))
+assert len(files) >= 3 and other, (files, other)
+os.truncate(files[0], os.path.getsize(files[0]) // 2)
+with open(files[1], "r+b") as f:
+    f.seek(os.path.getsize(files[1]) - 77)
+    b = f.read(1)
+    f.seek(-1, 1)
+    f.write(bytes([b[0] ^ 0x20]))
+os.replace(other[0], files[2])
+PY
+
+# Back, and pushed the table in force (v2) as aster-control would.
+dataplane_start --compile-cache "$W/cache"
+"${CTL[@]}" "$W/dp.sock" apply 2 "$W/versions/v2.yaml" >/dev/null || fail "apply v2 after the restart"
+status s3
+[ "$(field s3 'r["compile_cache"]["hits"]')" -ge 10 ] || fail "the restart did not load its shards: $(field s3 'r["compile_cache"]')"
+
+# Routing by v2, exactly.
+capture_start "$W/out.pcap"
+send_feed 2000 "$W/ab.pcap"
+sleep 1
+"${CTL[@]}" "$W/dp.sock" status --out "$W/status.json" >/dev/null || fail "status"
+capture_stop
+mv "$W/versions/v1.yaml" "$W/v1.yaml"
+/usr/bin/python3 "$ROOT/tests/tools/live_check.py" --versions "$W/versions" \
+	--feed "$W/feed/a.pcap" --feed "$W/feed/b.pcap" --out-pcap "$W/out.pcap" \
+	--status "$W/status.json" >"$W/check.log" 2>&1 || fail "$(head -n 3 "$W/check.log" | tr '\n' ' ')"
+cat "$W/check.log"
+
+# v1 again: between the two tables every shard of v1 was read, so each damaged file
+# was found bad exactly once, said in one line, and replaced by a good one.
+"${CTL[@]}" "$W/dp.sock" apply 3 "$W/v1.yaml" >/dev/null || fail "apply v1 as v3"
+status s4
+bad=$(field s4 'r["compile_cache"]["bad"]')
+[ "$bad" = 3 ] || fail "compile cache: $bad bad files counted, want 3: $(field s4 'r["compile_cache"]')"
+n_lines=$(grep -c "compile cache: .*; ignored, compiling instead" "$W/dataplane.log" || true)
+[ "$n_lines" = 3 ] || fail "$n_lines log lines for the bad files, want 3: $(grep "compile cache" "$W/dataplane.log")"
+grep "compile cache" "$W/dataplane.log"
+echo "PASS $TEST_NAME"
