@@ -572,7 +572,27 @@ static int change_feed(struct router_state *rs, uint32_t f, const struct router_
 			n_probe_del++;
 		}
 	}
-	nm = matcher_change(fr->matcher, add, n_add, del, n_del, hs_err, sizeof(hs_err), &bad);
+	/*
+	 * Leavers first, in a version of their own: a joiner may take a leaver's index, and
+	 * a pair it adds must not be cancelled by the same pair the leaver removes.
+	 */
+	if (n_del > n_probe_del) {
+		struct matcher *gone = matcher_change(
+		    fr->matcher, NULL, 0, del, n_del - n_probe_del, hs_err, sizeof(hs_err), &bad);
+
+		if (gone == NULL) {
+			rc = -errno;
+			snprintf(err, errlen, "feed \"%s\": %s", fr->name,
+				 hs_err[0] ? hs_err : strerror(errno));
+			goto fail;
+		}
+		nm = matcher_change(gone, add, n_add, del + (n_del - n_probe_del), n_probe_del,
+				    hs_err, sizeof(hs_err), &bad);
+		matcher_free(gone);
+	} else {
+		nm = matcher_change(fr->matcher, add, n_add, del, n_del, hs_err, sizeof(hs_err),
+				    &bad);
+	}
 	if (nm == NULL) {
 		rc = -errno;
 		if (bad < n_add)
@@ -708,6 +728,100 @@ fail:
 	router_state_free(rs);
 	errno = -rc;
 	return NULL;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The patterns in `a` and not in `b` (as sets), into `out` (room for n_a). Sorts copies
+ * of both pointer arrays. Returns how many, or -ENOMEM.
+ */
+static int set_minus(char *const *a, uint32_t n_a, char *const *b, uint32_t n_b, const char **out)
+{
+	char **x = malloc((n_a ? n_a : 1) * sizeof(*x)), **y = malloc((n_b ? n_b : 1) * sizeof(*y));
+	uint32_t i = 0, j = 0;
+	int n = 0;
+
+	if (x == NULL || y == NULL) {
+		free(x);
+		free(y);
+		return -ENOMEM;
+	}
+	memcpy(x, a, n_a * sizeof(*x));
+	memcpy(y, b, n_b * sizeof(*y));
+	qsort(x, n_a, sizeof(*x), cmp_strp);
+	qsort(y, n_b, sizeof(*y), cmp_strp);
+	while (i < n_a) {
+		int c = j < n_b ? strcmp(x[i], y[j]) : -1;
+
+		if (c < 0) {
+			if (n == 0 || strcmp(out[n - 1], x[i]) != 0)
+				out[n++] = x[i];
+			i++;
+		} else if (c == 0) {
+			i++;
+		} else {
+			j++;
+		}
+	}
+	free(x);
+	free(y);
+	return n;
+}
+
+int router_sub_diff(const struct rc_subscriber *before, char *const *before_patterns,
+		    uint32_t n_before, uint32_t old_sub, uint32_t old_feed,
+		    const struct rc_subscriber *after, uint32_t new_sub, uint32_t new_feed,
+		    struct router_sub_change *out, const char **pats)
+{
+	bool moved =
+	    before != NULL && after != NULL && (old_sub != new_sub || old_feed != new_feed);
+	struct router_sub_change *c;
+	int n = 0, m;
+
+	if (before != NULL && (after == NULL || moved)) {
+		c = &out[n++];
+		*c = (struct router_sub_change){.feed = old_feed,
+						.sub = old_sub,
+						.name = before->name,
+						.op = ROUTER_SUB_REMOVE,
+						.n_del = n_before,
+						.del = pats};
+		memcpy(pats, before_patterns, n_before * sizeof(*pats));
+		pats += n_before;
+	}
+	if (after == NULL)
+		return n;
+	c = &out[n++];
+	*c = (struct router_sub_change){.feed = new_feed,
+					.sub = new_sub,
+					.name = after->name,
+					.op = before == NULL || moved ? ROUTER_SUB_ADD
+								      : ROUTER_SUB_KEEP,
+					.set_types = true,
+					.all_types = after->all_types,
+					.add = pats};
+	memcpy(c->types, after->types, sizeof(c->types));
+	if (c->op == ROUTER_SUB_ADD) {
+		memcpy(pats, after->symbols, after->n_symbols * sizeof(*pats));
+		c->n_add = after->n_symbols;
+		return n;
+	}
+	/* the same stream: the patterns it gained and those it lost, as sets */
+	m = set_minus(after->symbols, after->n_symbols, before_patterns, n_before, pats);
+	if (m < 0)
+		return m;
+	c->n_add = (uint32_t)m;
+	pats += m;
+	c->del = pats;
+	m = set_minus(before_patterns, n_before, after->symbols, after->n_symbols, pats);
+	if (m < 0)
+		return m;
+	c->n_del = (uint32_t)m;
+	return n;
 }
 
 struct router_state *router_state_fold(const struct router_state *cur)

@@ -186,6 +186,21 @@ struct router_state *router_state_change(const struct router_state *prev,
 					 uint64_t version, char *err, size_t errlen);
 
 /*
+ * One subscriber before and after a change to the table, as router_state_change needs
+ * it: `before` NULL when it joins, `after` NULL when it leaves; `old_sub`/`new_sub` its
+ * numbers (slots) before and after, `old_feed`/`new_feed` its feed indices. A subscriber
+ * whose number or feed changes leaves and joins (two changes); otherwise one change with
+ * its types and the patterns it gained and lost, as sets (a pattern written twice counts
+ * once). `out` has room for two; the pattern lists point into `before`/`after` strings
+ * and `pats`, which needs room for 2 * (patterns before + patterns after). Returns the
+ * number of changes written, or -ENOMEM.
+ */
+int router_sub_diff(const struct rc_subscriber *before, char *const *before_patterns,
+		    uint32_t n_before, uint32_t old_sub, uint32_t old_feed,
+		    const struct rc_subscriber *after, uint32_t new_sub, uint32_t new_feed,
+		    struct router_sub_change *out, const char **pats);
+
+/*
  * When a background recompile of one of `cur`'s matchers finished, the same rules with
  * it swapped in (same decisions, same generations: locate caches stay valid); NULL when
  * none finished or on failure (errno set; `cur` stays in force). Call off the polling

@@ -275,48 +275,6 @@ struct touched {
 	uint32_t n_patterns;
 };
 
-static int cmp_strp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * The patterns in `a` and not in `b` (as sets), into `out` (room for n_a). Sorts copies
- * of both pointer arrays. Returns how many, or -ENOMEM.
- */
-static int set_minus(char *const *a, uint32_t n_a, char *const *b, uint32_t n_b, const char **out)
-{
-	char **x = malloc((n_a ? n_a : 1) * sizeof(*x)), **y = malloc((n_b ? n_b : 1) * sizeof(*y));
-	uint32_t i = 0, j = 0;
-	int n = 0;
-
-	if (x == NULL || y == NULL) {
-		free(x);
-		free(y);
-		return -ENOMEM;
-	}
-	memcpy(x, a, n_a * sizeof(*x));
-	memcpy(y, b, n_b * sizeof(*y));
-	qsort(x, n_a, sizeof(*x), cmp_strp);
-	qsort(y, n_b, sizeof(*y), cmp_strp);
-	while (i < n_a) {
-		int c = j < n_b ? strcmp(x[i], y[j]) : -1;
-
-		if (c < 0) {
-			if (n == 0 || strcmp(out[n - 1], x[i]) != 0)
-				out[n++] = x[i];
-			i++;
-		} else if (c == 0) {
-			i++;
-		} else {
-			j++;
-		}
-	}
-	free(x);
-	free(y);
-	return n;
-}
-
 /*
  * The routing changes of the touched subscribers, numbered by `p` against the table
  * before (`view`, the slots in force). A subscriber whose stream or feed changes leaves
@@ -334,62 +292,24 @@ static int route_changes(const struct table *t, const struct routing_config *vie
 	for (uint32_t k = 0; k < n_tc; k++) {
 		int ai = routing_config_sub_index(cfg, tc[k].name);
 
-		total += tc[k].n_patterns + (ai >= 0 ? cfg->subs[ai].n_symbols : 0);
+		total += 2 * (tc[k].n_patterns + (ai >= 0 ? cfg->subs[ai].n_symbols : 0));
 	}
 	*pats = v = malloc((total ? total : 1) * sizeof(*v));
 	if (v == NULL)
 		return -ENOMEM;
 	for (uint32_t k = 0; k < n_tc; k++) {
 		int bi = tc[k].before, ai = routing_config_sub_index(cfg, tc[k].name);
-		const struct rc_subscriber *a = ai >= 0 ? &cfg->subs[ai] : NULL;
-		uint32_t old_slot = bi >= 0 ? t->slots.sub_slot[bi] : UINT32_MAX;
-		uint32_t new_slot = ai >= 0 ? p->sub_slot[ai] : UINT32_MAX;
-		bool moved = bi >= 0 && a != NULL &&
-			     (old_slot != new_slot || view->subs[bi].feed != a->feed);
-		struct router_sub_change *c;
-		int m;
+		int m = router_sub_diff(
+		    bi >= 0 ? &view->subs[bi] : NULL, tc[k].patterns, tc[k].n_patterns,
+		    bi >= 0 ? t->slots.sub_slot[bi] : UINT32_MAX, bi >= 0 ? view->subs[bi].feed : 0,
+		    ai >= 0 ? &cfg->subs[ai] : NULL, ai >= 0 ? p->sub_slot[ai] : UINT32_MAX,
+		    ai >= 0 ? cfg->subs[ai].feed : 0, out + n, v);
 
-		if (bi >= 0 && (a == NULL || moved)) {
-			c = &out[n++];
-			*c = (struct router_sub_change){.feed = view->subs[bi].feed,
-							.sub = old_slot,
-							.name = tc[k].name,
-							.op = ROUTER_SUB_REMOVE,
-							.n_del = tc[k].n_patterns,
-							.del = v};
-			memcpy(v, tc[k].patterns, tc[k].n_patterns * sizeof(*v));
-			v += tc[k].n_patterns;
-		}
-		if (a == NULL)
-			continue;
-		c = &out[n++];
-		*c = (struct router_sub_change){.feed = a->feed,
-						.sub = new_slot,
-						.name = a->name,
-						.op = bi < 0 || moved ? ROUTER_SUB_ADD
-								      : ROUTER_SUB_KEEP,
-						.set_types = true,
-						.all_types = a->all_types,
-						.add = v};
-		memcpy(c->types, a->types, sizeof(c->types));
-		if (c->op == ROUTER_SUB_ADD) {
-			memcpy(v, a->symbols, a->n_symbols * sizeof(*v));
-			c->n_add = a->n_symbols;
-			v += a->n_symbols;
-			continue;
-		}
-		/* the same stream: the patterns it gained and those it lost, as sets */
-		m = set_minus(a->symbols, a->n_symbols, tc[k].patterns, tc[k].n_patterns, v);
 		if (m < 0)
 			return m;
-		c->n_add = (uint32_t)m;
-		v += m;
-		c->del = v;
-		m = set_minus(tc[k].patterns, tc[k].n_patterns, a->symbols, a->n_symbols, v);
-		if (m < 0)
-			return m;
-		c->n_del = (uint32_t)m;
-		v += m;
+		for (int i = 0; i < m; i++)
+			v += out[n + i].n_add + out[n + i].n_del;
+		n += (uint32_t)m;
 	}
 	*n_out = n;
 	return 0;

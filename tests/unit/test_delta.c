@@ -469,6 +469,22 @@ static void random_types(struct msub *s)
 	}
 }
 
+/* A model subscriber as the rc_subscriber router_sub_diff reads (its strings stay the
+ * pool's). */
+static struct rc_subscriber msub_rc(const struct msub *m)
+{
+	struct rc_subscriber r;
+
+	memset(&r, 0, sizeof(r));
+	snprintf(r.name, RC_NAME_MAX, "s%u", m->id);
+	r.feed = m->feed;
+	r.all_types = m->all_types;
+	memcpy(r.types, m->types, sizeof(r.types));
+	r.n_symbols = m->n_pats;
+	r.symbols = (char **)m->pats;
+	return r;
+}
+
 /* The routing_config of the model (live subscribers in order), ids in `ids`. */
 static struct routing_config *model_cfg(const struct model *md, uint32_t *ids)
 {
@@ -612,6 +628,19 @@ static void compare(struct router_locates **rl, const struct router_state *rs,
 				    unbound || (step + u + t) % 2 == 0, a);
 				who(frl, fresh, f, (uint16_t)(u + 1), universe[u], types[t], true,
 				    b);
+				if (memcmp(a, b, sizeof(a)) != 0 && getenv("ASTER_DELTA_TRACE")) {
+					uint64_t mb[4] = {0};
+
+					matcher_match(rs->feeds[f].matcher, MATCHER_SCRATCH_BUILDER,
+						      universe[u], (uint32_t)strlen(universe[u]),
+						      mb);
+					fprintf(stderr,
+						"matcher says %lx:%lx (local indices); subs:",
+						(unsigned long)mb[1], (unsigned long)mb[0]);
+					for (uint32_t i = 0; i < rs->feeds[f].n_subs; i++)
+						fprintf(stderr, " %u", rs->feeds[f].subs[i]);
+					fprintf(stderr, "\n");
+				}
 				if (memcmp(a, b, sizeof(a)) != 0)
 					cr_assert_fail(
 					    "seed %lu step %u (%s): feed %u symbol \"%s\" type %c: "
@@ -695,6 +724,11 @@ static const char *random_change(struct model *md, struct router_sub_change *c, 
 		c->all_types = s->all_types;
 		memcpy(c->types, s->types, sizeof(c->types));
 		return "update subscriber types";
+	}
+	if (kind < 31 && live_in_feed(md, 1 - s->feed) < 70) {
+		/* a subscriber moves to the other feed: it leaves one and joins the other */
+		s->feed = 1 - s->feed;
+		return "move subscriber to the other feed";
 	}
 	if (kind < 36) {
 		/* a subscriber's patterns replaced: several added and removed at once */
@@ -789,12 +823,66 @@ Test(delta, differential_random_changes, .timeout = 240)
 	}
 	router_publish(&slot, scratch_state(md), NULL);
 	for (uint32_t step = 0; step < steps; step++) {
-		struct router_sub_change c;
-		const char *add[MAX_PATS], *del[MAX_PATS];
-		const char *what = random_change(md, &c, add, del);
+		struct router_sub_change c, batch[2 * 4];
+		const char *add[MAX_PATS], *del[MAX_PATS], *pats[2 * 4 * 2 * MAX_PATS];
+		uint32_t k = rnd(10) < 6 ? 1 : 2 + rnd(3), n_batch = 0, n_pats = 0;
+		uint32_t touched[4], n_touched = 0;
+		struct model *before = malloc(sizeof(*before));
+		const char *what = NULL;
 		struct router_state *next, *fresh;
 
-		next = router_state_change(slot, &c, 1, step + 2, err, sizeof(err));
+		cr_assert_not_null(before);
+		*before = *md;
+		/* k changes of the model, applied to the state as one (as a DELTA of several
+		 * operations is): one change per subscriber touched, from before and after */
+		for (uint32_t i = 0; i < k; i++) {
+			what = random_change(md, &c, add, del);
+			bool seen = false;
+
+			for (uint32_t j = 0; j < n_touched; j++)
+				seen = seen || touched[j] == c.sub;
+			if (!seen)
+				touched[n_touched++] = c.sub;
+		}
+		if (k > 1)
+			what = "several changes at once";
+		for (uint32_t j = 0; j < n_touched; j++) {
+			const struct msub *b = NULL, *a = NULL;
+			struct rc_subscriber rb, ra;
+			int m;
+
+			for (uint32_t i = 0; i < before->n; i++)
+				if (before->s[i].live && before->s[i].id == touched[j])
+					b = &before->s[i];
+			for (uint32_t i = 0; i < md->n; i++)
+				if (md->s[i].live && md->s[i].id == touched[j])
+					a = &md->s[i];
+			if (b != NULL)
+				rb = msub_rc(b);
+			if (a != NULL)
+				ra = msub_rc(a);
+			m = router_sub_diff(b ? &rb : NULL, b ? rb.symbols : NULL,
+					    b ? b->n_pats : 0, touched[j], b ? b->feed : 0,
+					    a ? &ra : NULL, touched[j], a ? a->feed : 0,
+					    batch + n_batch, pats + n_pats);
+			cr_assert_geq(m, 0);
+			for (int i = 0; i < m; i++)
+				n_pats += batch[n_batch + i].n_add + batch[n_batch + i].n_del;
+			n_batch += (uint32_t)m;
+		}
+		free(before);
+		if (getenv("ASTER_DELTA_TRACE") != NULL)
+			for (uint32_t i = 0; i < n_batch; i++) {
+				fprintf(stderr, "step %u %s: op %d feed %u sub %u types %d", step,
+					what, batch[i].op, batch[i].feed, batch[i].sub,
+					batch[i].all_types);
+				for (uint32_t j = 0; j < batch[i].n_add; j++)
+					fprintf(stderr, " +%s", batch[i].add[j]);
+				for (uint32_t j = 0; j < batch[i].n_del; j++)
+					fprintf(stderr, " -%s", batch[i].del[j]);
+				fprintf(stderr, "\n");
+			}
+		next = router_state_change(slot, batch, n_batch, step + 2, err, sizeof(err));
 		if (next == NULL)
 			cr_assert_fail("seed %lu step %u (%s): %s", (unsigned long)seed, step, what,
 				       err);
