@@ -98,6 +98,34 @@ static json_t *latency_json(const struct lcore_map *m)
 	return o;
 }
 
+/*
+ * The merged histogram as [[upper_ns, count], ...], every bucket from the first used to
+ * the last used (empty ones too, so that a chart shows the shape): the console draws it
+ * (docs/console.md). Bounds are rounded like the summary's percentiles, so a percentile
+ * falls in the first bucket whose bound is not below it.
+ */
+static json_t *latency_histogram_json(const struct lcore_map *m)
+{
+	double ns = 1e9 / (double)rte_get_tsc_hz();
+	struct latency_hist acc;
+	json_t *a = json_array();
+	uint32_t lo = LATENCY_BUCKETS, hi = 0;
+
+	memset(&acc, 0, sizeof(acc));
+	lcore_map_latency(m, &acc);
+	for (uint32_t b = 0; b < LATENCY_BUCKETS; b++) {
+		if (acc.bucket[b] != 0) {
+			lo = b < lo ? b : lo;
+			hi = b;
+		}
+	}
+	for (uint32_t b = lo; a != NULL && b <= hi && lo < LATENCY_BUCKETS; b++)
+		json_array_append_new(
+		    a, json_pack("[I, I]", (json_int_t)((double)latency_bucket_max(b) * ns + 0.5),
+				 (json_int_t)acc.bucket[b]));
+	return a;
+}
+
 json_t *report_json(const struct table *t, const struct lcore_map *m)
 {
 	json_t *root = json_object();
@@ -108,7 +136,8 @@ json_t *report_json(const struct table *t, const struct lcore_map *m)
 	    json_object_set_new(root, "subscribers", counters_json(t, false)) != 0 ||
 	    json_object_set_new(root, "drops", drops_json(t)) != 0 ||
 	    json_object_set_new(root, "lcores", lcores_json(m)) != 0 ||
-	    json_object_set_new(root, "latency", latency_json(m)) != 0) {
+	    json_object_set_new(root, "latency", latency_json(m)) != 0 ||
+	    json_object_set_new(root, "latency_histogram", latency_histogram_json(m)) != 0) {
 		json_decref(root);
 		return NULL;
 	}
