@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * asterctl: the operator CLI, a thin client of aster-control (issue 3 §2). Each command
- * is one JSON request over the asterctl socket and one JSON reply (server.h); this file
- * only builds the request and prints the reply, as human tables or, with -o json, as
- * JSON. Every error is one line on stderr and a non-zero exit (docs/conventions.md §2).
+ * is one JSON request and one JSON reply (server.h), over the asterctl socket on the
+ * appliance, or with --server over the HTTPS API of a remote one (api.h, mutual TLS:
+ * the same request and reply, so the same output and exit status). This file only
+ * builds the request and prints the reply, as human tables or, with -o json, as JSON.
+ * Every error is one line on stderr and a non-zero exit (docs/conventions.md §2).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -17,11 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
+#include "api.h"
 #include "ctl_proto.h"
 
 #define DEFAULT_SOCKET "/run/aster/asterctl.sock"
+
+/* Where requests go: the local socket, or a remote aster-control's HTTPS API. */
+struct target {
+	const char *sock;
+	const char *server; /* https://HOST:PORT, or NULL for the socket */
+	const char *cert, *key, *cacert;
+};
 
 /* Exit statuses: `health` maps the state onto 0/1/2; 3 when it could not be asked. */
 enum {
@@ -35,19 +46,24 @@ static const char *cmd_name = "";
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: asterctl [--socket PATH] COMMAND [ARGS]\n"
-		"  apply -f ROUTING.yaml [--dry-run]\n"
-		"  add-subscriber NAME --feed F --port P --dst-mac M --dst-ip I --dst-port N\n"
-		"                 --session S --symbols 'PAT,PAT' [--types T] [--max-payload N]\n"
-		"  remove-subscriber NAME\n"
-		"  add-pattern SUBSCRIBER PATTERN\n"
-		"  remove-pattern SUBSCRIBER PATTERN\n"
-		"  get feeds|subscribers [-o json]\n"
-		"  stats [-o json]\n"
-		"  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
-		"  status [-o json]\n"
-		"The socket defaults to $ASTERCTL_SOCKET, else " DEFAULT_SOCKET ".\n");
+	fprintf(
+	    f,
+	    "usage: asterctl [--socket PATH | --server https://HOST:PORT --cert FILE --key FILE\n"
+	    "                [--cacert FILE]] COMMAND [ARGS]\n"
+	    "  apply -f ROUTING.yaml [--dry-run]\n"
+	    "  add-subscriber NAME --feed F --port P --dst-mac M --dst-ip I --dst-port N\n"
+	    "                 --session S --symbols 'PAT,PAT' [--types T] [--max-payload N]\n"
+	    "  remove-subscriber NAME\n"
+	    "  add-pattern SUBSCRIBER PATTERN\n"
+	    "  remove-pattern SUBSCRIBER PATTERN\n"
+	    "  get feeds|subscribers [-o json]\n"
+	    "  stats [-o json]\n"
+	    "  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
+	    "  status [-o json]\n"
+	    "The socket defaults to $ASTERCTL_SOCKET, else " DEFAULT_SOCKET ".\n"
+	    "--server drives a remote aster-control over its HTTPS API with a client\n"
+	    "certificate; defaults: $ASTERCTL_SERVER, $ASTERCTL_CERT, $ASTERCTL_KEY,\n"
+	    "$ASTERCTL_CACERT (else the system's CAs).\n");
 }
 
 static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -74,10 +90,108 @@ static double mono_ms(void)
 
 /* ------------------------------------------------------------------ transport */
 
+/* A reply that is not "ok": its one line, then exit with `fail_code`. */
+static json_t *checked(json_t *reply, int fail_code)
+{
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		const char *e = json_string_value(json_object_get(reply, "error"));
+
+		/* The server's message already names the command and the object. */
+		fprintf(stderr, "asterctl: %s\n", e != NULL ? e : "request failed");
+		json_decref(reply);
+		exit(fail_code);
+	}
+	return reply;
+}
+
+struct buffer {
+	char *p;
+	size_t len;
+};
+
+static size_t take(char *data, size_t size, size_t n, void *arg)
+{
+	struct buffer *b = arg;
+	char *p = realloc(b->p, b->len + size * n + 1);
+
+	if (p == NULL)
+		return 0;
+	memcpy(p + b->len, data, size * n);
+	b->p = p;
+	b->len += size * n;
+	b->p[b->len] = '\0';
+	return size * n;
+}
+
+/* The request over the HTTPS API: the endpoint api.h names for it, the same reply. */
+static json_t *call_https(const struct target *t, json_t *req, int fail_code)
+{
+	const struct api_endpoint *e = api_for_request(req);
+	char url[1024], curl_err[CURL_ERROR_SIZE] = "";
+	struct curl_slist *headers = NULL;
+	struct buffer b = {NULL, 0};
+	char *body = NULL;
+	json_error_t jerr;
+	json_t *reply;
+	long code = 0;
+	CURLcode rc;
+	CURL *c;
+
+	if (e == NULL)
+		die(EXIT_ERR, "no API endpoint for this command");
+	snprintf(url, sizeof(url), "%s%s%s", t->server, API_PREFIX, e->path);
+	if (strcmp(e->method, "POST") == 0) {
+		json_t *o = api_body(e, req);
+
+		body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		json_decref(o);
+		if (body == NULL)
+			die(EXIT_ERR, "out of memory");
+	}
+	json_decref(req);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 || (c = curl_easy_init()) == NULL)
+		die(EXIT_ERR, "cannot initialise libcurl");
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, curl_err);
+	curl_easy_setopt(c, CURLOPT_SSLCERT, t->cert);
+	curl_easy_setopt(c, CURLOPT_SSLKEY, t->key);
+	if (t->cacert != NULL)
+		curl_easy_setopt(c, CURLOPT_CAINFO, t->cacert);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, take);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	if (body != NULL) {
+		headers = curl_slist_append(headers, "Content-Type: application/json");
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+	}
+	rc = curl_easy_perform(c);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(c);
+	curl_global_cleanup();
+	free(body);
+	if (rc != CURLE_OK) {
+		free(b.p);
+		die(fail_code, "cannot reach aster-control at %s: %s", t->server,
+		    curl_err[0] != '\0' ? curl_err : curl_easy_strerror(rc));
+	}
+	reply = b.p != NULL ? json_loadb(b.p, b.len, 0, &jerr) : NULL;
+	free(b.p);
+	if (!json_is_object(reply))
+		die(fail_code, "aster-control at %s answered HTTP %ld without a JSON reply",
+		    t->server, code);
+	return checked(reply, fail_code);
+}
+
 /* Send one request (its reference is taken), return its reply (exits on failure with
  * `fail_code`). */
-static json_t *call(const char *sock, json_t *req, int fail_code)
+static json_t *call(const struct target *t, json_t *req, int fail_code)
 {
+	const char *sock = t->sock;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	size_t len = 0, cap = 0;
 	char *text, *buf = NULL;
@@ -85,6 +199,8 @@ static json_t *call(const char *sock, json_t *req, int fail_code)
 	json_t *reply;
 	int fd, rc;
 
+	if (t->server != NULL)
+		return call_https(t, req, fail_code);
 	if (strlen(sock) >= sizeof(sa.sun_path))
 		die(EXIT_USAGE, "socket path too long: %s", sock);
 	strcpy(sa.sun_path, sock);
@@ -129,15 +245,7 @@ static json_t *call(const char *sock, json_t *req, int fail_code)
 	free(buf);
 	if (!json_is_object(reply))
 		die(fail_code, "aster-control sent an invalid reply: %s", jerr.text);
-	if (!json_is_true(json_object_get(reply, "ok"))) {
-		const char *e = json_string_value(json_object_get(reply, "error"));
-
-		/* The server's message already names the command and the object. */
-		fprintf(stderr, "asterctl: %s\n", e != NULL ? e : "request failed");
-		json_decref(reply);
-		exit(fail_code);
-	}
-	return reply;
+	return checked(reply, fail_code);
 }
 
 static void print_json(json_t *reply)
@@ -310,10 +418,10 @@ static int print_change(json_t *r, double elapsed_ms)
 	return EXIT_OK;
 }
 
-static int change(const char *sock, json_t *req, bool json)
+static int change(const struct target *tg, json_t *req, bool json)
 {
 	double t0 = mono_ms();
-	json_t *r = call(sock, req, EXIT_ERR);
+	json_t *r = call(tg, req, EXIT_ERR);
 	double elapsed = mono_ms() - t0;
 	int rc;
 
@@ -328,7 +436,7 @@ static int change(const char *sock, json_t *req, bool json)
 	return rc;
 }
 
-static int cmd_apply(const char *sock, int argc, char **argv)
+static int cmd_apply(const struct target *tg, int argc, char **argv)
 {
 	const char *file = NULL;
 	bool dry = false, json = false;
@@ -354,7 +462,7 @@ static int cmd_apply(const char *sock, int argc, char **argv)
 	free(text);
 	if (req == NULL)
 		die(EXIT_ERR, "%s: not valid UTF-8 text", file);
-	return change(sock, req, json);
+	return change(tg, req, json);
 }
 
 /* Split --symbols on commas outside (), [] and {} (so "^A{2,3}" stays one pattern). */
@@ -397,7 +505,7 @@ static long parse_long(const char *opt, const char *v)
 	return n;
 }
 
-static int cmd_add_subscriber(const char *sock, int argc, char **argv)
+static int cmd_add_subscriber(const struct target *tg, int argc, char **argv)
 {
 	const char *feed = NULL, *port = NULL, *mac = NULL, *ip = NULL, *dport = NULL;
 	const char *session = NULL, *symbols = NULL, *types = NULL, *maxpl = NULL;
@@ -449,10 +557,10 @@ static int cmd_add_subscriber(const char *sock, int argc, char **argv)
 		json_object_set_new(sub, "max_payload",
 				    json_integer(parse_long("--max-payload", maxpl)));
 	req = json_pack("{s:s, s:o}", "cmd", "add-subscriber", "subscriber", sub);
-	return change(sock, req, json);
+	return change(tg, req, json);
 }
 
-static int cmd_simple_change(const char *sock, int argc, char **argv)
+static int cmd_simple_change(const struct target *tg, int argc, char **argv)
 {
 	bool pattern = strstr(argv[0], "pattern") != NULL;
 	int need = pattern ? 3 : 2;
@@ -474,7 +582,7 @@ static int cmd_simple_change(const char *sock, int argc, char **argv)
 		req = json_pack("{s:s, s:s}", "cmd", argv[0], "name", argv[1]);
 	if (req == NULL)
 		die(EXIT_USAGE, "arguments are not valid UTF-8");
-	return change(sock, req, json);
+	return change(tg, req, json);
 }
 
 static void print_feeds(json_t *r)
@@ -539,7 +647,7 @@ static void print_subscribers(json_t *r)
 	print_table(&t);
 }
 
-static int cmd_get(const char *sock, int argc, char **argv)
+static int cmd_get(const struct target *tg, int argc, char **argv)
 {
 	bool json;
 	json_t *r;
@@ -547,7 +655,7 @@ static int cmd_get(const char *sock, int argc, char **argv)
 	if (argc < 2 || (strcmp(argv[1], "feeds") != 0 && strcmp(argv[1], "subscribers") != 0))
 		die(EXIT_USAGE, "say what: feeds or subscribers");
 	json = parse_output(argc, argv, 2);
-	r = call(sock, json_pack("{s:s, s:s}", "cmd", "get", "what", argv[1]), EXIT_ERR);
+	r = call(tg, json_pack("{s:s, s:s}", "cmd", "get", "what", argv[1]), EXIT_ERR);
 	if (json)
 		print_json(r);
 	else if (strcmp(argv[1], "feeds") == 0)
@@ -558,12 +666,12 @@ static int cmd_get(const char *sock, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int cmd_stats(const char *sock, int argc, char **argv)
+static int cmd_stats(const struct target *tg, int argc, char **argv)
 {
 	static const char *const feed_cols[] = {"packets",	"messages",  "duplicates", "gaps",
 						"gap_messages", "malformed", NULL};
 	bool json = parse_output(argc, argv, 1);
-	json_t *r = call(sock, json_pack("{s:s}", "cmd", "stats"), EXIT_ERR);
+	json_t *r = call(tg, json_pack("{s:s}", "cmd", "stats"), EXIT_ERR);
 	json_t *st = json_object_get(r, "stats"), *v;
 	struct table t = {.n_cols = 7};
 	const char *name;
@@ -600,10 +708,10 @@ static int cmd_stats(const char *sock, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static int cmd_health(const char *sock, int argc, char **argv)
+static int cmd_health(const struct target *tg, int argc, char **argv)
 {
 	bool json = parse_output(argc, argv, 1);
-	json_t *r = call(sock, json_pack("{s:s}", "cmd", "health"), EXIT_HEALTH_UNKNOWN), *reason;
+	json_t *r = call(tg, json_pack("{s:s}", "cmd", "health"), EXIT_HEALTH_UNKNOWN), *reason;
 	const char *state = json_string_value(json_object_get(r, "state"));
 	int rc = EXIT_HEALTH_UNKNOWN;
 	size_t i;
@@ -628,10 +736,10 @@ static int cmd_health(const char *sock, int argc, char **argv)
 	return rc;
 }
 
-static int cmd_status(const char *sock, int argc, char **argv)
+static int cmd_status(const struct target *tg, int argc, char **argv)
 {
 	bool json = parse_output(argc, argv, 1);
-	json_t *r = call(sock, json_pack("{s:s}", "cmd", "status"), EXIT_ERR);
+	json_t *r = call(tg, json_pack("{s:s}", "cmd", "status"), EXIT_ERR);
 	json_t *dp = json_object_get(r, "dataplane");
 
 	if (json) {
@@ -654,11 +762,19 @@ static int cmd_status(const char *sock, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* An option's value, else the environment's, else NULL. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
 		const char *name;
-		int (*fn)(const char *sock, int argc, char **argv);
+		int (*fn)(const struct target *t, int argc, char **argv);
 	} cmds[] = {
 	    {"apply", cmd_apply},
 	    {"add-subscriber", cmd_add_subscriber},
@@ -670,21 +786,48 @@ int main(int argc, char **argv)
 	    {"health", cmd_health},
 	    {"status", cmd_status},
 	};
-	const char *sock = getenv("ASTERCTL_SOCKET");
+	struct target t = {
+	    .sock = env("ASTERCTL_SOCKET"),
+	    .server = env("ASTERCTL_SERVER"),
+	    .cert = env("ASTERCTL_CERT"),
+	    .key = env("ASTERCTL_KEY"),
+	    .cacert = env("ASTERCTL_CACERT"),
+	};
+	bool socket_given = false;
 	int i = 1;
 
-	if (sock == NULL || sock[0] == '\0')
-		sock = DEFAULT_SOCKET;
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "-s") == 0) {
-			sock = opt_value(argc, argv, &i);
-			i++;
+			t.sock = opt_value(argc, argv, &i);
+			socket_given = true;
+		} else if (strcmp(argv[i], "--server") == 0) {
+			t.server = opt_value(argc, argv, &i);
+		} else if (strcmp(argv[i], "--cert") == 0) {
+			t.cert = opt_value(argc, argv, &i);
+		} else if (strcmp(argv[i], "--key") == 0) {
+			t.key = opt_value(argc, argv, &i);
+		} else if (strcmp(argv[i], "--cacert") == 0) {
+			t.cacert = opt_value(argc, argv, &i);
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;
 		} else {
 			die(EXIT_USAGE, "unknown option \"%s\" (see asterctl --help)", argv[i]);
 		}
+		i++;
+	}
+	if (t.sock == NULL)
+		t.sock = DEFAULT_SOCKET;
+	if (t.server != NULL) {
+		if (socket_given)
+			die(EXIT_USAGE, "--socket and --server exclude each other");
+		/* Mutual TLS or nothing: the API refuses a client without a certificate. */
+		if (strncmp(t.server, "https://", 8) != 0)
+			die(EXIT_USAGE, "--server: \"%s\" is not https://HOST:PORT", t.server);
+		if (t.cert == NULL || t.key == NULL)
+			die(EXIT_USAGE, "--server needs --cert and --key (a client certificate)");
+	} else if (t.cert != NULL || t.key != NULL || t.cacert != NULL) {
+		die(EXIT_USAGE, "--cert, --key and --cacert go with --server");
 	}
 	if (i == argc) {
 		usage(stderr);
@@ -693,7 +836,7 @@ int main(int argc, char **argv)
 	for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
 		if (strcmp(argv[i], cmds[c].name) == 0) {
 			cmd_name = cmds[c].name;
-			return cmds[c].fn(sock, argc - i, argv + i);
+			return cmds[c].fn(&t, argc - i, argv + i);
 		}
 	}
 	return die(EXIT_USAGE, "unknown command \"%s\" (see asterctl --help)", argv[i]);

@@ -396,9 +396,10 @@ char *health_metrics(const struct health *h)
 			label(f, s->drops[i].name, HEALTH_NAME);
 			fprintf(f, "\"} %" PRIu64 "\n", s->drops[i].value);
 		}
-		family(f, "aster_lcore_heartbeat", "counter", "Polling loop turns of the lcore");
+		family(f, "aster_lcore_heartbeats_total", "counter",
+		       "Polling loop turns of the lcore");
 		for (uint32_t i = 0; i < s->n_lcores && i < HEALTH_MAX_LCORES; i++)
-			fprintf(f, "aster_lcore_heartbeat{lcore=\"%u\"} %" PRIu64 "\n",
+			fprintf(f, "aster_lcore_heartbeats_total{lcore=\"%u\"} %" PRIu64 "\n",
 				s->lcores[i].lcore_id, s->lcores[i].heartbeat);
 		family(f, "aster_lcore_ring_used", "gauge", "Entries waiting in the lcore's rings");
 		for (uint32_t i = 0; i < s->n_lcores && i < HEALTH_MAX_LCORES; i++)

@@ -5,8 +5,9 @@
  * its health (health.c) and serves that over HTTP (http.c).
  *
  * One event loop, poll(2) over the asterctl socket and its clients, the dataplane link
- * and a signalfd, woken at least every HEALTH_SAMPLE_MS to sample health. The only other
- * thread is libmicrohttpd's, which reads texts this loop renders (http.h).
+ * and a signalfd, woken at least every HEALTH_SAMPLE_MS to sample health. The other
+ * threads are libmicrohttpd's: they serve texts this loop renders, and hand the HTTP
+ * API's requests to this loop through an eventfd (http.h).
  */
 #include "audit.h"
 #include "dplink.h"
@@ -47,23 +48,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* Pretty JSON ending with a newline, as curl users expect. */
-static char *dump_line(json_t *o)
-{
-	char *t = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER), *n;
-	size_t len;
-
-	if (t == NULL)
-		return NULL;
-	len = strlen(t);
-	n = realloc(t, len + 2);
-	if (n == NULL)
-		return t;
-	n[len] = '\n';
-	n[len + 1] = '\0';
-	return n;
-}
-
 static void sample(struct server_ctx *ctx, struct http *http)
 {
 	struct health_inputs in = {
@@ -71,28 +55,22 @@ static void sample(struct server_ctx *ctx, struct http *http)
 	    .store_version = ctx->version,
 	    .dp_version = dplink_dp_version(ctx->link),
 	};
-	json_t *hj, *sj;
-	char *h, *s, *m;
+	json_t *sj;
 
 	health_sample(ctx->health, &in);
 	if (http == NULL)
 		return;
-	hj = health_json(ctx->health);
 	sj = health_status_json(ctx->health);
 	json_object_set_new(sj, "dataplane_link",
 			    json_pack("{s:b, s:s}", "connected", (int)in.dp_connected, "error",
 				      dplink_last_error(ctx->link)));
-	h = dump_line(hj);
-	s = dump_line(sj);
-	m = health_metrics(ctx->health);
-	json_decref(hj);
-	json_decref(sj);
-	http_publish(http, h, health_state(ctx->health) == HEALTH_HEALTHY, s, m);
+	http_publish(http, health_json(ctx->health), health_state(ctx->health) == HEALTH_HEALTHY,
+		     sj, health_metrics(ctx->health));
 }
 
 static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int sfd)
 {
-	struct pollfd fds[SERVER_MAX_CLIENTS + 3];
+	struct pollfd fds[SERVER_MAX_CLIENTS + 4];
 	uint64_t next_sample = 0;
 
 	for (;;) {
@@ -111,7 +89,9 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 		fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		dp_fd = dplink_fd(ctx->link);
 		fds[1] = (struct pollfd){.fd = dp_fd, .events = POLLIN};
-		base = 2;
+		/* Requests of the HTTP API wait for this loop (http.h). */
+		fds[2] = (struct pollfd){.fd = http_fd(http), .events = POLLIN};
+		base = 3;
 		n = server_pollfds(sv, fds + base, SERVER_MAX_CLIENTS + 1);
 		rc = poll(fds, base + n, timeout);
 		if (rc < 0) {
@@ -131,6 +111,8 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 		}
 		if (dp_fd >= 0 && fds[1].revents != 0 && dplink_fd(ctx->link) == dp_fd)
 			dplink_on_readable(ctx->link);
+		if (fds[2].revents & POLLIN)
+			http_run(http, ctx);
 		server_serve(sv, fds + base, n);
 	}
 }
@@ -238,13 +220,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aster-control: asterctl socket: %s\n", err);
 		goto out_sfd;
 	}
-	if (set.http_port != 0) {
-		http = http_start(set.http_bind, set.http_port);
-		if (http == NULL) {
-			fprintf(stderr, "aster-control: http %s:%u: cannot listen\n", set.http_bind,
-				set.http_port);
-			goto out_server;
-		}
+	http = http_start(&set, err, sizeof(err));
+	if (http == NULL) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		goto out_server;
 	}
 	fprintf(stderr, "aster-control: listening on %s\n", set.socket_path);
 	rc = run(&ctx, sv, http, sfd);

@@ -36,6 +36,14 @@ enum {
 	K_BENIGN_DROPS,
 	K_DURABILITY,
 	K_HISTORY_VERSIONS,
+	K_HTTPS_BIND,
+	K_HTTPS_PORT,
+	K_TLS_CERT,
+	K_TLS_KEY,
+	K_TLS_CLIENT_CA,
+	K_READ_CERTS,
+	K_WRITE_CERTS,
+	K_HTTPS_MAX_BODY,
 	K_N
 };
 
@@ -77,10 +85,26 @@ static const struct yaml_doc_key keys[K_N] = {
     /* versions kept in the history; 0 keeps every one */
     [K_HISTORY_VERSIONS] = {"history_versions", YAML_DOC_INT, false, 0, 100000000, 10000, NULL,
 			    NULL},
+    /* The HTTPS API is for operators' desks, so it listens on every address once a port
+     * is given; clients must still present a certificate of tls_client_ca. */
+    [K_HTTPS_BIND] = {"https_bind", YAML_DOC_STR, false, 7, 15, 0, "0.0.0.0", NULL},
+    [K_HTTPS_PORT] = {"https_port", YAML_DOC_INT, false, 0, 65535, 0, NULL, NULL},
+    [K_TLS_CERT] = {"tls_cert", YAML_DOC_STR, false, 1, SETTINGS_PATH_MAX - 1, 0, NULL, NULL},
+    [K_TLS_KEY] = {"tls_key", YAML_DOC_STR, false, 1, SETTINGS_PATH_MAX - 1, 0, NULL, NULL},
+    [K_TLS_CLIENT_CA] = {"tls_client_ca", YAML_DOC_STR, false, 1, SETTINGS_PATH_MAX - 1, 0, NULL,
+			 NULL},
+    [K_READ_CERTS] = {"read_certs", YAML_DOC_SEQ, false, 0, SETTINGS_ACL_MAX, 0, NULL, NULL},
+    [K_WRITE_CERTS] = {"write_certs", YAML_DOC_SEQ, false, 0, SETTINGS_ACL_MAX, 0, NULL, NULL},
+    /* As the asterctl socket's longest request (server.h): an applied file of 100 000+
+     * patterns fits. */
+    [K_HTTPS_MAX_BODY] = {"https_max_body", YAML_DOC_INT, false, 1024, 1u << 30, 64u << 20, NULL,
+			  NULL},
 };
 
 static const struct yaml_doc_key acl_item = {"uid or group", YAML_DOC_STR, true, 1, 64, 0,
 					     NULL,	     NULL};
+static const struct yaml_doc_key cert_item = {
+    "certificate identity", YAML_DOC_STR, true, 1, SETTINGS_CERT_NAME - 1, 0, NULL, NULL};
 static const struct yaml_doc_key benign_item = {"benign_drops", YAML_DOC_STR, true, 1, 31, 0,
 						NULL,		NULL};
 
@@ -165,6 +189,53 @@ static int load_acl(struct yaml_doc *d, yaml_node_t *seq, bool groups, struct se
 	return 0;
 }
 
+static int load_certs(struct yaml_doc *d, yaml_node_t *seq, struct settings_certs *l)
+{
+	for (size_t i = 0; i < yaml_doc_seq_len(seq); i++) {
+		yaml_node_t *it = yaml_doc_seq_item(d, seq, i);
+		int rc = yaml_doc_check(d, it, &cert_item);
+
+		if (rc < 0)
+			return rc;
+		snprintf(l->names[l->n++], SETTINGS_CERT_NAME, "%s", yaml_doc_str(it, &cert_item));
+	}
+	return 0;
+}
+
+/* The HTTPS API's keys: a port needs the three PEM files, and files without a port say
+ * the operator forgot it. */
+static int fill_https(struct settings *s, struct yaml_doc *d, yaml_node_t **v)
+{
+	static const int files[] = {K_TLS_CERT, K_TLS_KEY, K_TLS_CLIENT_CA};
+	char *dst[] = {s->tls_cert, s->tls_key, s->tls_client_ca};
+	struct in_addr a;
+
+	snprintf(s->https_bind, sizeof(s->https_bind), "%s",
+		 yaml_doc_str(v[K_HTTPS_BIND], &keys[K_HTTPS_BIND]));
+	if (inet_pton(AF_INET, s->https_bind, &a) != 1)
+		return yaml_doc_error(d, v[K_HTTPS_BIND], "https_bind",
+				      "\"%s\" is not an IPv4 address", s->https_bind);
+	s->https_port = (uint16_t)yaml_doc_int(v[K_HTTPS_PORT], &keys[K_HTTPS_PORT]);
+	s->https_max_body = (uint32_t)yaml_doc_int(v[K_HTTPS_MAX_BODY], &keys[K_HTTPS_MAX_BODY]);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		int k = files[i];
+
+		if (v[k] != NULL)
+			snprintf(dst[i], SETTINGS_PATH_MAX, "%s", yaml_doc_str(v[k], &keys[k]));
+		else if (s->https_port != 0)
+			return yaml_doc_error(d, v[K_HTTPS_PORT], "https_port",
+					      "the HTTPS API needs %s too", keys[k].name);
+	}
+	for (int k = K_TLS_CERT; s->https_port == 0 && k <= K_WRITE_CERTS; k++)
+		if (v[k] != NULL)
+			return yaml_doc_error(d, v[k], keys[k].name,
+					      "set, but https_port is 0 (the HTTPS API is off)");
+	if (load_certs(d, v[K_READ_CERTS], &s->read_certs) < 0 ||
+	    load_certs(d, v[K_WRITE_CERTS], &s->write_certs) < 0)
+		return -EINVAL;
+	return 0;
+}
+
 static int copy_str(struct yaml_doc *d, yaml_node_t *val, int k, char *dst, size_t cap)
 {
 	const char *v = yaml_doc_str(val, &keys[k]);
@@ -218,7 +289,8 @@ static int fill(struct settings *s, struct yaml_doc *d, yaml_node_t **v)
 	if (load_acl(d, v[K_READ_UIDS], false, &s->read, "read_uids") < 0 ||
 	    load_acl(d, v[K_READ_GROUPS], true, &s->read, "read_groups") < 0 ||
 	    load_acl(d, v[K_WRITE_UIDS], false, &s->write, "write_uids") < 0 ||
-	    load_acl(d, v[K_WRITE_GROUPS], true, &s->write, "write_groups") < 0)
+	    load_acl(d, v[K_WRITE_GROUPS], true, &s->write, "write_groups") < 0 ||
+	    fill_https(s, d, v) < 0)
 		return -EINVAL;
 	if (v[K_BENIGN_DROPS] == NULL) {
 		s->n_benign = sizeof(default_benign) / sizeof(default_benign[0]);
@@ -272,6 +344,14 @@ static void log_acl(FILE *out, const char *what, const struct settings_acl *acl)
 	fprintf(out, "]\n");
 }
 
+static void log_certs(FILE *out, const char *what, const struct settings_certs *l)
+{
+	fprintf(out, "  %s: [", what);
+	for (uint32_t i = 0; i < l->n; i++)
+		fprintf(out, "%s\"%s\"", i ? ", " : "", l->names[i]);
+	fprintf(out, "]\n");
+}
+
 void settings_log(const struct settings *s, FILE *out)
 {
 	fprintf(out, "settings %s:\n", s->path);
@@ -286,6 +366,15 @@ void settings_log(const struct settings *s, FILE *out)
 		fprintf(out, "  http: off\n");
 	log_acl(out, "read", &s->read);
 	log_acl(out, "write", &s->write);
+	if (s->https_port != 0) {
+		fprintf(out, "  https: %s:%u (cert %s, key %s, client CA %s, max body %u)\n",
+			s->https_bind, s->https_port, s->tls_cert, s->tls_key, s->tls_client_ca,
+			s->https_max_body);
+		log_certs(out, "read_certs", &s->read_certs);
+		log_certs(out, "write_certs", &s->write_certs);
+	} else {
+		fprintf(out, "  https: off\n");
+	}
 	fprintf(out,
 		"  max_subscribers: %u\n  max_patterns_per_subscriber: %u\n"
 		"  max_pattern_length: %u\n  dataplane_timeout_ms: %u\n  benign_drops:",
@@ -319,5 +408,13 @@ bool settings_acl_allows(const struct settings_acl *acl, uid_t uid, gid_t gid)
 		for (uint32_t i = 0; i < acl->n_gids; i++)
 			if (acl->gids[i] == groups[g])
 				return true;
+	return false;
+}
+
+bool settings_certs_allow(const struct settings_certs *l, const char *identity)
+{
+	for (uint32_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], identity) == 0)
+			return true;
 	return false;
 }

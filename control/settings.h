@@ -18,6 +18,7 @@
 #define SETTINGS_PATH_MAX   256
 #define SETTINGS_ACL_MAX    64 /* entries per allow-list */
 #define SETTINGS_BENIGN_MAX 32
+#define SETTINGS_CERT_NAME  128 /* bytes of one certificate identity, NUL included */
 
 /* One allow-list: callers pass when their uid, or their primary gid, is listed. */
 struct settings_acl {
@@ -25,6 +26,12 @@ struct settings_acl {
 	uid_t uids[SETTINGS_ACL_MAX];
 	uint32_t n_gids;
 	gid_t gids[SETTINGS_ACL_MAX];
+};
+
+/* Certificate identities (subject common names) allowed one role on the HTTPS API. */
+struct settings_certs {
+	uint32_t n;
+	char names[SETTINGS_ACL_MAX][SETTINGS_CERT_NAME];
 };
 
 struct settings {
@@ -41,6 +48,15 @@ struct settings {
 	uint16_t http_port;	   /* 0 disables the HTTP endpoint */
 	struct settings_acl read;  /* may run get, stats, health */
 	struct settings_acl write; /* may also change the table (implies read) */
+	/* The HTTPS API with mutual TLS (control/http.h): off while https_port is 0. */
+	char https_bind[64]; /* IPv4 address */
+	uint16_t https_port;
+	char tls_cert[SETTINGS_PATH_MAX];      /* the server's certificate chain, PEM */
+	char tls_key[SETTINGS_PATH_MAX];       /* its private key, PEM */
+	char tls_client_ca[SETTINGS_PATH_MAX]; /* the CA(s) client certificates must chain to */
+	struct settings_certs read_certs;      /* identities that may read */
+	struct settings_certs write_certs;     /* identities that may also change the table */
+	uint32_t https_max_body;	       /* bytes of one request body */
 	uint32_t max_subscribers;
 	uint32_t max_patterns;	       /* per subscriber */
 	uint32_t max_pattern_len;      /* bytes */
@@ -65,5 +81,8 @@ void settings_log(const struct settings *s, FILE *out);
 
 /* True when uid/gid is on the list. */
 bool settings_acl_allows(const struct settings_acl *acl, uid_t uid, gid_t gid);
+
+/* True when the certificate identity is on the list (exact, case-sensitive). */
+bool settings_certs_allow(const struct settings_certs *l, const char *identity);
 
 #endif
