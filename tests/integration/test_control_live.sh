@@ -15,40 +15,15 @@
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
+. "$(dirname "$0")/control.sh"
 
-CONTROL="$BUILD/control/aster-control"
 ASTERCTL=("$BUILD/control/asterctl" --socket "$W/sock/asterctl.sock")
-CPID=""
-control_stop() {
-	if [ -n "$CPID" ]; then
-		kill "$CPID" 2>/dev/null || true
-		wait "$CPID" 2>/dev/null || true
-		CPID=""
-	fi
-}
+CONTROL_READY=("${ASTERCTL[@]}" status)
 trap 'rc=$?; control_stop; netns_down "$rc"' EXIT
 
 # A free TCP port on loopback for the HTTP endpoint.
 PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$W/settings.yaml" <<YAML
-db: $W/control.db
-socket_dir: $W/sock
-dataplane_socket: $W/dp.sock
-health_file: $W/dp.health
-audit_log: $W/audit.log
-http_port: $PORT
-YAML
-
-control_start() {
-	"$CONTROL" --settings "$W/settings.yaml" >>"$W/control.log" 2>&1 &
-	CPID=$!
-	for _ in $(seq 100); do
-		"${ASTERCTL[@]}" status >/dev/null 2>&1 && return 0
-		kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
-		sleep 0.05
-	done
-	fail "aster-control did not answer"
-}
+control_settings "$PORT" >"$W/settings.yaml"
 
 # status_field EXPR: a field of `asterctl status -o json` (python expression over r)
 status_field() {
