@@ -786,20 +786,12 @@ int main(int argc, char **argv)
 	    {"health", cmd_health},
 	    {"status", cmd_status},
 	};
-	struct target t = {
-	    .sock = env("ASTERCTL_SOCKET"),
-	    .server = env("ASTERCTL_SERVER"),
-	    .cert = env("ASTERCTL_CERT"),
-	    .key = env("ASTERCTL_KEY"),
-	    .cacert = env("ASTERCTL_CACERT"),
-	};
-	bool socket_given = false;
+	struct target t = {0};
 	int i = 1;
 
 	while (i < argc && argv[i][0] == '-') {
 		if (strcmp(argv[i], "--socket") == 0 || strcmp(argv[i], "-s") == 0) {
 			t.sock = opt_value(argc, argv, &i);
-			socket_given = true;
 		} else if (strcmp(argv[i], "--server") == 0) {
 			t.server = opt_value(argc, argv, &i);
 		} else if (strcmp(argv[i], "--cert") == 0) {
@@ -816,11 +808,15 @@ int main(int argc, char **argv)
 		}
 		i++;
 	}
-	if (t.sock == NULL)
-		t.sock = DEFAULT_SOCKET;
+	if (t.sock != NULL && t.server != NULL)
+		die(EXIT_USAGE, "--socket and --server exclude each other");
+	/* Options win over the environment; --socket over $ASTERCTL_SERVER too. */
+	if (t.sock == NULL && t.server == NULL)
+		t.server = env("ASTERCTL_SERVER");
 	if (t.server != NULL) {
-		if (socket_given)
-			die(EXIT_USAGE, "--socket and --server exclude each other");
+		t.cert = t.cert != NULL ? t.cert : env("ASTERCTL_CERT");
+		t.key = t.key != NULL ? t.key : env("ASTERCTL_KEY");
+		t.cacert = t.cacert != NULL ? t.cacert : env("ASTERCTL_CACERT");
 		/* Mutual TLS or nothing: the API refuses a client without a certificate. */
 		if (strncmp(t.server, "https://", 8) != 0)
 			die(EXIT_USAGE, "--server: \"%s\" is not https://HOST:PORT", t.server);
@@ -829,6 +825,8 @@ int main(int argc, char **argv)
 	} else if (t.cert != NULL || t.key != NULL || t.cacert != NULL) {
 		die(EXIT_USAGE, "--cert, --key and --cacert go with --server");
 	}
+	if (t.sock == NULL)
+		t.sock = env("ASTERCTL_SOCKET") != NULL ? env("ASTERCTL_SOCKET") : DEFAULT_SOCKET;
 	if (i == argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -32,9 +32,11 @@
 #define HTTPS_TIMEOUT_S	   60 /* a large apply is uploaded, then compiled for seconds */
 #define STREAM_BLOCK	   (64u << 10)
 #define STATS_PERIOD_MS	   1000 /* the dataplane's stats (latency), this often */
-#define STREAM_KEEPALIVE_S 15
-/* TLS 1.2 and 1.3 only. */
-#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+#define STREAM_KEEPALIVE_S 5	/* below the connection timeouts: a quiet stream stays */
+/* TLS 1.2 and 1.3 only; no session tickets, so that every connection is a full
+ * handshake in which the client's certificate is verified again (a resumed session
+ * would carry the identity of one verified earlier, perhaps since expired). */
+#define TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2:%NO_TICKETS"
 /* The console's pages load nothing from elsewhere and cannot be framed. */
 #define CSP                                                                                        \
 	"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "          \

@@ -561,7 +561,7 @@ function renderHistory() {
   for (const a of h.audit || []) {
     const cls = a.result === "ok" ? "okc" : a.result === "denied" ? "bad" : a.result === "no changes" ? "" : "warn";
     t += `<tr><td>${esc(a.time)}</td><td class="wrap">${esc(who(a))}</td><td class="mono wrap">${esc(a.command)}</td>` +
-      `<td class="wrap ${cls}">${esc(a.result)}</td><td class="n">${a.before === a.after ? a.before : a.before + " \u2192 " + a.after}</td></tr>`;
+      `<td class="wrap ${cls}">${esc(a.result)}</td><td class="n">${esc(a.before === a.after ? a.before : a.before + " \u2192 " + a.after)}</td></tr>`;
   }
   html("hist-audit", t + "</tbody>");
 }
