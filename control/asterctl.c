@@ -135,7 +135,7 @@ static json_t *call_https(const struct target *t, json_t *req, int fail_code)
 	json_t *reply;
 	long code = 0;
 	CURLcode rc;
-	CURL *c;
+	CURL *c = NULL;
 
 	if (e == NULL)
 		die(EXIT_ERR, "no API endpoint for this command");
