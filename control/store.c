@@ -1535,29 +1535,3 @@ static int prune(struct store *st, char *err, size_t errlen)
 	free(yaml);
 	return rc;
 }
-
-int store_versions(struct store *st, uint64_t before, uint32_t max,
-		   void (*fn)(void *arg, uint64_t version, const char *applied_at), void *arg)
-{
-	sqlite3_stmt *stmt;
-	int n = 0, r;
-
-	if (st == NULL || fn == NULL)
-		return -EINVAL;
-	if (sqlite3_prepare_v2(st->db,
-			       "SELECT version, applied_at FROM versions WHERE version < ?"
-			       " ORDER BY version DESC LIMIT ?",
-			       -1, &stmt, NULL) != SQLITE_OK)
-		return -EIO;
-	sqlite3_bind_int64(stmt, 1,
-			   before != 0 && before <= INT64_MAX ? (int64_t)before : INT64_MAX);
-	sqlite3_bind_int64(stmt, 2, (int64_t)max);
-	while ((r = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *at = (const char *)sqlite3_column_text(stmt, 1);
-
-		fn(arg, (uint64_t)sqlite3_column_int64(stmt, 0), at != NULL ? at : "");
-		n++;
-	}
-	sqlite3_finalize(stmt);
-	return r == SQLITE_DONE ? n : -EIO;
-}

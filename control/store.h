@@ -83,12 +83,4 @@ int store_history(struct store *st, uint64_t newest, uint32_t limit, struct stor
 		  uint32_t *n, char *err, size_t errlen);
 void store_history_free(struct store_version *v, uint32_t n);
 
-/*
- * The history, newest first: `fn` is called for each stored version below `before`
- * (0: from the newest), at most `max` of them, with its number and when it was stored
- * (UTC, "2026-05-04T09:30:00.123Z"). Returns how many were listed, or -errno.
- */
-int store_versions(struct store *st, uint64_t before, uint32_t max,
-		   void (*fn)(void *arg, uint64_t version, const char *applied_at), void *arg);
-
 #endif
