@@ -51,7 +51,7 @@ mergecap -F pcap -w "$W/ab.pcap" "$W/feed/a.pcap" "$W/feed/b.pcap"
 netns_up
 # A deeper kernel ring on the feed side (af_packet framecnt, default 512) rides out the
 # moments this busy 2-CPU machine does not schedule the RX lcore.
-live_profile
+live_profile 200000 # every message is checked: no hold may time out (netns.sh)
 sed -i 's/iface=aster-in0,qpairs=1"/iface=aster-in0,qpairs=1,framecnt=8192"/' "$W/live.yaml"
 grep -q 'framecnt=8192' "$W/live.yaml" || fail "cannot deepen the af_packet ring in $W/live.yaml"
 dataplane_start

@@ -17,6 +17,7 @@ mkdir -p "$W/versions"
 cp "$W/feed/routing.yaml" "$W/versions/v1.yaml"
 
 netns_up
+live_profile 200000 # every message is checked: no hold may time out (netns.sh)
 dataplane_start
 "${CTL[@]}" "$W/dp.sock" apply 1 "$W/versions/v1.yaml" >/dev/null || fail "apply v1"
 capture_start "$W/out.pcap"

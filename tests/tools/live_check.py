@@ -72,6 +72,10 @@ def main(argv):
             fails.append("feed %s: empty table_log" % feed.name)
             continue
         got = st["feeds"][feed.name]
+        if got.get("hold_timeout") or got.get("late"):
+            fails.append("feed %s: %d holds timed out, %d messages came late and were "
+                         "dropped (a line fell more than hold_us behind the other)"
+                         % (feed.name, got.get("hold_timeout", 0), got.get("late", 0)))
         if got["packets"] != feed.packets:
             fails.append("feed %s: the dataplane saw %d of the %d feed frames sent "
                          "(lost before it)" % (feed.name, got["packets"], feed.packets))
