@@ -2,7 +2,7 @@
 /*
  * How a subscriber's symbol pattern is compiled (docs/protocol.md §3.5): the Hyperscan
  * flags are the same where a routing table is validated (common/routing_config.c) and
- * where the dataplane compiles it (dataplane/matcher.c), so a pattern the loader
+ * where the dataplane compiles it (dataplane/matcher_compile.c), so a pattern the loader
  * accepts is one the matcher builds. Single match: the matcher needs to know whether a
  * subscriber matches, not where or how often. Empty matches allowed: "^" or ".*" are
  * legal patterns that match every symbol.

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Subscription pattern matching for one feed (docs/protocol.md §3.5). matcher*.c are the
- * only dataplane files that deal with Hyperscan; this one alone includes <hs/hs.h>.
+ * only dataplane files that deal with Hyperscan (<hs/hs.h> comes in through their own
+ * headers, matcher_int.h says which file owns what).
  *
  * A matcher holds a set of (pattern, subscriber) pairs, one bit per feed-local
  * subscriber index. Patterns that are a plain anchored literal (`^AAPL$`) go to an

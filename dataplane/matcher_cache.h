@@ -2,7 +2,7 @@
 /*
  * The compile cache: serialized Hyperscan databases on disk, so that a restarted
  * dataplane deserializes its shards instead of compiling them (docs/architecture.md,
- * "Compiles and the compile cache"). This file stores opaque blobs; matcher.c decides
+ * "Compiles and the compile cache"). This file stores opaque blobs; matcher_compile.c decides
  * what goes in (hs_serialize_database) and checks what comes out
  * (hs_serialized_database_info, hs_deserialize_database).
  *

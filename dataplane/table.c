@@ -315,21 +315,125 @@ static int route_changes(const struct table *t, const struct routing_config *vie
 	return 0;
 }
 
+/* A change under way: the table before it as the numbering in force knows it, the
+ * subscribers it names, and what applying it produced so far. */
+struct delta {
+	struct routing_config view; /* the subscriber records as they are before */
+	struct touched *tc;
+	uint32_t n_tc;
+	struct router_sub_change *rc_v;
+	uint32_t n_rc;
+	const char **pats;
+	struct rd_undo *undo;
+	struct slots_plan p;
+	bool applied, planned;
+};
+
+/* The view of the table before the change and the patterns of the subscribers the
+ * change names. 0 or -ENOMEM. */
+static int delta_prepare(struct delta *d, const struct table *t, const struct rd_op *ops,
+			 uint32_t n)
+{
+	d->view = *t->cfg;
+	d->view.subs = malloc((t->cfg->n_subs ? t->cfg->n_subs : 1) * sizeof(*d->view.subs));
+	d->tc = calloc(n ? n : 1, sizeof(*d->tc));
+	d->rc_v = calloc(2 * (size_t)(n ? n : 1), sizeof(*d->rc_v));
+	if (d->view.subs == NULL || d->tc == NULL || d->rc_v == NULL)
+		return -ENOMEM;
+	memcpy(d->view.subs, t->cfg->subs, t->cfg->n_subs * sizeof(*d->view.subs));
+	for (uint32_t i = 0; i < n; i++) {
+		struct touched *tc = &d->tc[d->n_tc];
+		bool seen = false;
+
+		for (uint32_t k = 0; k < d->n_tc && !seen; k++)
+			seen = ops[i].sub != NULL && strcmp(d->tc[k].name, ops[i].sub) == 0;
+		if (seen || ops[i].sub == NULL)
+			continue;
+		*tc = (struct touched){.name = ops[i].sub,
+				       .before = routing_config_sub_index(t->cfg, ops[i].sub)};
+		d->n_tc++;
+		if (tc->before >= 0) {
+			const struct rc_subscriber *s = &t->cfg->subs[tc->before];
+
+			tc->patterns = malloc((s->n_symbols ? s->n_symbols : 1) * sizeof(char *));
+			if (tc->patterns == NULL)
+				return -ENOMEM;
+			memcpy(tc->patterns, s->symbols, s->n_symbols * sizeof(char *));
+			tc->n_patterns = s->n_symbols;
+		}
+	}
+	return 0;
+}
+
+static void delta_free(struct delta *d)
+{
+	if (d->planned)
+		slots_plan_free(&d->p);
+	for (uint32_t k = 0; d->tc != NULL && k < d->n_tc; k++)
+		free(d->tc[k].patterns);
+	free(d->tc);
+	free(d->rc_v);
+	free(d->pats);
+	free(d->view.subs);
+}
+
+/* Under the table lock: the change applied to the table, its numbering planned and the
+ * rule set it leads to built into `*rs`. 0 or -errno with `err` set. */
+static int delta_rules(struct table *t, struct delta *d, const struct rd_op *ops, uint32_t n,
+		       struct router_state **rs, char *err, size_t errlen)
+{
+	int rc = rd_apply_all(t->cfg, ops, n, &d->undo, err, errlen);
+
+	if (rc != 0)
+		return rc;
+	d->applied = true;
+	rc = check_fits(t, t->cfg, err, errlen);
+	if (rc == 0)
+		rc = slots_plan(&t->slots, &d->view, t->cfg, &d->p, err, errlen);
+	if (rc != 0)
+		return rc;
+	d->planned = true;
+	rc = route_changes(t, &d->view, t->cfg, &d->p, d->tc, d->n_tc, d->rc_v, &d->n_rc, &d->pats);
+	if (rc != 0) {
+		snprintf(err, errlen, "DELTA: out of memory");
+		return rc;
+	}
+	/* the state in force is only freed by this thread: safe to read here */
+	*rs = router_state_change(lcore_map_router(t->map), d->rc_v, d->n_rc, t->generation + 1,
+				  err, errlen);
+	return *rs != NULL ? 0 : -errno;
+}
+
+/* Under the table lock: publish `rs` and make the changed table the one in force. */
+static void delta_commit(struct table *t, struct delta *d, struct router_state *rs,
+			 uint64_t version, struct table_apply_result *res)
+{
+	struct slots_plan *p = &d->p;
+	uint64_t t1;
+
+	learn(t, rs);
+	for (uint32_t s = 0; s < t->cfg->n_subs; s++)
+		if (p->sub_new[p->sub_slot[s]])
+			sub_place(t, t->cfg, s, p->sub_slot[s], p->feed_slot[t->cfg->subs[s].feed]);
+	res->subs_added = p->subs_added;
+	res->subs_removed = p->subs_removed;
+	t1 = now_ns();
+	lcore_map_publish(t->map, rs);
+	res->publish_ns = now_ns() - t1;
+	slots_commit(&t->slots, p);
+	d->planned = false;
+	t->version = version;
+	t->generation = t->generation + 1;
+}
+
 int table_apply_delta(struct table *t, const struct rd_op *ops, uint32_t n, uint64_t base,
 		      uint64_t version, bool dry_run, struct table_apply_result *res, char *err,
 		      size_t errlen)
 {
-	struct routing_config view;
-	struct touched *tc = NULL;
-	struct router_sub_change *rc_v = NULL;
-	const char **pats = NULL;
-	struct rd_undo *undo = NULL;
+	struct delta d = {0};
 	struct router_state *rs = NULL;
-	struct slots_plan p = {0};
-	uint32_t n_tc = 0, n_rc = 0;
-	uint64_t t0 = now_ns(), t1;
-	bool applied = false, planned = false;
-	int rc = -ENOMEM;
+	uint64_t t0 = now_ns();
+	int rc;
 
 	memset(res, 0, sizeof(*res));
 	if (t->cfg == NULL || t->version != base) {
@@ -338,105 +442,31 @@ int table_apply_delta(struct table *t, const struct rd_op *ops, uint32_t n, uint
 			 t->version, base);
 		return -ESTALE;
 	}
-	/* the table as the numbering in force knows it (the subscriber records as they are
-	 * now), and the patterns of the subscribers the change names */
-	view = *t->cfg;
-	view.subs = malloc((t->cfg->n_subs ? t->cfg->n_subs : 1) * sizeof(*view.subs));
-	tc = calloc(n ? n : 1, sizeof(*tc));
-	rc_v = calloc(2 * (size_t)(n ? n : 1), sizeof(*rc_v));
-	if (view.subs == NULL || tc == NULL || rc_v == NULL)
-		goto nomem;
-	memcpy(view.subs, t->cfg->subs, t->cfg->n_subs * sizeof(*view.subs));
-	for (uint32_t i = 0; i < n; i++) {
-		bool seen = false;
-		int bi;
-
-		for (uint32_t k = 0; k < n_tc && !seen; k++)
-			seen = ops[i].sub != NULL && strcmp(tc[k].name, ops[i].sub) == 0;
-		if (seen || ops[i].sub == NULL)
-			continue;
-		bi = routing_config_sub_index(t->cfg, ops[i].sub);
-		tc[n_tc] = (struct touched){.name = ops[i].sub, .before = bi};
-		if (bi >= 0) {
-			const struct rc_subscriber *s = &t->cfg->subs[bi];
-
-			tc[n_tc].patterns =
-			    malloc((s->n_symbols ? s->n_symbols : 1) * sizeof(char *));
-			if (tc[n_tc].patterns == NULL)
-				goto nomem;
-			memcpy(tc[n_tc].patterns, s->symbols, s->n_symbols * sizeof(char *));
-			tc[n_tc].n_patterns = s->n_symbols;
-		}
-		n_tc++;
-	}
-
-	/* Readers see the table and its numbering change together. */
-	table_lock(t);
-	rc = rd_apply_all(t->cfg, ops, n, &undo, err, errlen);
-	if (rc != 0)
-		goto unlock;
-	applied = true;
-	rc = check_fits(t, t->cfg, err, errlen);
-	if (rc == 0)
-		rc = slots_plan(&t->slots, &view, t->cfg, &p, err, errlen);
-	if (rc != 0)
-		goto unlock;
-	planned = true;
-	rc = route_changes(t, &view, t->cfg, &p, tc, n_tc, rc_v, &n_rc, &pats);
+	rc = delta_prepare(&d, t, ops, n);
 	if (rc != 0) {
 		snprintf(err, errlen, "DELTA: out of memory");
-		goto unlock;
+		delta_free(&d);
+		return rc;
 	}
-	/* the state in force is only freed by this thread: safe to read here */
-	rs = router_state_change(lcore_map_router(t->map), rc_v, n_rc, t->generation + 1, err,
-				 errlen);
-	if (rs == NULL) {
-		rc = -errno;
-		goto unlock;
+	/* Readers see the table and its numbering change together. */
+	table_lock(t);
+	rc = delta_rules(t, &d, ops, n, &rs, err, errlen);
+	if (rc == 0) {
+		rs->version = t->generation + 1;
+		rs->table_version = version;
+		res->build_ns = now_ns() - t0;
+		if (dry_run)
+			router_state_free(rs);
+		else
+			delta_commit(t, &d, rs, version, res);
 	}
-	rs->version = t->generation + 1;
-	rs->table_version = version;
-	res->build_ns = now_ns() - t0;
-	if (dry_run) {
-		router_state_free(rs);
-		rs = NULL;
-		rc = 0;
-		goto unlock;
-	}
-	learn(t, rs);
-	for (uint32_t s = 0; s < t->cfg->n_subs; s++)
-		if (p.sub_new[p.sub_slot[s]])
-			sub_place(t, t->cfg, s, p.sub_slot[s], p.feed_slot[t->cfg->subs[s].feed]);
-	res->subs_added = p.subs_added;
-	res->subs_removed = p.subs_removed;
-	t1 = now_ns();
-	lcore_map_publish(t->map, rs);
-	res->publish_ns = now_ns() - t1;
-	slots_commit(&t->slots, &p);
-	planned = false;
-	t->version = version;
-	t->generation = t->generation + 1;
+	/* a failure, or a dry run: the table goes back to what it was */
+	if ((rc != 0 || dry_run) && d.applied)
+		rd_undo_all(t->cfg, d.undo, n);
 	table_unlock(t);
-	rd_forget_all(undo, n);
-	rc = 0;
-	goto out;
-unlock:
-	if (applied)
-		rd_undo_all(t->cfg, undo, n);
-	table_unlock(t);
-	goto out;
-nomem:
-	snprintf(err, errlen, "DELTA: out of memory");
-	rc = -ENOMEM;
-out:
-	if (planned)
-		slots_plan_free(&p);
-	for (uint32_t k = 0; tc != NULL && k < n_tc; k++)
-		free(tc[k].patterns);
-	free(tc);
-	free(rc_v);
-	free(pats);
-	free(view.subs);
+	if (rc == 0 && !dry_run)
+		rd_forget_all(d.undo, n);
+	delta_free(&d);
 	return rc;
 }
 
