@@ -7,7 +7,9 @@
 # the file of another expression set — and the dataplane started again on the same
 # cache: it must ignore and count exactly those three (one line each), compile their
 # shards, load the rest, and route the table in force message by message (the
-# independent checker). The peer is tests/tools/ctl_client.py, as aster-control would be.
+# independent checker). Before that check, six bad deltas are refused in one line each
+# with nothing of them applied. The peer is tests/tools/ctl_client.py, as aster-control
+# would be.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -31,6 +33,22 @@ subs[1]["symbols"].append("^[QX][A-Z]{2}$")
 yaml.safe_dump(cfg, open(f"{w}/versions/v2.yaml", "w"), default_flow_style=None, width=1 << 20)
 json.dump([{"kind": "pattern+", "sub": subs[1]["name"], "pattern": "^[QX][A-Z]{2}$"}],
           open(f"{w}/delta.json", "w"))
+# bad deltas against v2: none may change anything (the routing check below is of v2)
+def sub_text(**kw):
+    new = dict(subs[0], name="zz7", session="ZZ00000007", symbols=["^ZZZ$"],
+               dst={"mac": "02:00:00:00:00:77", "ip": "10.1.0.77", "port": 31077}, **kw)
+    return yaml.safe_dump(new, default_flow_style=None, width=1 << 20)
+bad = {
+    "sub": [{"kind": "pattern+", "sub": "nosuch", "pattern": "^ABC$"}],
+    "feed": [{"kind": "sub+", "sub": "zz7", "pos": len(subs), "text": sub_text(feed="nofeed")}],
+    "regex": [{"kind": "pattern+", "sub": subs[1]["name"], "pattern": "^(A"}],
+    "limit": [{"kind": "sub+", "sub": "zz7", "pos": len(subs), "text": sub_text()}],
+    "mixed": [{"kind": "pattern+", "sub": subs[0]["name"], "pattern": "^[A-Z]"},
+              {"kind": "pattern+", "sub": "nosuch", "pattern": "^ABC$"}],
+    "stale": [{"kind": "pattern+", "sub": subs[0]["name"], "pattern": "^[A-Z]"}],
+}
+for name, ops in bad.items():
+    json.dump(ops, open(f"{w}/bad_{name}.json", "w"))
 for s in subs:
     s["symbols"] = [p.replace("$", "X?$") if "[" in p else p for p in s["symbols"]]
 yaml.safe_dump(cfg, open(f"{w}/other.yaml", "w"), default_flow_style=None, width=1 << 20)
@@ -40,6 +58,10 @@ status() { "${CTL[@]}" "$W/dp.sock" status --out "$W/$1.json" >/dev/null || fail
 field() { /usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$W/$1.json" "$2"; }
 
 netns_up
+# a profile taking as many subscribers as the table has: one more is a limit exceeded
+live_profile
+sed -i 's/^max_subscribers:.*/max_subscribers: 6/' "$W/live.yaml"
+grep -q '^max_subscribers: 6$' "$W/live.yaml" || fail "cannot set max_subscribers"
 # the other expression set's files, in a cache of their own
 dataplane_start --compile-cache "$W/other"
 "${CTL[@]}" "$W/dp.sock" apply 1 "$W/other.yaml" >/dev/null || fail "apply other"
@@ -79,6 +101,25 @@ dataplane_start --compile-cache "$W/cache"
 "${CTL[@]}" "$W/dp.sock" apply 2 "$W/versions/v2.yaml" >/dev/null || fail "apply v2 after the restart"
 status s3
 [ "$(field s3 'r["compile_cache"]["hits"]')" -ge 10 ] || fail "the restart did not load its shards: $(field s3 'r["compile_cache"]')"
+
+# Bad deltas (issue 14, "Bad input"): an unknown subscriber, an unknown feed, an invalid
+# regex, a subscriber over max_subscribers, a valid operation beside an unknown
+# subscriber, a change made from another version: each refused with one line naming
+# what, v2 still in force, and nothing of it applied (the routing check below is of v2).
+for b in sub:nosuch feed:nofeed regex:'^(A' limit:max_subscribers mixed:nosuch stale:'in force'; do
+	name=${b%%:*} want=${b#*:} base=2
+	[ "$name" = stale ] && base=1
+	rc=0
+	"${CTL[@]}" "$W/dp.sock" delta "$base" 3 "$W/bad_$name.json" >"$W/bad.out" || rc=$?
+	[ "$rc" = 1 ] || fail "delta ($name) not refused: $(cat "$W/bad.out")"
+	/usr/bin/python3 - "$W/bad.out" "$want" <<'PY' || fail "delta ($name): $(cat "$W/bad.out")"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["status"] < 0 and r["table_version"] == 2, r
+assert sys.argv[2] in r["error"] and "\n" not in r["error"].strip(), r["error"]
+PY
+	echo "refused ($name): $(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"])' "$W/bad.out")"
+done
 
 # Routing by v2, exactly.
 capture_start "$W/out.pcap"
