@@ -2,10 +2,10 @@
  *
  * One server-sent events stream (/events) carries "status" (the /status document, at
  * every health sample) and "stats" (the dataplane's stats with the latency histogram,
- * every second); the pages redraw from it, no reload. Counters are not listed here: a
- * page shows whatever counters the documents carry, so counters the dataplane adds
- * later (recovery, retransmission, ...) appear by themselves. Rates are the change of
- * a counter over about the last second of samples.
+ * every second); the pages redraw from it, no reload. A page shows every counter the
+ * documents carry, so counters the dataplane adds later appear by themselves; the
+ * lists below only pick those summed up, charted or given a rate. Rates are the change
+ * of a counter over about the last second of samples.
  */
 "use strict";
 
@@ -16,6 +16,18 @@ const TIME_POINTS = 300;   /* latency-over-time points (one per stats event) */
 const FEED_POINTS = 120;   /* feed rate points (one a second) */
 /* Counters whose rise means trouble for the feed or subscriber that has them. */
 const TROUBLE = /drop|gap|retrans|limit|unavail|overflow|timeout|error|miss|late|lost|reject|malformed|stale|give|fail|abandon/i;
+/* Values that are a level now, not a count since start: shown without a rate. */
+const GAUGES = new Set(["recovery_open_ranges", "held_packets"]);
+/* A feed's upstream recovery (docs/protocol.md §6.3), as the feeds page sums it up:
+ * [key, label, class when it is not 0]. */
+const RECOVERY = [["recovery_open_ranges", "open ranges", "warn"], ["held_packets", "held packets", "warn"],
+  ["recovered", "recovered msgs", ""], ["recovery_requests", "requests", ""],
+  ["recovery_resends", "resent", ""], ["recovery_gaps", "given up ranges", "bad"],
+  ["recovery_gap_messages", "given up msgs", "bad"], ["recovery_abandoned", "abandoned", "bad"]];
+/* Subscriber counters with a rate column; the others show their total only. */
+const SUB_RATED = ["messages", "packets", "dropped", "retransmit_messages"];
+/* Feed counters charted per second (the table has every one). */
+const CHARTED = ["messages", "packets", "duplicates", "gaps", "recovered"];
 
 const state = {
   page: "overview",
@@ -159,10 +171,10 @@ function renderLive() {
 
 function counterRow(label, path, attrs) {
   const v = dig(latest(), path);
-  const r = rate(path);
+  const gauge = GAUGES.has(path[path.length - 1]);
   const bad = TROUBLE.test(label) && rose(path, RECENT_MS);
   return `<tr ${attrs}><td>${esc(label)}</td><td class="n${bad ? " bad" : ""}" data-c="total">${fmtInt(v)}</td>` +
-    `<td class="n${bad ? " bad" : ""}" data-c="rate">${fmtRate(r)}</td></tr>`;
+    `<td class="n${bad ? " bad" : ""}" data-c="rate">${gauge ? "now" : fmtRate(rate(path))}</td></tr>`;
 }
 
 function renderOverview(doc) {
@@ -259,7 +271,7 @@ function noteFeedRates(doc) {
   for (const [name, f] of Object.entries(doc.feeds || {})) {
     const series = state.feedRates[name] = state.feedRates[name] || {t: [], v: {}};
     series.t.push(t);
-    for (const k of Object.keys(f).filter(k => typeof f[k] === "number")) {
+    for (const k of CHARTED.filter(k => typeof f[k] === "number")) {
       const v = series.v[k] = series.v[k] || new Array(series.t.length - 1).fill(null);
       v.push(rate(["feeds", name, k]));
     }
@@ -270,7 +282,6 @@ function noteFeedRates(doc) {
   }
 }
 
-const SHOWN = ["messages", "packets", "duplicates", "gaps"];
 const COLORS = ["#4aa3ff", "#2fbf71", "#8b97a3", "#e5484d", "#e8a33d", "#b48ead", "#88c0d0", "#d08770"];
 
 function feedChart(name, canvas) {
@@ -286,6 +297,25 @@ function feedChart(name, canvas) {
   });
 }
 
+/* A feed's recovery at a glance: its state and the figures of RECOVERY it reports. */
+function recoveryTiles(name, f) {
+  const have = RECOVERY.filter(([k]) => typeof f[k] === "number");
+  if (!have.length) return "";
+  const path = k => ["feeds", name, k];
+  const open = f.recovery_open_ranges || 0;
+  const givingUp = ["recovery_gaps", "recovery_abandoned"].some(k => rose(path(k), RECENT_MS));
+  const [st, cls] = givingUp ? ["giving up ranges", "bad"] : open ? [`recovering ${fmtInt(open)} range${open === 1 ? "" : "s"}`, "warn"] :
+    rose(path("recovered"), RECENT_MS) ? ["recovering", "okc"] : ["idle", "okc"];
+  return '<h3>Recovery <span class="sub">from the exchange\'s re-request server (docs/protocol.md \u00a76.3)</span></h3>' +
+    `<div class="tiles"><div class="tile" data-c="recovery_state"><div class="label">state</div>` +
+    `<div class="value ${cls}">${esc(st)}</div></div>` +
+    have.map(([k, label, warn]) => {
+      const c = f[k] && warn && (GAUGES.has(k) || rose(path(k), KEEP_MS)) ? " " + warn : "";
+      return `<div class="tile" data-c="${k}" data-v="${f[k]}"><div class="label">${esc(label)}</div>` +
+        `<div class="value${c}">${fmtInt(f[k])}</div></div>`;
+    }).join("") + "</div>";
+}
+
 function renderFeeds(doc) {
   const feeds = doc.feeds || {};
   const names = Object.keys(feeds);
@@ -297,6 +327,7 @@ function renderFeeds(doc) {
     Object.values(state.feedCharts).forEach(c => c.destroy());
     state.feedCharts = {};
     root.innerHTML = names.map(n => `<div class="card feed" data-feed="${esc(n)}"><h2></h2>` +
+      '<div class="feed-recovery"></div>' +
       '<div class="feed-grid"><div class="feed-table"></div><div class="chart small"><canvas></canvas></div></div>' +
       '<div class="feed-nested"></div></div>').join("") ||
       '<div class="card empty">No feed: the dataplane reports none yet.</div>';
@@ -309,6 +340,7 @@ function renderFeeds(doc) {
     card.querySelector("h2").innerHTML = `Feed ${esc(name)} <span class="sub">` +
       lines.map(l => esc(l.name) + " " + esc(l.group) + ":" + l.port).join(" \u00b7 ") +
       `${gapping ? ' <span class="bad">gaps rising</span>' : ""}</span>`;
+    card.querySelector(".feed-recovery").innerHTML = recoveryTiles(name, f);
     /* Plain counters first, then each nested set (per line, recovery, ...). */
     let rows = '<table class="data"><thead><tr><th>counter</th><th class="n">total</th>' +
       '<th class="n">per second</th></tr></thead><tbody>';
@@ -340,7 +372,7 @@ function renderFeeds(doc) {
       chart.data.datasets = keys.map((k, i) => {
         const old = chart.data.datasets.find(d => d.label === k + "/s");
         return {label: k + "/s", data: series.v[k].slice(), borderColor: COLORS[i % COLORS.length],
-          pointRadius: 0, borderWidth: 1.5, hidden: old ? old.hidden : !SHOWN.includes(k)};
+          pointRadius: 0, borderWidth: 1.5, hidden: old ? old.hidden : false};
       });
       chart.update("none");
     }
@@ -353,9 +385,9 @@ function subColumns(subs) {
   const cols = [];
   for (const s of Object.values(subs))
     for (const c of Object.keys(flatten(s))) if (!cols.includes(c)) cols.push(c);
-  /* Traffic first, then everything else in the order the documents give it. */
-  const first = ["messages", "packets"].filter(c => cols.includes(c));
-  return first.concat(cols.filter(c => !first.includes(c)));
+  /* Traffic, drops, retransmissions, then everything else in the documents' order. */
+  const rank = c => c === "messages" ? 0 : c === "packets" ? 1 : /drop/.test(c) ? 2 : /^retransmit/.test(c) ? 3 : 4;
+  return cols.map((c, i) => [rank(c), i, c]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(x => x[2]);
 }
 
 function renderSubscribers(doc) {
@@ -388,16 +420,17 @@ function renderSubscribers(doc) {
     const c = typeof x === "string" ? x.localeCompare(y) : x - y;
     return (desc ? -c : c) || a.name.localeCompare(b.name);
   });
-  const th = (k, label, n) => `<th data-sort="${esc(k)}" class="${n ? "n " : ""}${key === k ? (desc ? "sorted-desc" : "sorted-asc") : ""}">${esc(label)}</th>`;
+  const th = (k, label, n) => `<th data-sort="${esc(k)}" class="${n ? "n " : ""}${key === k ? (desc ? "sorted-desc" : "sorted-asc") : ""}">${esc(label.replace(/_/g, " "))}</th>`;
+  const rated = c => SUB_RATED.includes(c);
   let t = "<thead><tr>" + th("name", "subscriber", false) +
-    cols.map(c => th(c, c, true) + th(c + "/s", c + "/s", true)).join("") + "</tr></thead><tbody>";
+    cols.map(c => th(c, c, true) + (rated(c) ? th(c + "/s", c + "/s", true) : "")).join("") + "</tr></thead><tbody>";
   for (const r of rows) {
     t += `<tr data-sub="${esc(r.name)}" class="${r.now ? "trouble-now" : r.past ? "trouble-past" : ""}">` +
       `<td>${esc(r.name)}</td>`;
     for (const c of cols) {
       const bad = TROUBLE.test(c) && (r.rates[c] || 0) > 0;
       t += `<td class="n${bad ? " bad" : ""}" data-c="${esc(c)}">${fmtInt(r.flat[c])}</td>` +
-        `<td class="n${bad ? " bad" : ""}" data-c="${esc(c)}/s">${fmtRate(r.rates[c])}</td>`;
+        (rated(c) ? `<td class="n${bad ? " bad" : ""}" data-c="${esc(c)}/s">${fmtRate(r.rates[c])}</td>` : "");
     }
     t += "</tr>";
   }

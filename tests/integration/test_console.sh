@@ -1,9 +1,10 @@
 #!/bin/bash
 # The operator's console in a real browser, on a live appliance (issue 12): the dataplane
 # in live mode on af_packet in network namespaces with an A/B feed sent by tcpreplay, and
-# aster-control serving the console. One subscriber sits on an output port nobody drains
-# (net_ring: its ring fills, then every frame for it is dropped and counted), so it is
-# the troubled one the console must single out. The table is applied and changed over
+# aster-control serving the console. One subscriber sits on an output port whose link goes
+# down once the dataplane has opened it (net_pcap on a veth: the kernel refuses every
+# frame, so every frame for it is dropped and counted), so it is the troubled one the
+# console must single out. The table is applied and changed over
 # the HTTPS API with a client certificate, so the history names that identity.
 #
 # tests/tools/console_check.py drives headless Chromium through every page and compares
@@ -36,8 +37,7 @@ CONTROL_READY=("${ALICE[@]}" status)
 gen feed --messages 22000 --symbols 200 --subscribers 5 --loss-a 0.01 --loss-b 0.01 \
 	--rechunk --max-msgs-per-packet 3 --seed 91
 mergecap -F pcap -w "$W/ab.pcap" "$W/feed/a.pcap" "$W/feed/b.pcap"
-# The troubled subscriber: on out1, a net_ring port whose ring (1024 frames) nobody
-# drains; every symbol, in small frames, so that it fills within seconds.
+# The troubled subscriber: on out1 (below), every symbol, in small frames.
 /usr/bin/python3 - "$W/feed/routing.yaml" "$W/routing.yaml" <<'PY' || fail "cannot write the routing file"
 import sys, yaml
 cfg = yaml.safe_load(open(sys.argv[1]))
@@ -45,14 +45,22 @@ cfg["ports"].append({"name": "out1"})
 cfg["subscribers"].append({"name": "slow01", "feed": "itch", "port": "out1",
                            "dst": {"mac": "02:00:00:00:0e:01", "ip": "10.1.14.1", "port": 39001},
                            "session": "SLOW000001", "symbols": ["^[A-Z]"], "max_payload": 128})
+# No heartbeats (docs/protocol.md §6.1): once the feed stops, no frame moves the latency
+# figures, which the latency page must then show exactly.
+for s in cfg["subscribers"]:
+    s["heartbeat_ms"] = 0
 yaml.safe_dump(cfg, open(sys.argv[2], "w"), default_flow_style=None, width=1 << 20)
 PY
 
 netns_up
 live_profile
-sed -i 's|^  - {name: out0, dev: "net_af_packet1,iface=aster-out0,qpairs=1"}$|&\n  - {name: out1, dev: "net_ring0"}|' "$W/live.yaml"
-grep -q 'name: out1, dev: "net_ring0"' "$W/live.yaml" || fail "cannot add the net_ring port to $W/live.yaml"
+ip -n "$NS_DUT" link add slow0 type veth peer name slow1 && ip -n "$NS_DUT" link set slow0 up ||
+	fail "cannot add the veth slow0"
+sed -i 's|^  - {name: out0, dev: "net_af_packet1,iface=aster-out0,qpairs=1"}$|&\n  - {name: out1, dev: "net_pcap1,iface=slow0"}|' "$W/live.yaml"
+grep -q 'name: out1, dev: "net_pcap1,iface=slow0"' "$W/live.yaml" || fail "cannot add the slow port to $W/live.yaml"
 dataplane_start
+# Down once open: every frame sent on it is refused (ENETDOWN), so dropped and counted.
+ip -n "$NS_DUT" link set slow0 down
 control_start
 "${ALICE[@]}" apply -f "$W/routing.yaml" >"$W/apply.out" 2>&1 || fail "apply over HTTPS: $(cat "$W/apply.out")"
 grep -qF "dataplane: version 1 in force" "$W/apply.out" || fail "apply not in force: $(cat "$W/apply.out")"

@@ -9,8 +9,9 @@ against a running aster-control with a live dataplane and traffic, and checks ea
 of the console (docs/console.md) against what aster-control serves at the same moment:
 
 - the figures in the DOM (health, versions, lcore heartbeats, port, feed and subscriber
-  counters) equal those of the /status document of the very sample the page shows (a
-  thread here keeps every /status document by its sample number);
+  counters, each feed's recovery figures) equal those of the /status document of the
+  very sample the page shows (a thread here keeps every /status document by its sample
+  number);
 - live values change without a reload (the sample number and the counters move while a
   marker set in the page stays);
 - the subscriber in trouble (--trouble) is flagged and sorted first;
@@ -36,7 +37,10 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-PAGES = ["overview", "feeds", "subscribers", "history", "latency"]
+PAGES = ["overview", "subscribers", "history", "feeds", "latency"]
+# A feed's upstream recovery summed up on the feeds page (docs/console.md, "Feeds").
+RECOVERY = ["recovery_open_ranges", "held_packets", "recovered", "recovery_requests",
+            "recovery_resends", "recovery_gaps", "recovery_gap_messages", "recovery_abandoned"]
 
 
 def die(msg):
@@ -134,6 +138,7 @@ class Console:
         self.wait(f"a sample drawn on {page}", f"return Number(document.body.dataset.sample) > {s}")
 
     def shot(self, page):
+        self.js("window.scrollTo(0, 0)")
         path = os.path.join(self.out, f"console-{page}.png")
         self.d.save_screenshot(path)
         return path
@@ -189,7 +194,10 @@ def read_feeds(c):
         f.querySelectorAll('tr[data-counter]').forEach(r => {
           m[r.dataset.counter] = [r.querySelector('[data-c=total]').textContent,
                                   r.querySelector('[data-c=rate]').textContent]; });
-        out[f.dataset.feed] = m; });
+        const rec = {};
+        f.querySelectorAll('.feed-recovery .tile[data-v]').forEach(t => { rec[t.dataset.c] = t.dataset.v; });
+        const st = f.querySelector('.feed-recovery [data-c=recovery_state] .value');
+        out[f.dataset.feed] = {counters: m, recovery: rec, state: st ? st.textContent : null}; });
       return {sample: Number(document.body.dataset.sample), feeds: out};""")
 
 
@@ -198,20 +206,31 @@ def check_feeds(c, keeper):
     doc = keeper.doc(v["sample"])
     if sorted(v["feeds"]) != sorted(doc["feeds"]):
         die(f"feeds: page shows {sorted(v['feeds'])}, /status has {sorted(doc['feeds'])}")
-    n = 0
+    n = r = 0
     for name, counters in doc["feeds"].items():
+        shown = v["feeds"][name]
         for k, want in counters.items():
             if not isinstance(want, int):
                 continue
-            got = v["feeds"][name].get(k)
+            got = shown["counters"].get(k)
             if got is None or number(got[0]) != want:
                 die(f"feeds: {name} {k} = {got and got[0]}, /status of sample {v['sample']} says {want}")
             n += 1
-        rate = v["feeds"][name].get("messages", [None, "-"])[1]
+        # The recovery summary: every figure the feed reports, as /status says.
+        for k in RECOVERY:
+            if k in counters and number(shown["recovery"].get(k)) != counters[k]:
+                die(f"feeds: {name} recovery {k} = {shown['recovery'].get(k)}, /status of sample "
+                    f"{v['sample']} says {counters[k]}")
+            r += k in counters
+        if r and not shown["state"]:
+            die(f"feeds: {name} reports recovery figures but the page shows no recovery state")
+        rate = shown["counters"].get("messages", [None, "-"])[1]
         if not rate or rate == "-" or float(rate.replace(",", "")) <= 0:
             die(f"feeds: {name} shows {rate!r} messages/s while traffic flows")
-    print(f"feeds: sample {v['sample']}: {n} counters of {len(doc['feeds'])} feed(s) as /status says; "
-          f"messages/s shown {v['feeds'][next(iter(doc['feeds']))]['messages'][1]}")
+    first = v["feeds"][next(iter(doc["feeds"]))]
+    print(f"feeds: sample {v['sample']}: {n} counters of {len(doc['feeds'])} feed(s) as /status says, "
+          f"{r} of them in the recovery summary (state {first['state']!r}); "
+          f"messages/s shown {first['counters']['messages'][1]}")
 
 
 def read_subscribers(c):
@@ -239,6 +258,9 @@ def check_subscribers(c, keeper, trouble):
                 die(f"subscribers: {r['name']} {k} = {got and got[0]}, /status of sample "
                     f"{v['sample']} says {want}")
             n += 1
+    retransmit = [k for k in doc["subscribers"][names[0]] if k.startswith("retransmit")]
+    if "retransmit_messages" in retransmit and "retransmit_messages/s" not in v["rows"][0]["cells"]:
+        die("subscribers: no retransmitted messages/s column while /status counts retransmissions")
     first = v["rows"][0]
     if first["name"] != trouble or "trouble-now" not in first["cls"]:
         die(f"subscribers: {trouble!r} (dropping) should be flagged and first; first row is "
@@ -247,7 +269,7 @@ def check_subscribers(c, keeper, trouble):
         die(f"subscribers: {trouble}'s dropped/s cell is not marked: {first['cells'].get('dropped/s')}")
     flagged = [r["name"] for r in v["rows"] if "trouble-now" in r["cls"]]
     print(f"subscribers: sample {v['sample']}: {n} counters of {len(names)} subscribers as /status "
-          f"says; {trouble} flagged and first (dropped {first['cells']['dropped'][0]}, "
+          f"says ({len(retransmit)} of retransmission each); {trouble} flagged and first (dropped {first['cells']['dropped'][0]}, "
           f"{first['cells']['dropped/s'][0]}/s); flagged: {flagged}; summary: {v['summary']!r}")
 
 
@@ -346,10 +368,6 @@ def main():
         check_overview(c, keeper)
         c.shot("overview")
         c.collect_log("overview")
-        c.show("feeds")
-        check_feeds(c, keeper)
-        c.shot("feeds")
-        c.collect_log("feeds")
         c.show("subscribers")
         check_subscribers(c, keeper, a.trouble)
         c.shot("subscribers")
@@ -359,6 +377,11 @@ def main():
         check_history(c, keeper, a.by, a.diff)
         c.shot("history")
         c.collect_log("history")
+        # Late enough that the feed's chart holds a few seconds of rates.
+        c.show("feeds")
+        check_feeds(c, keeper)
+        c.shot("feeds")
+        c.collect_log("feeds")
         c.show("latency")
         check_latency(c, a.url)
         c.shot("latency")
