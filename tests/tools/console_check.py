@@ -14,7 +14,8 @@ of the console (docs/console.md) against what aster-control serves at the same m
   number);
 - live values change without a reload (the sample number and the counters move while a
   marker set in the page stays);
-- the subscriber in trouble (--trouble) is flagged and sorted first;
+- the subscriber in trouble (--trouble) is flagged and sorted first; a click on a column
+  sorts by it (descending, then ascending);
 - the history names who made the latest version (--by) and shows its diff (--diff);
 - the latency page, once traffic has stopped, shows exactly the dataplane's figures
   (GET /api/v1/stats) and draws the histogram;
@@ -296,6 +297,26 @@ def check_live(c, trouble):
     print(f"live: samples {a['sample']} -> {b['sample']} in 2 s without reload; messages moved for {moved}")
 
 
+def check_sort(c):
+    """A click on a column sorts by it, descending, a second click ascending."""
+    def order(col):
+        s = int(c.js("return document.body.dataset.sample"))
+        c.wait("a sample drawn after the click", f"return Number(document.body.dataset.sample) > {s}")
+        return c.js(f"""return [...document.querySelectorAll('#subs tbody tr[data-sub]')].map(r =>
+          [r.dataset.sub, r.querySelector('td[data-c="{col}"]').textContent]);""")
+    for col in ("messages", "dropped"):
+        got = []
+        for desc in (True, False):
+            c.js(f"document.querySelector('#subs th[data-sort=\"{col}\"]').click()")
+            rows = order(col)
+            vals = [number(v) for _, v in rows]
+            if vals != sorted(vals, reverse=desc):
+                die(f"subscribers: sorted by {col} {'descending' if desc else 'ascending'}, the page "
+                    f"shows {rows}")
+            got.append(rows[0][0])
+        print(f"subscribers: a click sorts by {col}: first {got[0]} descending, {got[1]} ascending")
+
+
 def check_history(c, keeper, by, diff):
     store = keeper.doc(int(c.js("return document.body.dataset.sample")))["store_version"]
     c.wait("the versions table", "return document.querySelector('#hist-versions tr[data-version]') !== null")
@@ -372,6 +393,7 @@ def main():
         check_subscribers(c, keeper, a.trouble)
         c.shot("subscribers")
         check_live(c, a.trouble)
+        check_sort(c)
         c.collect_log("subscribers")
         c.show("history")
         check_history(c, keeper, a.by, a.diff)
