@@ -11,8 +11,11 @@ fields, invalid JSON, a body that is not an object, missing and mistyped fields,
 body, a body over the limit (announced, and chunked), an unknown endpoint, and an applied
 file with a YAML error. Every answer must be a 4xx with a JSON refusal
 {"ok": false, "error": one line, "kind"}; the YAML error must read exactly as asterctl
-prints it on the appliance (--bad-yaml-error). With --plain, changes on the plain HTTP
-listener must be refused too. Whether the table moved is the caller's to check (it
+prints it on the appliance (--bad-yaml-error). The endpoints beside the API (/health,
+/status, /metrics, /events, the console's files) must refuse other methods and bodies,
+announced too large or not, with a one-line 405 saying what they take, and unknown paths
+with a 404. With --plain, changes on the plain HTTP listener must be refused too, and
+the same for its endpoints beside the API. Whether the table moved is the caller's to check (it
 compares the table before and after). Exit 1 with one line on the first surprise.
 Written from the documented API alone, sharing no code with aster.
 """
@@ -25,6 +28,8 @@ import urllib.parse
 
 READS = ["health", "status", "stats", "feeds", "subscribers", "history", "history/1"]
 # endpoint -> (a valid body, its required fields, a field and a value of the wrong type)
+# The endpoints beside the API (docs/console.md): GET only, on either listener.
+PAGES = ["/health", "/status", "/metrics", "/events", "/console/", "/console/console.js"]
 CHANGES = {
     "apply": ({"yaml": "feeds: []\n", "file": "x.yaml"}, ["yaml"], ("yaml", 7)),
     "add-subscriber": ({"subscriber": {"name": "zz"}}, ["subscriber"], ("subscriber", "zz")),
@@ -89,6 +94,27 @@ class Api:
             die(f"{what}: {method} {path}: 405 without Allow")
         return r
 
+    def page_refused(self, what, want, method, path, body=None, announce=None):
+        """An endpoint beside the API: `want` with one line of text (and Allow on 405)."""
+        status, hdrs, data = self.call(method, path, body, {"Content-Type": "text/plain"},
+                                       announce=announce)
+        self.count += 1
+        text = data.decode(errors="replace").strip()
+        if status != want or not text or "\n" in text:
+            die(f"{what}: {method} {path}: HTTP {status}, want {want} with one line: {data[:200]!r}")
+        if want == 405 and hdrs.get("Allow") != "GET, HEAD":
+            die(f"{what}: {method} {path}: 405 with Allow {hdrs.get('Allow')!r}")
+
+    def pages(self):
+        """Every endpoint beside the API refuses what it does not take."""
+        for path in PAGES:
+            self.page_refused("wrong method", 405, "POST", path, b"x=1")
+            self.page_refused("wrong method", 405, "DELETE", path)
+            self.page_refused("wrong method", 405, "PUT", path, b"{}")
+            self.page_refused("oversized body", 405, "POST", path, announce=1 << 30)
+        self.page_refused("unknown path", 404, "GET", "/frobnicate")
+        self.page_refused("unknown console file", 404, "GET", "/console/../../etc/passwd")
+
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -134,6 +160,7 @@ def main():
         api.refused("oversized chunked body", 413, "POST", p(e), iter([big[:4096], big[4096:]]),
                     dict(json_hdr, **{"Transfer-Encoding": "chunked"}), chunked=True,
                     text="https_max_body")
+    api.pages()
     api.refused("unknown endpoint", 404, "GET", p("frobnicate"))
     api.refused("unknown endpoint", 404, "POST", p("frobnicate"), b"{}", json_hdr)
     api.refused("history of no version", 400, "GET", p("history/abc"))
@@ -142,17 +169,20 @@ def main():
                     json.dumps({"yaml": yaml_text, "file": a.bad_yaml}), json_hdr)
     if r["error"] != a.bad_yaml_error:
         die(f"YAML error: the API says {r['error']!r}, asterctl on the appliance {a.bad_yaml_error!r}")
-    print(f"api: {api.count} bad requests to {len(READS) + len(CHANGES)} endpoints refused with a "
-          f"one-line JSON 4xx; YAML error as on the appliance: {r['error']!r}")
+    print(f"api: {api.count} bad requests to {len(READS) + len(CHANGES)} endpoints and "
+          f"{len(PAGES)} pages refused with one line (JSON from the API); YAML error as on the "
+          f"appliance: {r['error']!r}")
     if a.plain:
         plain = Api(a.plain, None)
         for e, (good, _, _) in CHANGES.items():
             plain.refused("change on the plain listener", 403, "POST", p(e), json.dumps(good),
                           json_hdr, text="read-only")
+        plain.pages()
         status, _, data = plain.call("GET", p("status"))
         if status != 200 or json.loads(data).get("ok") is not True:
             die(f"plain listener: GET /api/v1/status: HTTP {status}: {data[:200]!r}")
-        print(f"plain HTTP: {plain.count} changes refused (403, read-only); reads served")
+        print(f"plain HTTP: {plain.count} changes and bad requests refused (403 read-only, "
+              f"405, 404); reads served")
 
 
 if __name__ == "__main__":
