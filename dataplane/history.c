@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "history.h"
@@ -29,15 +30,24 @@ static uint64_t pow2_at_least(uint64_t n)
 
 static uint64_t ring_bytes(uint32_t messages)
 {
-	/* a multiple of 64 so that the index after it stays aligned */
-	return ((uint64_t)messages * HISTORY_BYTES_PER_MSG + 63) & ~(uint64_t)63;
+	/* `messages` of the longest ITCH blocks stay intact while the next frame is written;
+	 * a multiple of 64 so that the frame entries after it stay aligned */
+	return ((uint64_t)messages * HISTORY_BYTES_PER_MSG + HISTORY_FRAME_MAX + 63) & ~(uint64_t)63;
+}
+
+/* Entries for the frames of the last `messages` messages (one message each at worst),
+ * plus the one being rewritten and a spare. */
+static uint64_t frame_entries(uint32_t messages)
+{
+	return pow2_at_least((uint64_t)messages + 2);
 }
 
 size_t history_mem_size(uint32_t messages)
 {
 	if (messages == 0)
 		return 0;
-	return (size_t)(ring_bytes(messages) + pow2_at_least(messages) * sizeof(uint64_t));
+	return (size_t)(ring_bytes(messages) +
+			frame_entries(messages) * sizeof(struct history_frame));
 }
 
 void history_init(struct history *h, uint32_t messages, void *mem)
@@ -45,22 +55,17 @@ void history_init(struct history *h, uint32_t messages, void *mem)
 	memset(h, 0, sizeof(*h));
 	h->next_seq = 1;
 	h->committed = 1;
+	if (messages == 0 || mem == NULL)
+		return; /* size 0: keeps nothing */
 	h->messages = messages;
-	if (messages == 0 || mem == NULL) {
-		h->messages = 0;
-		h->mask = UINT64_MAX; /* marks "keeps nothing" */
-		return;
-	}
 	h->size = ring_bytes(messages);
 	h->bytes = mem;
-	h->index = (uint64_t *)(h->bytes + h->size);
-	h->mask = pow2_at_least(messages) - 1;
-	for (uint64_t i = 0; i <= h->mask; i++)
-		h->index[i] = HISTORY_INVALID;
+	h->frames = (struct history_frame *)(h->bytes + h->size);
+	h->fmask = frame_entries(messages) - 1;
 }
 
 /* Copy `n` bytes from absolute position `pos` (still in the ring or not: checked after). */
-static void ring_read(const struct history *h, uint64_t pos, void *dst, uint32_t n)
+static void ring_read(const struct history *h, uint64_t pos, void *dst, uint64_t n)
 {
 	uint64_t off = pos % h->size, room = h->size - off;
 
@@ -72,52 +77,102 @@ static void ring_read(const struct history *h, uint64_t pos, void *dst, uint32_t
 	}
 }
 
+static uint32_t ring_len(const struct history *h, uint64_t pos)
+{
+	uint8_t b[2];
+
+	ring_read(h, pos, b, 2);
+	return wire_get16(b);
+}
+
+static uint64_t frame_seq(const struct history *h, uint64_t i)
+{
+	return __atomic_load_n(&h->frames[i & h->fmask].seq, __ATOMIC_RELAXED);
+}
+
+/*
+ * The frame entry holding `seq` among the committed ones (n_frames of them): its number
+ * in *frame, the byte position of `seq`'s block in *pos. False when it is older than
+ * every entry. What it reads may be under rewrite: the caller validates (history.h).
+ */
+static bool locate(const struct history *h, uint64_t seq, uint64_t n_frames, uint64_t *frame,
+		   uint64_t *pos)
+{
+	uint64_t lo = n_frames > h->fmask ? n_frames - h->fmask : 0, hi = n_frames - 1;
+	uint64_t where, fseq, reserve, p;
+
+	if (n_frames == 0 || frame_seq(h, lo) > seq)
+		return false;
+	while (lo < hi) { /* the last entry whose first sequence is <= seq */
+		uint64_t mid = lo + (hi - lo + 1) / 2;
+
+		if (frame_seq(h, mid) <= seq)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	fseq = frame_seq(h, lo);
+	where = __atomic_load_n(&h->frames[lo & h->fmask].where, __ATOMIC_RELAXED);
+	if (seq < fseq || seq - fseq >= (where & 0xffff))
+		return false; /* an entry rewritten under the search */
+	/* the entry keeps 48 bits of position; the frame lies within 2^48 bytes of reserve */
+	reserve = __atomic_load_n(&h->reserve, __ATOMIC_ACQUIRE);
+	p = reserve - ((reserve - (where >> 16)) & POS_MASK);
+	if (reserve > p + h->size)
+		return false; /* its bytes are already overwritten */
+	for (uint64_t k = fseq; k < seq; k++) {
+		p += 2 + ring_len(h, p);
+		if (p > reserve)
+			return false; /* lengths rewritten under the walk */
+	}
+	*frame = lo;
+	*pos = p;
+	return true;
+}
+
 enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_msgs,
 				 uint32_t max_bytes, uint8_t *out, uint16_t *n_msgs,
-				 uint32_t *n_bytes)
+				 uint32_t *n_bytes, struct history_hint *hint)
 {
-	uint64_t committed, slot, reserve, first, pos;
-	uint32_t used = 0;
+	uint64_t committed, n_frames, frame, first, used = 0;
 	uint16_t k = 0;
+	bool searched = true;
 
-	if (h->messages == 0)
+	if (h->size == 0)
 		return HISTORY_OFF;
 	committed = history_committed(h);
 	if (seq >= committed)
 		return HISTORY_NOT_YET;
-	if (committed - seq > h->mask + 1)
-		return HISTORY_GONE; /* its index slot was reused */
-	slot = __atomic_load_n(&h->index[seq & h->mask], __ATOMIC_RELAXED);
-	if (slot == HISTORY_INVALID)
+	/* loaded after `committed`: covers at least every frame up to it */
+	n_frames = __atomic_load_n(&h->n_committed, __ATOMIC_ACQUIRE);
+	if (hint != NULL && hint->seq == seq && seq != 0) {
+		first = hint->pos; /* where a validated read left off: only the bytes to check */
+		frame = UINT64_MAX;
+		searched = false;
+	} else if (!locate(h, seq, n_frames, &frame, &first)) {
 		return HISTORY_GONE;
-	/* the slot keeps 48 bits of position; the entry lies within 2^48 bytes of reserve */
-	reserve = __atomic_load_n(&h->reserve, __ATOMIC_ACQUIRE);
-	first = pos = reserve - ((reserve - (slot >> 16)) & POS_MASK);
-	if (reserve > first + h->size)
-		return HISTORY_GONE; /* already overwritten: do not copy at all */
+	}
 	while (k < max_msgs && seq + k < committed) {
-		uint8_t hdr[HISTORY_ENTRY_HDR + 2];
-		uint32_t tag, len;
+		uint32_t len = ring_len(h, first + used);
 
-		ring_read(h, pos, hdr, sizeof(hdr));
-		memcpy(&tag, hdr, sizeof(tag));
-		len = wire_get16(hdr + 4);
-		/* another entry than expected (slot reused, skipped message, torn bytes) */
-		if (tag != (uint32_t)(seq + k) || (k == 0 && len != (slot & 0xffff)))
-			break;
 		if (used + 2 + len > max_bytes)
 			break;
-		ring_read(h, pos + HISTORY_ENTRY_HDR, out + used, 2 + len);
 		used += 2 + len;
-		pos += HISTORY_ENTRY_HDR + 2 + len;
 		k++;
 	}
-	/* the check of history.h: no write has reached anything copied */
+	ring_read(h, first, out, used);
+	/* the check of history.h: no write has reached anything read */
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	if (__atomic_load_n(&h->reserve, __ATOMIC_RELAXED) > first + h->size || k == 0)
+	if (__atomic_load_n(&h->reserve, __ATOMIC_RELAXED) > first + h->size ||
+	    (searched && __atomic_load_n(&h->freserve, __ATOMIC_RELAXED) > frame + h->fmask + 1) ||
+	    k == 0)
 		return HISTORY_GONE;
 	*n_msgs = k;
-	*n_bytes = used;
+	*n_bytes = (uint32_t)used;
+	if (hint != NULL) {
+		hint->seq = seq + k;
+		hint->pos = first + used;
+	}
 	return HISTORY_OK;
 }
 

@@ -70,7 +70,7 @@ static void serve(struct retransmit_port *p, struct retransmit_sub *s,
 		if (s->hist == NULL ||
 		    history_read(s->hist, seq, (uint16_t)(level < left ? level : left),
 				 pay - MOLD_HDR_LEN, f + FRAME_UDP_HDRS_LEN + MOLD_HDR_LEN, &n,
-				 &bytes) != HISTORY_OK) {
+				 &bytes, &s->hint) != HISTORY_OK) {
 			s->c.unavailable += left; /* older than the history, or not sent yet */
 			return;
 		}

@@ -46,6 +46,7 @@ struct retransmit_sub {
 	uint32_t dst_ip;     /* host order: the only address allowed to ask */
 	uint16_t max_payload;
 	struct history *hist; /* NULL or history 0: serves nothing */
+	struct history_hint hint; /* where the last answer stopped (its next packet) */
 	struct token_bucket bucket;
 	struct retransmit_sub_counters c;
 };

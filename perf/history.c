@@ -4,9 +4,9 @@
  * costs per message on the framing path, for the two designs the at-least-once work
  * had to choose between (docs/at-least-once.md, "Subscriber history"):
  *
- *   ring  - the shipped byte ring (dataplane/history.h): each message is also copied
- *           into the subscriber's ring beside the frame (history_append), and the
- *           ring is committed when the frame closes (history_commit);
+ *   ring  - the shipped byte ring (dataplane/history.h): when a frame closes, its
+ *           message blocks are copied into the subscriber's ring in one piece, with
+ *           one frame entry (history_frame);
  *   mbuf  - the output frames themselves are kept: each closed frame's mbuf gets one
  *           more reference (rte_mbuf_refcnt_update) and goes into the subscriber's
  *           ring of frames; the oldest frames are freed once the newer ones hold at
@@ -159,14 +159,12 @@ static void frame_run(enum design d, uint64_t n_frames, uint32_t per_frame, uint
 			p[off + 1] = (uint8_t)len;
 			memcpy(p + off + 2, msg_bytes[i], len);
 			off += 2u + len;
-			if (d == RING)
-				history_append(&s->h, s->next_seq, msg_bytes[i], len);
 			s->next_seq++;
 		}
 		m->data_len = (uint16_t)off;
 		m->pkt_len = off;
 		if (d == RING)
-			history_commit(&s->h);
+			history_frame(&s->h, p + HDRS, off - HDRS, (uint16_t)per_frame);
 		else if (d == MBUF)
 			keep_frame(s, m, first, (uint16_t)per_frame);
 		rte_pktmbuf_free(m); /* what TX does once the frame is sent */
@@ -209,7 +207,7 @@ static uint64_t serve_run(enum design d, uint32_t n_answers, uint64_t *served)
 			uint16_t n;
 			uint32_t bytes;
 
-			if (history_read(&s->h, seq, 0xFFFE, MAX_PAY - 20, out, &n, &bytes) ==
+			if (history_read(&s->h, seq, 0xFFFE, MAX_PAY - 20, out, &n, &bytes, NULL) ==
 			    HISTORY_OK)
 				msgs += n;
 		} else {

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Retransmission history (docs/protocol.md §6.2): sizing, the oldest and newest messages
- * served, nothing past what was committed, wrap-around of the byte ring and of the
- * index, bounds of one read, history 0, and a reader racing the writer on another
- * thread that must never see torn data.
+ * served, nothing past what was committed, reads across frames and from inside one,
+ * wrap-around of the byte ring and of the frame entries, bounds of one read, reads
+ * continued from a hint, history 0, and a reader racing the writer on another thread
+ * that must never see torn data.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -55,24 +56,39 @@ static struct history *make(uint32_t messages, void **mem)
 	return h;
 }
 
-static void append_range(struct history *h, uint64_t first, uint64_t end)
+/* Frames of `per` messages (the last may hold fewer) for sequences [first, end), written
+ * as the publisher closes them. */
+static void frames_range(struct history *h, uint64_t first, uint64_t end, uint16_t per)
 {
-	uint8_t m[64];
+	uint8_t blocks[HISTORY_FRAME_MAX];
 
-	for (uint64_t s = first; s < end; s++) {
-		uint16_t len = msg_of(s, m);
+	while (first < end) {
+		uint32_t used = 0;
+		uint16_t n = 0;
 
-		history_append(h, s, m, len);
+		for (; n < per && first + n < end; n++) {
+			uint16_t len = msg_of(first + n, blocks + used + 2);
+
+			blocks[used] = (uint8_t)(len >> 8);
+			blocks[used + 1] = (uint8_t)len;
+			used += 2u + len;
+		}
+		history_frame(h, blocks, used, n);
+		first += n;
 	}
 }
+
+#define READ(h, seq, max, out, n, bytes)                                                           \
+	history_read(h, seq, max, sizeof(out), out, &n, &bytes, NULL)
 
 Test(history, sizing)
 {
 	cr_expect_eq(history_mem_size(0), 0);
-	/* 1000 messages: 56 000 bytes rounded to 64, plus 1024 index slots */
-	cr_expect_eq(history_mem_size(1000), 56000 + 1024 * 8);
-	cr_expect_eq(history_mem_size(1024), 1024 * 56 + 1024 * 8);
-	cr_expect_eq(history_mem_size(1000000), 56000000 + 1048576 * 8);
+	/* 1000 messages: 52 000 bytes + a frame, rounded to 64, then 1024 frame entries */
+	cr_expect_eq(history_mem_size(1000), 60224 + 1024 * 16);
+	cr_expect_eq(history_mem_size(1022), 61376 + 1024 * 16);
+	cr_expect_eq(history_mem_size(1023), 61440 + 2048 * 16, "1023 + 2 entries: 2048");
+	cr_expect_eq(history_mem_size(1000000), 52008192 + 1048576 * 16);
 }
 
 Test(history, oldest_newest_and_not_yet)
@@ -83,124 +99,130 @@ Test(history, oldest_newest_and_not_yet)
 	uint16_t n;
 	uint32_t bytes;
 
-	cr_expect_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
-	append_range(h, 1, 51);
-	/* appended but its frame not closed: not sent yet */
-	cr_expect_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
-	history_commit(h);
+	cr_expect_eq(READ(h, 1, 10, out, n, bytes), HISTORY_NOT_YET);
+	frames_range(h, 1, 51, 4);
 	cr_expect_eq(history_committed(h), 51);
-	cr_assert_eq(history_read(h, 1, 10, sizeof(out), out, &n, &bytes), HISTORY_OK);
-	cr_expect_eq(n, 10);
+	cr_assert_eq(READ(h, 1, 10, out, n, bytes), HISTORY_OK);
+	cr_expect_eq(n, 10, "across frame boundaries");
 	cr_expect(blocks_ok(out, bytes, 1, n));
-	/* never past what was sent */
-	cr_assert_eq(history_read(h, 45, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
-	cr_expect_eq(n, 6);
-	cr_expect(blocks_ok(out, bytes, 45, n));
-	cr_expect_eq(history_read(h, 51, 1, sizeof(out), out, &n, &bytes), HISTORY_NOT_YET);
+	/* from inside a frame, never past what was sent */
+	cr_assert_eq(READ(h, 46, 100, out, n, bytes), HISTORY_OK);
+	cr_expect_eq(n, 5);
+	cr_expect(blocks_ok(out, bytes, 46, n));
+	cr_expect_eq(READ(h, 51, 1, out, n, bytes), HISTORY_NOT_YET);
 
 	/* 1000 more: the last 100 (at least) are kept, the oldest are gone */
-	append_range(h, 51, 1051);
-	history_commit(h);
-	cr_assert_eq(history_read(h, 951, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	frames_range(h, 51, 1051, 7);
+	cr_assert_eq(READ(h, 951, 100, out, n, bytes), HISTORY_OK);
 	cr_expect_eq(n, 100);
 	cr_expect(blocks_ok(out, bytes, 951, n));
-	cr_assert_eq(history_read(h, 1050, 100, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_assert_eq(READ(h, 1050, 100, out, n, bytes), HISTORY_OK);
 	cr_expect_eq(n, 1);
-	cr_expect_eq(history_read(h, 1, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
-	cr_expect_eq(history_read(h, 700, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
+	cr_expect_eq(READ(h, 1, 1, out, n, bytes), HISTORY_GONE);
+	cr_expect_eq(READ(h, 150, 1, out, n, bytes), HISTORY_GONE, "128 entries of 7");
 	free(mem);
 	free(h);
 }
 
-/* A read is bounded by bytes as well as messages (an answer's max_payload). */
-Test(history, read_bounds)
+/* One message per frame: the frame entries, not the bytes, bound what is kept; at least
+ * `messages` are. */
+Test(history, one_message_frames)
+{
+	void *mem;
+	struct history *h = make(100, &mem); /* 128 entries */
+	uint8_t out[8192];
+	uint16_t n;
+	uint32_t bytes;
+
+	frames_range(h, 1, 1001, 1);
+	for (uint64_t q = 901; q < 1001; q++) {
+		cr_assert_eq(READ(h, q, 3, out, n, bytes), HISTORY_OK, "seq %lu", (unsigned long)q);
+		cr_assert(blocks_ok(out, bytes, q, n));
+	}
+	cr_expect_eq(READ(h, 1001 - 128, 1, out, n, bytes), HISTORY_GONE, "its entry is reused");
+	free(mem);
+	free(h);
+}
+
+/* A read is bounded by bytes as well as messages (an answer's max_payload), and a hint
+ * continues where the previous read stopped. */
+Test(history, read_bounds_and_hint)
 {
 	void *mem;
 	struct history *h = make(64, &mem);
 	uint8_t out[4096], m[64];
 	uint16_t n, len1 = msg_of(1, m), len2 = msg_of(2, m);
 	uint32_t bytes;
+	struct history_hint hint = {0, 0};
 
-	append_range(h, 1, 40);
-	history_commit(h);
-	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2, out, &n, &bytes), HISTORY_OK);
+	frames_range(h, 1, 40, 5);
+	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2, out, &n, &bytes, NULL),
+		     HISTORY_OK);
 	cr_expect_eq(n, 2);
 	cr_expect_eq(bytes, 4u + len1 + len2);
-	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2 - 1, out, &n, &bytes),
+	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2 - 1, out, &n, &bytes, NULL),
 		     HISTORY_OK);
 	cr_expect_eq(n, 1);
-	cr_assert_eq(history_read(h, 3, 1, sizeof(out), out, &n, &bytes), HISTORY_OK);
+	cr_assert_eq(READ(h, 3, 1, out, n, bytes), HISTORY_OK);
 	cr_expect_eq(n, 1);
 	cr_expect(blocks_ok(out, bytes, 3, 1));
+
+	for (uint64_t q = 2; q < 40; q += n) {
+		cr_assert_eq(history_read(h, q, 3, sizeof(out), out, &n, &bytes, &hint), HISTORY_OK);
+		cr_assert(blocks_ok(out, bytes, q, n));
+		cr_assert_eq(hint.seq, q + n);
+	}
 	free(mem);
 	free(h);
 }
 
-/* The byte ring wraps many times, mid-entry too; the index wraps as well. */
+/* The byte ring wraps many times, frames straddle its end; the frame entries wrap too. */
 Test(history, wrap_around)
 {
 	void *mem;
-	struct history *h = make(37, &mem); /* odd sizes: entries straddle the ring's end */
+	struct history *h = make(37, &mem);
 	uint8_t out[8192];
 	uint16_t n;
 	uint32_t bytes;
 	uint64_t s = 1, straddled = 0;
 
-	for (int round = 0; round < 500; round++) {
+	for (int round = 0; round < 3000; round++) {
 		uint64_t pos = h->head;
+		uint16_t per = (uint16_t)(1 + round % 40); /* up to ~1 KiB frames */
 
-		append_range(h, s, s + 7);
-		s += 7;
+		frames_range(h, s, s + per, per);
+		s += per;
 		straddled += pos / h->size != (h->head - 1) / h->size;
-		if (round % 3 == 0)
-			history_commit(h);
-		/* every committed message of the last 37 reads back intact, in any chunk */
+		/* every message of the last 37 reads back intact, in any chunk */
 		uint64_t c = history_committed(h);
 		for (uint64_t q = c > 37 ? c - 37 : 1; q < c; q += 5) {
-			cr_assert_eq(history_read(h, q, 9, sizeof(out), out, &n, &bytes),
-				     HISTORY_OK, "seq %lu, committed %lu", (unsigned long)q,
-				     (unsigned long)c);
+			cr_assert_eq(READ(h, q, 9, out, n, bytes), HISTORY_OK, "seq %lu, committed %lu",
+				     (unsigned long)q, (unsigned long)c);
 			cr_assert(blocks_ok(out, bytes, q, n));
 			cr_assert(n == 9 || q + n == c);
 		}
 	}
-	cr_expect_gt(straddled, 10, "entries were split by the ring's end");
+	cr_expect_gt(straddled, 10, "frames were split by the ring's end");
 	free(mem);
 	free(h);
 }
 
-Test(history, off_and_too_long)
+Test(history, off)
 {
 	void *mem;
 	struct history *h = make(0, &mem);
-	uint8_t out[256], big[200] = {0};
+	uint8_t out[256];
 	uint16_t n;
 	uint32_t bytes;
 
-	append_range(h, 1, 10);
-	history_commit(h);
-	cr_expect_eq(history_read(h, 1, 1, sizeof(out), out, &n, &bytes), HISTORY_OFF);
-	free(h);
-
-	/* a message longer than the whole ring is not kept; its neighbours are */
-	h = make(3, &mem); /* 192 bytes of ring */
-	append_range(h, 1, 2);
-	history_append(h, 2, big, sizeof(big));
-	append_range(h, 3, 4);
-	history_commit(h);
-	cr_expect_eq(history_read(h, 2, 1, sizeof(out), out, &n, &bytes), HISTORY_GONE);
-	cr_assert_eq(history_read(h, 1, 3, sizeof(out), out, &n, &bytes), HISTORY_OK);
-	cr_expect_eq(n, 1, "stops before the message that was not kept");
-	cr_expect(blocks_ok(out, bytes, 1, 1));
-	cr_assert_eq(history_read(h, 3, 3, sizeof(out), out, &n, &bytes), HISTORY_OK);
-	cr_expect(blocks_ok(out, bytes, 3, 1));
-	free(mem);
+	frames_range(h, 1, 10, 3);
+	cr_expect_eq(READ(h, 1, 1, out, n, bytes), HISTORY_OFF);
 	free(h);
 }
 
 /* ---- a reader on another thread, racing the writer ---- */
 
-#define RACE_MSGS 2000000u
+#define RACE_MSGS 3000000u
 
 static struct {
 	struct history *h;
@@ -210,15 +232,12 @@ static struct {
 static void *writer(void *arg)
 {
 	(void)arg;
-	for (uint64_t s = 1; s <= RACE_MSGS; s++) {
-		uint8_t m[64];
-		uint16_t len = msg_of(s, m);
+	for (uint64_t s = 1; s <= RACE_MSGS;) {
+		uint16_t per = (uint16_t)(1 + s % 13);
 
-		history_append(race.h, s, m, len);
-		if (s % 3 == 0)
-			history_commit(race.h);
+		frames_range(race.h, s, s + per, per);
+		s += per;
 	}
-	history_commit(race.h);
 	race.done = 1;
 	return NULL;
 }
@@ -228,7 +247,9 @@ Test(history, reader_races_writer, .timeout = 60)
 	void *mem;
 	pthread_t w;
 	uint8_t out[16384];
-	uint64_t ok = 0, gone = 0, rng = 88172645463325252ull;
+	uint64_t ok = 0, gone = 0, hinted = 0, rng = 88172645463325252ull;
+	struct history_hint hint = {0, 0}, old = {0, 0};
+	uint64_t reads = 0;
 
 	/* small: the writer laps the reader constantly, so overwrites under a read happen */
 	race.h = make(64, &mem);
@@ -242,16 +263,29 @@ Test(history, reader_races_writer, .timeout = 60)
 		if (c < 2)
 			continue;
 		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
-		/* anywhere from well before the kept range to the newest */
-		q = c - 1 - rng % (c - 1 < 160 ? c - 1 : 160);
-		switch (history_read(race.h, q, 120, sizeof(out), out, &n, &bytes)) {
+		/* anywhere from well before the kept range to the newest; every other read
+		 * continues the previous one through its hint, and some continue one from
+		 * 64 reads ago, whose bytes the writer has most likely overwritten since */
+		q = c - 1 - rng % (c - 1 < 700 ? c - 1 : 700);
+		if (++reads % 64 == 0) {
+			struct history_hint t = hint;
+
+			if (old.seq != 0)
+				hint = old;
+			old = t;
+		}
+		if ((rng & 1) && hint.seq != 0 && hint.seq < c) {
+			q = hint.seq;
+			hinted++;
+		}
+		switch (history_read(race.h, q, 120, sizeof(out), out, &n, &bytes, &hint)) {
 		case HISTORY_OK:
 			cr_assert(blocks_ok(out, bytes, q, n), "torn read of %u messages at %lu", n,
 				  (unsigned long)q);
-			cr_assert_leq(q + n, c + RACE_MSGS, "past what was committed");
 			ok++;
 			break;
 		case HISTORY_GONE:
+			hint.seq = 0;
 			gone++;
 			break;
 		case HISTORY_NOT_YET:
@@ -261,10 +295,10 @@ Test(history, reader_races_writer, .timeout = 60)
 		}
 	}
 	pthread_join(w, NULL);
-	cr_log_info("reader: %lu intact reads, %lu refused as gone", (unsigned long)ok,
-		    (unsigned long)gone);
+	cr_log_info("reader: %lu intact reads (%lu from a hint), %lu refused as gone",
+		    (unsigned long)ok, (unsigned long)hinted, (unsigned long)gone);
 	cr_expect_gt(ok, 100);
-	cr_expect_gt(gone, 0, "the race must have overwritten entries under reads");
+	cr_expect_gt(gone, 0, "the race must have overwritten frames under reads");
 	free(mem);
 	free(race.h);
 }
@@ -300,7 +334,7 @@ Test(history, table_sizing_and_refusal)
 	cr_expect_eq(need, history_mem_size(1000000) + history_mem_size(RC_HISTORY_DEF));
 	cr_expect_eq(history_table_check(cfg, need, err, sizeof(err)), 0);
 	cr_expect_eq(history_table_check(cfg, 32u << 20, err, sizeof(err)), -ENOSPC);
-	cr_expect_str_eq(err, "t.yaml: history: the table needs 68 MiB of history (2 "
+	cr_expect_str_eq(err, "t.yaml: history: the table needs 73 MiB of history (2 "
 			      "subscribers), more than the 32 MiB the profile allows");
 	routing_config_free(cfg);
 }

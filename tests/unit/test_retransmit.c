@@ -62,13 +62,19 @@ static void setup(uint32_t rate)
 		    hist[i] ? aligned_alloc(64, (history_mem_size(hist[i]) + 63) & ~63ul) : NULL;
 		history_init(&T.h[i], hist[i], T.mem[i]);
 		T.subs[i].hist = &T.h[i];
-		for (uint64_t s = 1; s <= 1000; s++) {
-			uint8_t m[64];
-			uint16_t len = msg_of(i, s, m);
+		for (uint64_t s = 1; s <= 1000; s += 4) { /* frames of 4 messages */
+			uint8_t blocks[4 * 64];
+			uint32_t used = 0;
 
-			history_append(&T.h[i], s, m, len);
+			for (uint64_t k = s; k < s + 4; k++) {
+				uint16_t len = msg_of(i, k, blocks + used + 2);
+
+				blocks[used] = (uint8_t)(len >> 8);
+				blocks[used + 1] = (uint8_t)len;
+				used += 2u + len;
+			}
+			history_frame(&T.h[i], blocks, used, 4);
 		}
-		history_commit(&T.h[i]);
 	}
 	retransmit_port_start(&T.p, rate, HZ, 0);
 	for (int i = 0; i < CAP; i++)
