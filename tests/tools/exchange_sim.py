@@ -5,9 +5,11 @@
     exchange_sim.py --source FEED.pcap --line A=GROUP:PORT [--line B=GROUP:PORT]
                     --bind IP [--server-port 26400] [--loss A=0.03 --loss B=0.03]
                     [--loss-both 0.005] [--pps 20000] [--seed 1]
-                    [--max-answer-bytes 1400] [--answer-rate N] [--answer-delay-us N]
+                    [--max-answer-bytes 1400] [--answer-rate N] [--answer-burst N]
+                    [--answer-delay-us N]
                     [--no-answer] [--heartbeat-ms 100] [--tail-s 1.0] [--end-of-session]
-                    [--canonical OUT.pcap] [--stats OUT.json] [--ready FILE]
+                    [--canonical OUT.pcap] [--delivered OUT.pcap] [--stats OUT.json]
+                    [--ready FILE]
 
 The feed is the MoldUDP64 data packets of FEED.pcap (e.g. aster-feedgen --lines 1 with no
 loss), in order, sent as they are: every packet on every line, each line losing packets
@@ -26,15 +28,19 @@ ordinary downstream packet unicast to the request's source address, holding the 
 messages from the requested sequence on, stopping at the count, at the end of the store,
 or before the payload would pass --max-answer-bytes, so it may hold fewer than asked (a
 partial answer); nothing is sent when there is nothing to send. Options make it harder:
---answer-rate answers at most N requests per second (the rest are ignored, as exchanges
-limit re-requests), --answer-delay-us holds each answer back, --no-answer never answers.
+--answer-rate answers at most N requests per second, at most --answer-burst (default
+N) at once (the rest are ignored, as exchanges limit re-requests), --answer-delay-us
+holds each answer back, --no-answer never answers.
 Only what was actually sent on some line (lost or not) is in the store, so a request for
 a sequence not yet sent is answered with nothing.
 
 --canonical writes the lossless stream (every data packet once, line A's addressing,
 Ethernet frames) as a classic pcap: what aster_check.py routes to compute what every
-subscriber must end up with. --stats writes what happened as JSON. --ready is created
-once the server socket is bound. Shares no code with aster's C tree.
+subscriber must end up with. --delivered writes the same for the packets at least one
+line carried: what a receiver holds when nothing lost on every line is recovered. The
+stats count the packets lost on every line (`lost_all`), their messages and the runs of
+consecutive ones (`lost_all_ranges`: the ranges a receiver finds missing). --stats
+writes what happened as JSON. --ready is created once the server socket is bound. Shares no code with aster's C tree.
 """
 
 import argparse
@@ -133,7 +139,8 @@ class Server:
         self.store = {}          # seq -> block
         self.pending = []        # (due, n, answer, addr)
         self.n = 0
-        self.tokens = float(a.answer_rate) if a.answer_rate else 0.0
+        self.depth = float(a.answer_burst or a.answer_rate)
+        self.tokens = self.depth
         self.last = time.monotonic()
         self.st = {"requests": 0, "ignored_malformed": 0, "ignored_session": 0,
                    "ignored_rate": 0, "ignored_no_answer": 0, "nothing_to_send": 0,
@@ -172,8 +179,7 @@ class Server:
             st["ignored_no_answer"] += 1
             return
         if self.a.answer_rate:
-            self.tokens = min(float(self.a.answer_rate),
-                              self.tokens + (now - self.last) * self.a.answer_rate)
+            self.tokens = min(self.depth, self.tokens + (now - self.last) * self.a.answer_rate)
             self.last = now
             if self.tokens < 1:
                 st["ignored_rate"] += 1
@@ -228,6 +234,7 @@ def main(argv):
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-answer-bytes", type=int, default=1400)
     ap.add_argument("--answer-rate", type=float, default=0)
+    ap.add_argument("--answer-burst", type=float, default=0)
     ap.add_argument("--answer-delay-us", type=float, default=0)
     ap.add_argument("--no-answer", action="store_true")
     ap.add_argument("--heartbeat-ms", type=float, default=100)
@@ -237,6 +244,7 @@ def main(argv):
                     help="keep answering requests this long after the feed ended")
     ap.add_argument("--start-delay-s", type=float, default=0.0)
     ap.add_argument("--canonical")
+    ap.add_argument("--delivered")
     ap.add_argument("--stats")
     ap.add_argument("--ready")
     a = ap.parse_args(argv)
@@ -273,7 +281,10 @@ def main(argv):
     if a.ready:
         open(a.ready, "w").close()
     st = {"session": session.decode("latin-1"), "packets": len(pkts),
-          "messages": sum(c for _s, _q, c, _p in pkts), "lost_both": 0, "lines": {}}
+          "messages": sum(c for _s, _q, c, _p in pkts), "lost_both": 0, "lost_all": 0,
+          "lost_all_messages": 0, "lost_all_ranges": 0, "lines": {}}
+    carried = []
+    prev_lost = False
     for name, _ in lines:
         st["lines"][name] = {"sent": 0, "lost": 0}
 
@@ -288,12 +299,21 @@ def main(argv):
         server.add(seq, blocks(p, cnt))
         both = rng.random() < a.loss_both
         st["lost_both"] += both
+        sent = 0
         for name, ga in lines:
             if both or rng.random() < loss[name]:
                 st["lines"][name]["lost"] += 1
                 continue
             feed.sendto(p, ga)
             st["lines"][name]["sent"] += 1
+            sent += 1
+        if sent:
+            carried.append(p)
+        else:
+            st["lost_all"] += 1
+            st["lost_all_messages"] += cnt
+            st["lost_all_ranges"] += not prev_lost
+        prev_lost = not sent
         t_next += gap
         while True:
             left = t_next - time.monotonic()
@@ -322,6 +342,11 @@ def main(argv):
     while server.pending:
         server.poll(0.01)
     st["server"] = server.st
+    if a.delivered:
+        g, port = lines[0][1]
+        pcapio.write(a.delivered, [(1700000000 * 10**9 + i * 1000,
+                                    frame(a.bind, g, a.feed_port or port, port, p))
+                                   for i, p in enumerate(carried)])
     if a.stats:
         with open(a.stats, "w") as f:
             json.dump(st, f, indent=1)

@@ -3,7 +3,8 @@
 """A MoldUDP64 subscriber that re-requests what it misses, the way real clients do.
 
     mold_client.py --listen IP:PORT [--join GROUP --iface IP] --request-to IP:PORT
-                   [--drop P] [--drop-from SEQ] [--seed S] [--timeout-ms 50] [--tries 20]
+                   [--drop P] [--drop-from SEQ] [--ignore-heartbeats] [--seed S]
+                   [--timeout-ms 50] [--tries 20]
                    [--idle-s 2] [--max-s 60] [--start 1] [--flood N]
                    --out STREAM.pcap [--stats OUT.json] [--out-mac MAC] [--max-payload 1400]
                    [--ready FILE]
@@ -13,7 +14,8 @@ on the interface with address --iface when given) and keeps every message once, 
 sequence order. On purpose it drops a share --drop of the packets it receives on the
 stream (data and heartbeats alike, chosen at random with --seed) and every data packet
 whose sequence is --drop-from or more (the tail of the stream: only heartbeats and
-re-requests can recover it).
+re-requests can recover it). --ignore-heartbeats drops every heartbeat (count 0) too, so
+that only an end-of-session packet reveals a lost tail.
 
 Recovery, paced like a reference MoldUDP64 client: a gap is seen when a packet starts
 beyond the next expected sequence, or a heartbeat or end-of-session packet (count 0 /
@@ -249,6 +251,7 @@ def main(argv):
     ap.add_argument("--request-to", required=True)
     ap.add_argument("--drop", type=float, default=0.0)
     ap.add_argument("--drop-from", type=int, default=0)
+    ap.add_argument("--ignore-heartbeats", action="store_true")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout-ms", type=float, default=50)
     ap.add_argument("--tries", type=int, default=20)
@@ -300,7 +303,8 @@ def main(argv):
                     seq, cnt = struct.unpack(">QH", m) if m else (0, 0)
                     data = cnt not in (0, END_OF_SESSION)
                     if rng.random() < a.drop or (a.drop_from and data and
-                                                 seq + cnt > a.drop_from):
+                                                 seq + cnt > a.drop_from) or \
+                            (a.ignore_heartbeats and m and cnt == 0):
                         c.st["dropped_on_purpose"] += 1
                         continue
                     c.on_packet(p, False)
