@@ -38,6 +38,8 @@ enum {
 	K_HOLD_PACKETS,
 	K_HOLD_US,
 	K_MEMORY_MB,
+	K_HISTORY_MB,
+	K_LINGER_MS,
 	K_MAX_SUBSCRIBERS,
 	K_EAL_ARGS,
 	K_RX_PORTS,
@@ -71,6 +73,10 @@ static const struct yaml_doc_key keys[K_N] = {
     [K_HOLD_PACKETS] = {"hold_packets", YAML_DOC_INT, false, 1, 1024, 512, NULL, NULL},
     [K_HOLD_US] = {"hold_us", YAML_DOC_INT, false, 0, 1000000, 0, NULL, NULL},
     [K_MEMORY_MB] = {"memory_mb", YAML_DOC_INT, false, 64, 65536, 512, NULL, NULL},
+    /* Live mode (docs/protocol.md §6): the retransmission histories' budget, and the
+     * end-of-session linger at shutdown. Replay reads and ignores both. */
+    [K_HISTORY_MB] = {"history_mb", YAML_DOC_INT, false, 0, 1048576, 256, NULL, NULL},
+    [K_LINGER_MS] = {"linger_ms", YAML_DOC_INT, false, 0, 60000, 1000, NULL, NULL},
     [K_MAX_SUBSCRIBERS] = {"max_subscribers", YAML_DOC_INT, false, 1, 65536, 1024, NULL, NULL},
     [K_EAL_ARGS] = {"eal_args", YAML_DOC_STR, false, 0, 255, 0, "", NULL},
     /* Live mode only: the feed inputs and the output ports (names as in the routing
@@ -351,6 +357,8 @@ static int parse(struct yaml_doc *d, struct profile *p)
 	p->hold_packets = (uint16_t)yaml_doc_int(v[K_HOLD_PACKETS], &keys[K_HOLD_PACKETS]);
 	p->hold_us = (uint32_t)yaml_doc_int(v[K_HOLD_US], &keys[K_HOLD_US]);
 	p->memory_mb = (uint32_t)yaml_doc_int(v[K_MEMORY_MB], &keys[K_MEMORY_MB]);
+	p->history_mb = (uint32_t)yaml_doc_int(v[K_HISTORY_MB], &keys[K_HISTORY_MB]);
+	p->linger_ms = (uint32_t)yaml_doc_int(v[K_LINGER_MS], &keys[K_LINGER_MS]);
 	p->max_subscribers = (uint32_t)yaml_doc_int(v[K_MAX_SUBSCRIBERS], &keys[K_MAX_SUBSCRIBERS]);
 	snprintf(p->eal_args, sizeof(p->eal_args), "%s",
 		 yaml_doc_str(v[K_EAL_ARGS], &keys[K_EAL_ARGS]));
@@ -416,6 +424,8 @@ void profile_log(const struct profile *p)
 	DP_LOG(profile, INFO, "profile: mbuf_cache = %u\n", p->mbuf_cache);
 	DP_LOG(profile, INFO, "profile: hold_packets = %u\n", p->hold_packets);
 	DP_LOG(profile, INFO, "profile: hold_us = %" PRIu32 "\n", p->hold_us);
+	DP_LOG(profile, INFO, "profile: history_mb = %" PRIu32 ", linger_ms = %" PRIu32 "\n",
+	       p->history_mb, p->linger_ms);
 	DP_LOG(profile, INFO, "profile: memory_mb = %" PRIu32 "\n", p->memory_mb);
 	DP_LOG(profile, INFO, "profile: max_subscribers = %" PRIu32 "\n", p->max_subscribers);
 	DP_LOG(profile, INFO, "profile: eal_args = \"%s\"\n", p->eal_args);

@@ -74,6 +74,8 @@ struct profile {
 	uint16_t hold_packets;		 /* arbiter hold queue per feed */
 	uint32_t hold_us;		 /* arbiter hold timeout in live mode, 0 = none */
 	uint32_t memory_mb;		 /* EAL memory (-m) when running without hugepages */
+	uint32_t history_mb;		 /* live: retransmission histories' budget (§6.2) */
+	uint32_t linger_ms;		 /* live: end-of-session linger at shutdown (§6.1) */
 	uint32_t max_subscribers;	 /* per feed; sizes the locate bitmaps */
 	char eal_args[256];		 /* extra EAL arguments, space separated */
 	uint16_t n_rx_ports, n_tx_ports; /* live mode ports */

@@ -192,7 +192,8 @@ Test(profile, unknown_and_missing_keys)
 	expect_error(MINIMAL "bursts: 32\n",
 		     "5: bursts: unknown key (expected one of: name, rx_driver, tx_driver, "
 		     "main_cpu, lcores, burst, rx_descs, tx_descs, ring_size, rx_mbufs, tx_mbufs, "
-		     "mbuf_cache, hold_packets, hold_us, memory_mb, max_subscribers, eal_args, "
+		     "mbuf_cache, hold_packets, hold_us, memory_mb, history_mb, linger_ms, "
+		     "max_subscribers, eal_args, "
 		     "rx_ports, tx_ports, nic, igmp)");
 	expect_error("name: x\nburst: 32\n", "1: lcores: missing required key");
 	expect_error("lcores:\n  - {id: 1, cpu: 1, roles: [rx, tx]}\n",
@@ -319,15 +320,32 @@ Test(profile, log, .init = cr_redirect_stderr)
 	buf[n] = '\0';
 	for (size_t i = 0; i < n; i++)
 		lines += buf[i] == '\n';
-	/* A header, drivers and main_cpu, one line per lcore, 11 sizes and eal_args, five
-	 * nic and three igmp settings (no live ports in this profile). */
-	cr_expect_eq(lines, 1 + 3 + 2 + 12 + 5 + 3, "%s", buf);
+	/* A header, drivers and main_cpu, one line per lcore, 11 sizes and eal_args, the
+	 * history budget and linger, five nic and three igmp settings (no live ports in
+	 * this profile). */
+	cr_expect_eq(lines, 1 + 3 + 2 + 12 + 1 + 5 + 3, "%s", buf);
+	cr_expect_not_null(strstr(buf, "profile: history_mb = 256, linger_ms = 1000\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: nic.multicast = auto\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: igmp.version = v2\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: lcore 1 on cpu 1 roles rx\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: lcore 2 on cpu 0 roles tx\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: ring_size = 4096\n"), "%s", buf);
 	cr_expect_not_null(strstr(buf, "profile: tx_driver = net_pcap\n"), "%s", buf);
+}
+
+/* The at-least-once keys (docs/protocol.md §6): defaults, values, bounds. */
+Test(profile, history_and_linger)
+{
+	struct profile p;
+
+	cr_assert_eq(load_text(MINIMAL, &p), 0, "%s", err);
+	cr_expect_eq(p.history_mb, 256);
+	cr_expect_eq(p.linger_ms, 1000);
+	cr_assert_eq(load_text(MINIMAL "history_mb: 0\nlinger_ms: 60000\n", &p), 0, "%s", err);
+	cr_expect_eq(p.history_mb, 0);
+	cr_expect_eq(p.linger_ms, 60000);
+	expect_error(MINIMAL "linger_ms: 60001\n", "5: linger_ms: 60001 is out of range 0..60000");
+	expect_error(MINIMAL "history_mb: -1\n", "5: history_mb: -1 is out of range 0..1048576");
 }
 
 /* Live mode ports: inputs and outputs by name and device. */
