@@ -107,6 +107,14 @@ void health_eval_gauges(const struct health_eval *e, const struct health_shm *s,
 					   l->lcore_id, l->ring_used, l->ring_size,
 					   l->ring_used * 100 / l->ring_size);
 	}
+	for (uint32_t i = 0; i < at_most(s->n_feeds, HEALTH_MAX_FEEDS); i++)
+		if (s->feeds[i].recovery_open_ranges != 0)
+			health_verdict_add(v, HEALTH_DEGRADED,
+					   "recovering: feed %.*s, %" PRIu64
+					   " ranges asked for, %" PRIu64 " packets held",
+					   HEALTH_NAME, s->feeds[i].name,
+					   s->feeds[i].recovery_open_ranges,
+					   s->feeds[i].held_packets);
 	for (uint32_t i = 0; i < at_most(s->n_ports, HEALTH_MAX_PORTS); i++)
 		if (!s->ports[i].link_up)
 			health_verdict_add(v, HEALTH_DEGRADED, "link down: port %.*s (%s)",
@@ -156,6 +164,14 @@ void health_eval_counters(struct health_eval *e, const struct health_shm *s, uin
 		if (watch(&e->gaps[i], s->feeds[i].name, s->feeds[i].c.gaps, now_ns))
 			health_verdict_add(v, HEALTH_DEGRADED, "gaps rising: feed %.*s +%" PRIu64,
 					   HEALTH_NAME, s->feeds[i].name, e->gaps[i].rise);
+	for (uint32_t i = 0; i < at_most(s->n_feeds, HEALTH_MAX_FEEDS); i++)
+		if (watch(&e->recovery_gaps[i], s->feeds[i].name, s->feeds[i].c.recovery_gaps,
+			  now_ns))
+			health_verdict_add(
+			    v, HEALTH_DEGRADED,
+			    "recovery failed: feed %.*s, +%" PRIu64
+			    " ranges declared gaps after every request went unanswered",
+			    HEALTH_NAME, s->feeds[i].name, e->recovery_gaps[i].rise);
 	for (uint32_t i = 0; e->subs != NULL && i < at_most(s->n_subs, HEALTH_MAX_SUBS); i++)
 		if (watch(&e->subs[i], s->subs[i].name, s->subs[i].c.dropped, now_ns))
 			health_verdict_add(v, HEALTH_DEGRADED,

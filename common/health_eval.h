@@ -10,8 +10,10 @@
  *   down      a polling lcore's heartbeat unchanged for HEALTH_STALL_MS (and, in
  *             aster-control, the dataplane unreachable);
  *   degraded  a link down, a TX lcore's input ring more than HEALTH_RING_HIGH_PCT full,
- *             a counter rising: drops under a reason not listed as benign, NIC misses,
- *             a feed's gaps, a subscriber's drops (and, in aster-control, table drift);
+ *             a feed recovering from its exchange's server (open ranges, packets held:
+ *             docs/protocol.md §6.3), a counter rising: drops under a reason not listed
+ *             as benign, NIC misses, a feed's gaps, ranges a feed's recovery failed to
+ *             fill, a subscriber's drops (and, in aster-control, table drift);
  *   healthy   none of these.
  * "Rising" compares a counter with the previous sample; a rise keeps its reason for
  * HEALTH_HOLD_MS so that a reader polling less often than the sampler still sees it.
@@ -59,6 +61,7 @@ struct health_eval {
 	} beats[HEALTH_MAX_LCORES];
 	struct health_watch drops[HEALTH_MAX_DROPS];
 	struct health_watch gaps[HEALTH_MAX_FEEDS];
+	struct health_watch recovery_gaps[HEALTH_MAX_FEEDS];
 	struct health_watch missed[HEALTH_MAX_PORTS];
 	struct health_watch *subs; /* [HEALTH_MAX_SUBS], NULL: subscriber drops not watched */
 };

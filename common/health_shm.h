@@ -15,7 +15,7 @@
 #include "counter.h"
 
 #define HEALTH_MAGIC	  0x484c5453u /* "STLH" */
-#define HEALTH_VERSION	  2u	      /* 2: every counter of common/counter.h's lists */
+#define HEALTH_VERSION	  3u	      /* 3: port counters, feeds' recovery gauges */
 #define HEALTH_PERIOD_MS  100
 #define HEALTH_MAX_LCORES 32
 #define HEALTH_MAX_PORTS  32
@@ -47,6 +47,7 @@ struct health_port {
 	uint32_t link_up; /* rte_eth_link_get_nowait */
 	uint64_t packets; /* received (RX) or sent (TX) */
 	uint64_t missed;  /* imissed + ierrors (RX), oerrors (TX) */
+	struct counter_port c;
 };
 
 struct health_counter {
@@ -57,6 +58,9 @@ struct health_counter {
 struct health_feed {
 	char name[HEALTH_NAME];
 	struct counter_feed c;
+	/* gauges (docs/protocol.md §6.3): ranges being recovered now, packets held */
+	uint64_t recovery_open_ranges;
+	uint64_t held_packets;
 };
 
 struct health_sub {

@@ -271,6 +271,9 @@ json_t *health_status_json(const struct health *h)
 		e = json_pack("{s:o, s:b, s:b, s:I, s:I}", "name", name_value(p->name, HEALTH_NAME),
 			      "rx", (int)(p->is_rx != 0), "link_up", (int)(p->link_up != 0),
 			      "packets", (json_int_t)p->packets, "missed", (json_int_t)p->missed);
+#define X(n, help) json_object_set_new(e, #n, json_integer((json_int_t)p->c.n));
+		COUNTER_PORT(X)
+#undef X
 		json_array_append_new(a, e);
 	}
 	json_object_set_new(o, "ports", a);
@@ -285,6 +288,9 @@ json_t *health_status_json(const struct health *h)
 #define X(n, help) json_object_set_new(c, #n, json_integer((json_int_t)f->c.n));
 		COUNTER_FEED(X)
 #undef X
+		json_object_set_new(c, "recovery_open_ranges",
+				    json_integer((json_int_t)f->recovery_open_ranges));
+		json_object_set_new(c, "held_packets", json_integer((json_int_t)f->held_packets));
 		json_object_set_new(m, name, c);
 	}
 	json_object_set_new(o, "feeds", m);
@@ -331,15 +337,17 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-_Static_assert(offsetof(struct health_feed, name) == 0 && offsetof(struct health_sub, name) == 0,
-	       "counter_family reads a row's name at its start");
+_Static_assert(offsetof(struct health_feed, name) == 0 && offsetof(struct health_sub, name) == 0 &&
+		   offsetof(struct health_port, name) == 0,
+	       "row_family reads a row's name at its start");
 
-/* One counter family: `metric`{`label`="<row name>"} for `n` rows of `stride` bytes, each
- * starting with its HEALTH_NAME name and holding the value at `value_off`. */
-static void counter_family(FILE *f, const char *metric, const char *help, const char *lbl,
-			   const void *rows, size_t stride, size_t value_off, uint32_t n)
+/* One family of `type`: `metric`{`label`="<row name>"} for `n` rows of `stride` bytes,
+ * each starting with its HEALTH_NAME name and holding the value at `value_off`. */
+static void row_family(FILE *f, const char *type, const char *metric, const char *help,
+		       const char *lbl, const void *rows, size_t stride, size_t value_off,
+		       uint32_t n)
 {
-	family(f, metric, "counter", help);
+	family(f, metric, type, help);
 	for (uint32_t i = 0; i < n; i++) {
 		const uint8_t *row = (const uint8_t *)rows + i * stride;
 		uint64_t v;
@@ -352,22 +360,36 @@ static void counter_family(FILE *f, const char *metric, const char *help, const 
 }
 
 /* One family per entry of common/counter.h's lists: aster_feed_<name>_total labelled by
- * feed, aster_subscriber_<name>_total labelled by subscriber. */
+ * feed, aster_subscriber_<name>_total by subscriber, aster_port_<name>_total by port;
+ * and the feeds' recovery gauges. */
 static void counter_families(FILE *f, const struct health_shm *s)
 {
 	uint32_t nf = s->n_feeds < HEALTH_MAX_FEEDS ? s->n_feeds : HEALTH_MAX_FEEDS;
 	uint32_t ns = s->n_subs < HEALTH_MAX_SUBS ? s->n_subs : HEALTH_MAX_SUBS;
+	uint32_t np = s->n_ports < HEALTH_MAX_PORTS ? s->n_ports : HEALTH_MAX_PORTS;
 
 #define X(n, help)                                                                                 \
-	counter_family(f, "aster_feed_" #n "_total", help, "feed", s->feeds, sizeof(s->feeds[0]),  \
-		       offsetof(struct health_feed, c.n), nf);
+	row_family(f, "counter", "aster_feed_" #n "_total", help, "feed", s->feeds,                \
+		   sizeof(s->feeds[0]), offsetof(struct health_feed, c.n), nf);
 	COUNTER_FEED(X)
 #undef X
 #define X(n, help)                                                                                 \
-	counter_family(f, "aster_subscriber_" #n "_total", help, "subscriber", s->subs,            \
-		       sizeof(s->subs[0]), offsetof(struct health_sub, c.n), ns);
+	row_family(f, "counter", "aster_subscriber_" #n "_total", help, "subscriber", s->subs,     \
+		   sizeof(s->subs[0]), offsetof(struct health_sub, c.n), ns);
 	COUNTER_SUB(X)
 #undef X
+#define X(n, help)                                                                                 \
+	row_family(f, "counter", "aster_port_" #n "_total", help, "port", s->ports,                \
+		   sizeof(s->ports[0]), offsetof(struct health_port, c.n), np);
+	COUNTER_PORT(X)
+#undef X
+	row_family(f, "gauge", "aster_feed_recovery_open_ranges",
+		   "Ranges the feed is recovering from its exchange's server now (6.3)", "feed",
+		   s->feeds, sizeof(s->feeds[0]),
+		   offsetof(struct health_feed, recovery_open_ranges), nf);
+	row_family(f, "gauge", "aster_feed_held_packets",
+		   "Packets the feed holds behind a missing range now", "feed", s->feeds,
+		   sizeof(s->feeds[0]), offsetof(struct health_feed, held_packets), nf);
 }
 
 char *health_metrics(const struct health *h)

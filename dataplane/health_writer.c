@@ -62,7 +62,8 @@ static void put_lcores(struct health_shm *h, const struct lcore_map *m)
 	h->n_lcores = n;
 }
 
-static void put_port(struct health_port *hp, uint16_t port, const char *name, bool rx)
+static void put_port(struct health_port *hp, const struct lcore_map *m, uint16_t port,
+		     const char *name, bool rx)
 {
 	struct rte_eth_stats es;
 	struct rte_eth_link link;
@@ -76,21 +77,23 @@ static void put_port(struct health_port *hp, uint16_t port, const char *name, bo
 	hp->link_up = link.link_status == RTE_ETH_LINK_UP;
 	hp->packets = rx ? es.ipackets : es.opackets;
 	hp->missed = rx ? es.imissed + es.ierrors : es.oerrors;
+	lcore_map_port_counters(m, port, &hp->c);
 }
 
 /* Inputs by their ethdev name, outputs by their routing-table name. */
-static void put_ports(struct health_shm *h, const struct lcore_ports *p)
+static void put_ports(struct health_shm *h, const struct lcore_map *m)
 {
+	const struct lcore_ports *p = lcore_map_ports(m);
 	uint32_t n = 0;
 
 	for (uint16_t i = 0; i < p->n_in && n < HEALTH_MAX_PORTS; i++, n++) {
 		char name[RTE_ETH_NAME_MAX_LEN] = "";
 
 		rte_eth_dev_get_name_by_port(p->in[i], name);
-		put_port(&h->ports[n], p->in[i], name, true);
+		put_port(&h->ports[n], m, p->in[i], name, true);
 	}
 	for (uint16_t i = 0; i < p->n_out && n < HEALTH_MAX_PORTS; i++, n++)
-		put_port(&h->ports[n], p->out[i].port_id, p->out[i].name, false);
+		put_port(&h->ports[n], m, p->out[i].port_id, p->out[i].name, false);
 	h->n_ports = n;
 }
 
@@ -107,8 +110,13 @@ static void put_counters(struct health_shm *h, const struct table *t)
 	}
 	h->n_drops = n;
 	for (n = 0; cfg != NULL && n < cfg->n_feeds && n < HEALTH_MAX_FEEDS; n++) {
+		uint32_t ranges, held;
+
 		copy_name(h->feeds[n].name, cfg->feeds[n].name);
 		table_feed_counters(t, n, &h->feeds[n].c);
+		table_feed_recovering(t, n, &ranges, &held);
+		h->feeds[n].recovery_open_ranges = ranges;
+		h->feeds[n].held_packets = held;
 	}
 	h->n_feeds = n;
 	for (n = 0; cfg != NULL && n < cfg->n_subs && n < HEALTH_MAX_SUBS; n++) {
@@ -128,7 +136,7 @@ static void publish(struct health_writer *w)
 	h->updated_ns = clock_ns(CLOCK_REALTIME);
 	h->table_version = table_version(w->table);
 	put_lcores(h, w->map);
-	put_ports(h, lcore_map_ports(w->map));
+	put_ports(h, w->map);
 	put_counters(h, w->table);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->seq, h->seq + 1, __ATOMIC_RELEASE);

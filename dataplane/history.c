@@ -32,7 +32,8 @@ static uint64_t ring_bytes(uint32_t messages)
 {
 	/* `messages` of the longest ITCH blocks stay intact while the next frame is written;
 	 * a multiple of 64 so that the frame entries after it stay aligned */
-	return ((uint64_t)messages * HISTORY_BYTES_PER_MSG + HISTORY_FRAME_MAX + 63) & ~(uint64_t)63;
+	return ((uint64_t)messages * HISTORY_BYTES_PER_MSG + HISTORY_FRAME_MAX + 63) &
+	       ~(uint64_t)63;
 }
 
 /* Entries for the frames of the last `messages` messages (one message each at worst),
@@ -52,8 +53,10 @@ size_t history_mem_size(uint32_t messages)
 
 void history_init(struct history *h, uint32_t messages, void *mem)
 {
+	static uint64_t ids;
+
 	memset(h, 0, sizeof(*h));
-	h->next_seq = 1;
+	h->id = __atomic_add_fetch(&ids, 1, __ATOMIC_RELAXED);
 	h->committed = 1;
 	if (messages == 0 || mem == NULL)
 		return; /* size 0: keeps nothing */
@@ -145,7 +148,7 @@ enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_m
 		return HISTORY_NOT_YET;
 	/* loaded after `committed`: covers at least every frame up to it */
 	n_frames = __atomic_load_n(&h->n_committed, __ATOMIC_ACQUIRE);
-	if (hint != NULL && hint->seq == seq && seq != 0) {
+	if (hint != NULL && hint->of == h->id && hint->seq == seq) {
 		first = hint->pos; /* where a validated read left off: only the bytes to check */
 		frame = UINT64_MAX;
 		searched = false;
@@ -170,6 +173,7 @@ enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_m
 	*n_msgs = k;
 	*n_bytes = (uint32_t)used;
 	if (hint != NULL) {
+		hint->of = h->id;
 		hint->seq = seq + k;
 		hint->pos = first + used;
 	}

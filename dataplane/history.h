@@ -58,7 +58,7 @@ struct history {
 	/* written by the writer only (the RX lcore framing the stream) */
 	uint64_t head;	   /* absolute position of the next frame's blocks */
 	uint64_t woff;	   /* head % size, kept without a division */
-	uint64_t next_seq; /* first sequence of the next frame */
+	uint64_t next_seq; /* first sequence of the next frame, once one was written */
 	uint64_t n_frames; /* frames written */
 	/* fixed after history_init */
 	uint8_t *bytes;
@@ -66,17 +66,18 @@ struct history {
 	struct history_frame *frames;
 	uint64_t fmask; /* frame entries - 1 */
 	uint32_t messages;
+	uint64_t id; /* unique in the process, never 0: what a hint belongs to */
 	/* written by the writer, read by readers on other lcores */
 	uint64_t reserve __attribute__((aligned(64))); /* end of the frame being written */
-	uint64_t freserve;	/* 1 + number of the frame entry being written */
-	uint64_t committed;	/* readers may fetch sequences < this */
-	uint64_t n_committed;	/* frame entries readers may look up */
+	uint64_t freserve;    /* 1 + number of the frame entry being written */
+	uint64_t committed;   /* readers may fetch sequences < this */
+	uint64_t n_committed; /* frame entries readers may look up */
 } __attribute__((aligned(64)));
 
-/* A reader's place: where the block of `seq` starts (a read continues from it without
- * searching). seq 0 (sequence numbers start at 1): unknown, so zeroed memory is a
- * valid hint. */
+/* A reader's place in the history whose id is `of`: where the block of `seq` starts (a
+ * read continues from it without searching). Zeroed memory is a valid hint (of none). */
 struct history_hint {
+	uint64_t of;
 	uint64_t seq;
 	uint64_t pos;
 };
@@ -121,17 +122,21 @@ static inline void history_ring_write(struct history *h, const void *src, uint32
 
 /*
  * A frame closed: keep its `n_msgs` message blocks (`len` bytes at `blocks`, at most
- * HISTORY_FRAME_MAX), which continue the stream from the previous frame's last message.
- * Readers may fetch them once this returns.
+ * HISTORY_FRAME_MAX) from sequence `seq` on. Readers may fetch them once this returns.
+ * Frames follow each other (seq is the previous frame's next); the first frame of a
+ * history may start anywhere (a history given to a running stream), and a frame that
+ * does not continue the previous one makes everything before it unreadable.
  */
-static inline void history_frame(struct history *h, const uint8_t *blocks, uint32_t len,
-				 uint16_t n_msgs)
+static inline void history_frame(struct history *h, uint64_t seq, const uint8_t *blocks,
+				 uint32_t len, uint16_t n_msgs)
 {
-	uint64_t pos = h->head, nf = h->n_frames, seq = h->next_seq;
+	uint64_t pos = h->head, nf = h->n_frames;
 	struct history_frame *e;
 
 	if (h->size == 0)
 		return; /* history 0 */
+	if (seq != h->next_seq && nf != 0)
+		pos += h->size; /* a whole ring further: every byte before reads as overwritten */
 	__atomic_store_n(&h->reserve, pos + len, __ATOMIC_RELAXED);
 	__atomic_store_n(&h->freserve, nf + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE); /* both are seen before anything below */
@@ -161,8 +166,8 @@ enum history_status {
  * Reader (any lcore): copy the blocks (u16 length + message, as on the wire) of the
  * messages from `seq` on into `out`: at most `max_msgs` messages and `max_bytes` bytes,
  * never past what was committed. On HISTORY_OK *n_msgs >= 1 and *n_bytes are set.
- * `hint` (may be NULL): when hint->seq is `seq` the read starts at hint->pos without a
- * search; on HISTORY_OK it is set to where the next message starts.
+ * `hint` (may be NULL): when it is of `h` and hint->seq is `seq` the read starts at
+ * hint->pos without a search; on HISTORY_OK it is set to where the next message starts.
  */
 enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_msgs,
 				 uint32_t max_bytes, uint8_t *out, uint16_t *n_msgs,

@@ -62,6 +62,8 @@ int lcore_main(void *arg)
 
 	if (c->rx != NULL)
 		rx_online(c->rx);
+	if (c->tx != NULL)
+		tx_online(c->tx);
 	while (!__atomic_load_n(c->stop, __ATOMIC_RELAXED)) {
 		if (c->rx != NULL)
 			pol->rx_turn(c->rx, c->policy_arg);
@@ -76,6 +78,8 @@ int lcore_main(void *arg)
 	}
 	if (c->rx != NULL)
 		rx_offline(c->rx);
+	if (c->tx != NULL)
+		tx_offline(c->tx);
 	return 0;
 }
 
@@ -105,10 +109,11 @@ static int roles(struct lcore_map *m, unsigned int *rx_ids, unsigned int *tx_ids
  * variable the RX lcores report their quiescent states to. */
 static int rings_create(struct lcore_map *m, const unsigned int *tx_ids, char *err, size_t errlen)
 {
-	size_t qsz = rte_rcu_qsbr_get_memsize(m->n_rx);
+	/* RX lcores read the rule set, TX lcores the retransmission servers (tx.h) */
+	size_t qsz = rte_rcu_qsbr_get_memsize(m->n_rx + m->n_tx);
 
 	m->qsbr = rte_zmalloc("aster_qsbr", qsz, RTE_CACHE_LINE_SIZE);
-	if (m->qsbr == NULL || rte_rcu_qsbr_init(m->qsbr, m->n_rx) != 0) {
+	if (m->qsbr == NULL || rte_rcu_qsbr_init(m->qsbr, m->n_rx + m->n_tx) != 0) {
 		snprintf(err, errlen, "RCU QSBR variable: %s", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
@@ -130,7 +135,7 @@ static int rings_create(struct lcore_map *m, const unsigned int *tx_ids, char *e
 
 /* TX lcores, with the output ports round robin over them. */
 static int tx_lcores_create(struct lcore_map *m, const unsigned int *tx_ids, uint32_t max_subs,
-			    char *err, size_t errlen)
+			    struct rte_mempool *pool, char *err, size_t errlen)
 {
 	for (uint16_t t = 0; t < m->n_tx; t++) {
 		struct rte_ring *rings[LCORE_MAX_RX];
@@ -145,6 +150,9 @@ static int tx_lcores_create(struct lcore_map *m, const unsigned int *tx_ids, uin
 		    .n_rings = m->n_rx,
 		    .rings = rings,
 		    .tries = m->policy->tries,
+		    .pool = pool,
+		    .qsbr = m->qsbr,
+		    .qsbr_id = (uint32_t)(m->n_rx + t),
 		});
 		if (m->tx[t] == NULL) {
 			snprintf(err, errlen, "out of memory for TX lcore %u", tx_ids[t]);
@@ -153,7 +161,8 @@ static int tx_lcores_create(struct lcore_map *m, const unsigned int *tx_ids, uin
 	}
 	for (uint16_t p = 0; p < m->ports.n_out; p++) {
 		m->tx_of_out[p] = (uint16_t)(p % m->n_tx);
-		if (tx_add_port(m->tx[m->tx_of_out[p]], m->ports.out[p].port_id) != 0) {
+		if (tx_add_port(m->tx[m->tx_of_out[p]], m->ports.out[p].port_id,
+				m->ports.out_receive) != 0) {
 			snprintf(err, errlen, "too many output ports on TX lcore %u",
 				 tx_lcore_id(m->tx[m->tx_of_out[p]]));
 			return -ENOSPC;
@@ -191,7 +200,7 @@ static int rx_lcores_create(struct lcore_map *m, const unsigned int *rx_ids,
 	for (uint16_t i = 0; i < m->ports.n_in; i++) {
 		struct rx_lcore *lc = m->rx[pol->spread ? i % m->n_rx : 0];
 
-		if (rx_add_port(lc, m->ports.in[i]) != 0) {
+		if (rx_add_port(lc, m->ports.in[i], m->ports.in_ip[i]) != 0) {
 			snprintf(err, errlen, "too many input ports on RX lcore %u",
 				 rx_lcore_id(lc));
 			return -ENOSPC;
@@ -238,7 +247,7 @@ struct lcore_map *lcore_map_create(const struct lcore_map_cfg *cfg, char *err, s
 	if (rc == 0)
 		rc = rings_create(m, tx_ids, err, errlen);
 	if (rc == 0)
-		rc = tx_lcores_create(m, tx_ids, cfg->max_subs, err, errlen);
+		rc = tx_lcores_create(m, tx_ids, cfg->max_subs, cfg->tx_pool, err, errlen);
 	if (rc == 0)
 		rc = rx_lcores_create(m, rx_ids, cfg, err, errlen);
 	if (rc != 0) {
@@ -357,6 +366,35 @@ void lcore_map_sub_counters(const struct lcore_map *m, uint32_t slot, struct cou
 		block_sub(rx_counters(m->rx[r]), slot, t);
 	for (uint16_t i = 0; i < m->n_tx; i++)
 		block_sub(tx_counters(m->tx[i]), slot, t);
+}
+
+static void block_port(const struct stats_block *b, uint16_t port_id, struct counter_port *t)
+{
+#define X(n, help) t->n += counter_read(&b->port[port_id].n);
+	COUNTER_PORT(X)
+#undef X
+}
+
+void lcore_map_port_counters(const struct lcore_map *m, uint16_t port_id, struct counter_port *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (port_id >= STATS_MAX_PORTS)
+		return;
+	for (uint16_t r = 0; r < m->n_rx; r++)
+		block_port(rx_counters(m->rx[r]), port_id, c);
+	for (uint16_t i = 0; i < m->n_tx; i++)
+		block_port(tx_counters(m->tx[i]), port_id, c);
+}
+
+const struct lcore_policy *lcore_map_policy(const struct lcore_map *m)
+{
+	return m->policy;
+}
+
+void lcore_map_end_session(struct lcore_map *m)
+{
+	for (uint16_t r = 0; r < m->n_rx; r++)
+		rx_end_session(m->rx[r]);
 }
 
 const struct lcore_ports *lcore_map_ports(const struct lcore_map *m)

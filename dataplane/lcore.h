@@ -50,6 +50,7 @@ struct lcore_policy {
 	bool hold_timeout;  /* arbiters bound a hold by the profile's hold_us */
 	enum rx_full full;  /* a full RX -> TX ring: drop and count, or wait */
 	unsigned int tries; /* TX bursts before the rest is dropped; 0: until taken */
+	bool at_least_once; /* docs/protocol.md §6: recovery, histories, heartbeats, linger */
 	/* One turn of an RX lcore's input (rx.h: rx_begin ... rx_end); `arg` as given
 	 * to lcore_map_create. */
 	void (*rx_turn)(struct rx_lcore *lc, void *arg);
@@ -60,12 +61,15 @@ struct lcore_policy {
 /* The ports, as the mode opened them (port ids), before the map exists. */
 struct lcore_ports {
 	uint16_t n_in;
-	uint16_t in[LCORE_MAX_PORTS]; /* feed inputs, polled on queue 0 */
+	uint16_t in[LCORE_MAX_PORTS];		    /* feed inputs, polled on queue 0 */
+	char in_name[LCORE_MAX_PORTS][RC_NAME_MAX]; /* the profile's name, or "in<i>" */
+	uint32_t in_ip[LCORE_MAX_PORTS];	    /* the profile's `ip`, 0: none (replay) */
 	uint16_t n_out;
 	struct {
 		char name[RC_NAME_MAX]; /* routing table `ports` name */
 		uint16_t port_id;
 	} out[LCORE_MAX_PORTS];
+	bool out_receive; /* outputs have an RX queue (live: requests and ARP, port.h) */
 };
 
 struct lcore_map_cfg {
@@ -112,6 +116,13 @@ void lcore_map_publish(struct lcore_map *m, struct router_state *rs);
 /* Raw sums of subscriber slot `slot` over every lcore's counters. */
 void lcore_map_sub_counters(const struct lcore_map *m, uint32_t slot, struct counter_sub *t);
 
+/* The map's policy (live or replay). */
+const struct lcore_policy *lcore_map_policy(const struct lcore_map *m);
+/* TX lcore `i`, which serves output port `tx_index` (lcore_map_output). */
+struct tx_lcore *lcore_map_tx(const struct lcore_map *m, uint16_t i);
+/* Live shutdown: every stream sends end-of-session packets from now on (§6.1). */
+void lcore_map_end_session(struct lcore_map *m);
+
 /* --- read API: any thread but a polling one --- */
 const struct lcore_ports *lcore_map_ports(const struct lcore_map *m);
 const struct profile *lcore_map_profile(const struct lcore_map *m);
@@ -131,6 +142,8 @@ uint32_t lcore_map_health(const struct lcore_map *m, struct lcore_health *out, u
 void lcore_map_drops(const struct lcore_map *m, uint64_t drops[DROP__MAX]);
 /* IGMP queries seen by the RX lcores (mcast.c answers them). */
 uint64_t lcore_map_igmp_queries(const struct lcore_map *m);
+/* Counters of port `port_id` (common/counter.h, COUNTER_PORT), over every lcore. */
+void lcore_map_port_counters(const struct lcore_map *m, uint16_t port_id, struct counter_port *c);
 /* Frames taken from input port `port_id`, over every RX lcore. */
 uint64_t lcore_map_port_packets(const struct lcore_map *m, uint16_t port_id);
 /* Frames handed to the TX lcores, and frames they sent or dropped. */
@@ -140,7 +153,6 @@ void lcore_map_latency(const struct lcore_map *m, struct latency_hist *acc);
 
 /* --- benchmarks, which drive the stages themselves --- */
 struct rx_lcore *lcore_map_rx(const struct lcore_map *m, uint16_t i);
-struct tx_lcore *lcore_map_tx(const struct lcore_map *m, uint16_t i);
 struct rte_ring *lcore_map_ring(const struct lcore_map *m, uint16_t rx, uint16_t tx);
 
 #endif

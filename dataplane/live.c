@@ -40,6 +40,7 @@ static const struct lcore_policy live_policy = {
     .hold_timeout = true,
     .full = RX_FULL_DROP, /* the RX core never waits */
     .tries = LIVE_TX_TRIES,
+    .at_least_once = true,
     .rx_turn = live_rx_turn,
     .rx_housekeeping = rx_housekeeping, /* hold timeouts */
 };
@@ -69,9 +70,13 @@ static int live_open_ports(struct dp *dp, char *err, size_t errlen)
 	const struct profile *prof = &dp->prof;
 	int rc = 0;
 
-	for (uint16_t i = 0; rc == 0 && i < prof->n_rx_ports; i++)
+	for (uint16_t i = 0; rc == 0 && i < prof->n_rx_ports; i++) {
+		snprintf(dp->ports.in_name[i], sizeof(dp->ports.in_name[i]), "%s",
+			 prof->rx_ports[i].name);
+		dp->ports.in_ip[i] = prof->rx_ports[i].ip;
 		rc = port_open_live(&prof->rx_ports[i], true, prof, dp->pools.rx,
 				    &dp->ports.in[dp->ports.n_in++], err, errlen);
+	}
 	for (uint16_t i = 0; rc == 0 && i < prof->n_tx_ports; i++) {
 		char *name = dp->ports.out[i].name;
 
@@ -82,6 +87,7 @@ static int live_open_ports(struct dp *dp, char *err, size_t errlen)
 		rc = port_open_live(&prof->tx_ports[i], false, prof, NULL,
 				    &dp->ports.out[dp->ports.n_out++].port_id, err, errlen);
 	}
+	dp->ports.out_receive = true; /* requests and ARP (port_open_live) */
 	return rc;
 }
 
@@ -117,8 +123,24 @@ static void status(void *arg, json_t *root)
 				      "tx_failed", (json_int_t)mc.tx_failed));
 }
 
-/* Serve until a signal, then stop in order: the control thread, leave the groups while
- * the ports still run, then the lcores. */
+/*
+ * docs/protocol.md §6.1: for linger_ms after the signal the RX lcores take no more feed
+ * input and every stream sends end-of-session packets in place of heartbeats, while the
+ * TX lcores still answer retransmission requests and the control socket still answers.
+ */
+static void linger(struct dp *dp)
+{
+	uint32_t ms = dp->prof.linger_ms;
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	DP_LOG(live, NOTICE, "stopping: end of session on every stream, lingering %u ms\n", ms);
+	lcore_map_end_session(dp->map);
+	while (nanosleep(&ts, &ts) != 0)
+		; /* another signal: the rest of the linger */
+}
+
+/* Serve until a signal, then stop in order: the linger, the control thread, leave the
+ * groups while the ports still run, then the lcores. */
 static int live_run(struct dp *dp)
 {
 	const struct timespec period = {.tv_sec = 0, .tv_nsec = 20000000};
@@ -146,6 +168,7 @@ static int live_run(struct dp *dp)
 	       dp->ports.n_in, dp->ports.n_out, dp->args->ctl_socket);
 	while (!*dp->signalled)
 		nanosleep(&period, NULL);
+	linger(dp);
 	ctl_stop(ctl);
 	health_writer_free(l.health);
 	mcast_free(l.mcast); /* leaves, while the ports still run */

@@ -71,7 +71,7 @@ static void ip_str(uint32_t ip, char *buf, size_t size)
 		 ip & 0xff);
 }
 
-/* Hand one frame to the RX port's control TX queue. */
+/* Hand one frame to the RX port's lcore, which sends it on the port's TX queue. */
 static void send_frame(struct mcast *m, uint16_t port, int txq, const uint8_t *frame, size_t len)
 {
 	struct rte_mbuf *mb = rte_pktmbuf_alloc(m->pool);
@@ -82,7 +82,9 @@ static void send_frame(struct mcast *m, uint16_t port, int txq, const uint8_t *f
 		return;
 	}
 	memcpy(rte_pktmbuf_mtod(mb, uint8_t *), frame, len);
-	if (rte_eth_tx_burst(port, (uint16_t)txq, &mb, 1) != 1) {
+	RTE_SET_USED(txq);
+	/* the port's RX lcore owns its TX queue and sends it (port_rx.h) */
+	if (port_rx_ctl_send(port, mb) != 0) {
 		rte_pktmbuf_free(mb);
 		m->c.tx_failed++;
 	}

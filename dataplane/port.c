@@ -186,24 +186,6 @@ int port_start(uint16_t port_id, uint16_t n_rxq, uint16_t n_txq, const struct pr
 			return -ENOTSUP;
 		}
 	}
-	/* net_tap configures RX and TX queues in pairs: a TX-only port gets an RX queue
-	 * that nobody polls, on a small pool of its own (what arrives there is the kernel's
-	 * business, counted by the PMD as missed). */
-	if (n_rxq == 0 && info.driver_name != NULL && strcmp(info.driver_name, "net_tap") == 0) {
-		char pname[RTE_MEMPOOL_NAMESIZE];
-
-		snprintf(pname, sizeof(pname), "aster_tap%u", port_id);
-		rx_pool = rte_mempool_lookup(pname);
-		if (rx_pool == NULL)
-			rx_pool = rte_pktmbuf_pool_create(pname, 1024, 0, 0,
-							  RTE_MBUF_DEFAULT_BUF_SIZE, socket);
-		if (rx_pool == NULL) {
-			rc = -rte_errno;
-			goto fail;
-		}
-		n_rxq = 1;
-		rxd = 512;
-	}
 	rc = rte_eth_dev_configure(port_id, n_rxq, n_txq, &conf);
 	if (rc != 0)
 		goto fail;
@@ -274,6 +256,28 @@ static int check_iface(const struct profile_port *pp, const struct profile *prof
 	return 0;
 }
 
+/* What arrives at an output port (requests, ARP, whatever else the subscribers' network
+ * carries) waits in mbufs of its own pool, never the feeds'. */
+#define PORT_REQ_MBUFS 1024
+#define PORT_REQ_DESCS 256
+
+static struct rte_mempool *request_pool(uint16_t port_id, char *err, size_t errlen)
+{
+	char name[RTE_MEMPOOL_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(port_id);
+	struct rte_mempool *mp;
+
+	snprintf(name, sizeof(name), "aster_req%u", port_id);
+	mp = rte_mempool_lookup(name);
+	if (mp == NULL)
+		mp = rte_pktmbuf_pool_create(name, PORT_REQ_MBUFS, 64, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					     socket < 0 ? SOCKET_ID_ANY : socket);
+	if (mp == NULL)
+		snprintf(err, errlen, "port %u: request mempool: %s", port_id,
+			 rte_strerror(rte_errno));
+	return mp;
+}
+
 /* Why a PCI device in the profile did not become an ethdev, from sysfs. */
 static const char *pci_hint(const char *dev)
 {
@@ -337,9 +341,23 @@ int port_open_live(const struct profile_port *pp, bool rx, const struct profile 
 			 pp->dev, pci_hint(pp->dev));
 		return -ENODEV;
 	}
-	/* An RX port has one TX queue too, used only by the control thread (IGMP). */
-	rc = port_start(*port_id, rx ? 1 : 0, rx ? (prof->igmp != PROFILE_IGMP_OFF) : 1, prof, pool,
-			serr, sizeof(serr));
+	/*
+	 * An RX port has one TX queue too, which its RX lcore owns: recovery requests, ARP
+	 * replies and the control thread's IGMP (port_rx.h). An output port has one RX
+	 * queue, which its TX lcore polls: retransmission requests and ARP (docs/protocol.md
+	 * §6.2), on a small pool of its own.
+	 */
+	if (!rx) {
+		static struct profile out; /* main lcore only */
+
+		pool = request_pool(*port_id, err, errlen);
+		if (pool == NULL)
+			return -ENOMEM;
+		out = *prof;
+		out.rx_descs = PORT_REQ_DESCS;
+		prof = &out;
+	}
+	rc = port_start(*port_id, 1, 1, prof, pool, serr, sizeof(serr));
 	if (rc != 0) {
 		snprintf(err, errlen, "%s: port %s: %s", prof->path, pp->name, serr);
 		return rc;

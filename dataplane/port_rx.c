@@ -11,6 +11,8 @@
 #include <rte_errno.h>
 #include <rte_ethdev.h>
 #include <rte_flow.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "dp_log.h"
 #include "igmp.h"
@@ -29,8 +31,11 @@ struct port_live {
 	enum profile_multicast multicast; /* resolved, never AUTO */
 	enum profile_steering steering;	  /* resolved, never AUTO */
 	bool isolated;
-	int ctl_txq; /* -1: no IGMP */
+	int ctl_txq;		   /* -1: no IGMP */
+	struct rte_ring *ctl_ring; /* control thread -> the RX lcore that owns the TX queue */
 	struct rte_flow *igmp_flow;
+	struct rte_flow *arp_flow;  /* isolated, with an ip: ARP for it (docs/protocol.md §6.3) */
+	struct rte_flow *self_flow; /* isolated, with an ip: unicast to it (recovery answers) */
 	uint32_t n_flows;
 	struct port_flow_key keys[PORT_MAX_FLOWS];
 	struct rte_flow *flows[PORT_MAX_FLOWS];
@@ -86,6 +91,49 @@ static struct rte_flow *flow_igmp(uint16_t port_id, struct rte_flow_error *fe)
 
 	ip_spec.hdr.next_proto_id = 2;
 	ip_mask.hdr.next_proto_id = 0xff;
+	const struct rte_flow_item pattern[] = {
+	    {.type = RTE_FLOW_ITEM_TYPE_ETH},
+	    {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+	    {.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	const struct rte_flow_action actions[] = {
+	    {.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+	    {.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+
+	return rte_flow_create(port_id, &attr, pattern, actions, fe);
+}
+
+/* An isolated port's rule for ARP frames (a request for the port's ip is answered). */
+static struct rte_flow *flow_arp(uint16_t port_id, struct rte_flow_error *fe)
+{
+	const struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_eth eth_spec = {0}, eth_mask = {0};
+	const struct rte_flow_action_queue queue = {.index = 0};
+
+	eth_spec.hdr.ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+	eth_mask.hdr.ether_type = 0xffff;
+	const struct rte_flow_item pattern[] = {
+	    {.type = RTE_FLOW_ITEM_TYPE_ETH, .spec = &eth_spec, .mask = &eth_mask},
+	    {.type = RTE_FLOW_ITEM_TYPE_END},
+	};
+	const struct rte_flow_action actions[] = {
+	    {.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
+	    {.type = RTE_FLOW_ACTION_TYPE_END},
+	};
+
+	return rte_flow_create(port_id, &attr, pattern, actions, fe);
+}
+
+/* An isolated port's rule for IPv4 unicast to its own address (recovery answers). */
+static struct rte_flow *flow_self(uint16_t port_id, uint32_t ip, struct rte_flow_error *fe)
+{
+	const struct rte_flow_attr attr = {.ingress = 1};
+	struct rte_flow_item_ipv4 ip_spec = {0}, ip_mask = {0};
+	const struct rte_flow_action_queue queue = {.index = 0};
+
+	ip_spec.hdr.dst_addr = rte_cpu_to_be_32(ip);
+	ip_mask.hdr.dst_addr = 0xffffffff;
 	const struct rte_flow_item pattern[] = {
 	    {.type = RTE_FLOW_ITEM_TYPE_ETH},
 	    {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
@@ -177,6 +225,15 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 				 prof->path, pp->name, pl->driver, flow_msg(&fe));
 			return -ENOTSUP;
 		}
+		/* and ARP and unicast to the port's address (upstream recovery's answers) */
+		if (pp->ip != 0 && ((pl->arp_flow = flow_arp(port_id, &fe)) == NULL ||
+				    (pl->self_flow = flow_self(port_id, pp->ip, &fe)) == NULL)) {
+			snprintf(err, errlen,
+				 "%s: port %s (%s): isolated, but no rule for ARP or unicast to "
+				 "its ip: %s",
+				 prof->path, pp->name, pl->driver, flow_msg(&fe));
+			return -ENOTSUP;
+		}
 	} else {
 		pl->multicast = multicast_setup(port_id, prof->multicast, mc_why, sizeof(mc_why));
 		if (mc_why[0] != '\0')
@@ -189,10 +246,23 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 				   ? "the PMD's default filter"
 				   : profile_multicast_name(pl->multicast));
 	}
+	/* The RX lcore owns the port's one TX queue (recovery requests, ARP replies); the
+	 * control thread's IGMP frames reach it through this ring. */
+	char rname[RTE_RING_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(port_id);
+
+	snprintf(rname, sizeof(rname), "aster_ctl%u", port_id);
+	pl->ctl_ring = rte_ring_create(rname, PORT_CTL_RING, socket < 0 ? SOCKET_ID_ANY : socket,
+				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (pl->ctl_ring == NULL) {
+		snprintf(err, errlen, "%s: port %s: control ring: %s", prof->path, pp->name,
+			 rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	if (pl->ctl_txq >= 0)
-		snprintf(igmp, sizeof(igmp), "%s from %u.%u.%u.%u on TX queue %d",
+		snprintf(igmp, sizeof(igmp), "%s from %u.%u.%u.%u via its RX lcore's TX queue",
 			 profile_igmp_name(prof->igmp), pp->ip >> 24, (pp->ip >> 16) & 0xff,
-			 (pp->ip >> 8) & 0xff, pp->ip & 0xff, pl->ctl_txq);
+			 (pp->ip >> 8) & 0xff, pp->ip & 0xff);
 	else
 		snprintf(igmp, sizeof(igmp), "off");
 	/* The port's effective settings, once: what "auto" became, and why. */
@@ -314,6 +384,18 @@ const struct profile_port *port_rx_profile(uint16_t port_id)
 	return live_ports[port_id].pp;
 }
 
+int port_rx_ctl_send(uint16_t port_id, struct rte_mbuf *m)
+{
+	struct rte_ring *r = live_ports[port_id].ctl_ring;
+
+	return r != NULL && rte_ring_sp_enqueue(r, m) == 0 ? 0 : -ENOBUFS;
+}
+
+struct rte_ring *port_rx_ctl_ring(uint16_t port_id)
+{
+	return live_ports[port_id].ctl_ring;
+}
+
 void port_rx_teardown(uint16_t port_id)
 {
 	struct port_live *pl = &live_ports[port_id];
@@ -326,5 +408,16 @@ void port_rx_teardown(uint16_t port_id)
 			rte_flow_destroy(port_id, pl->flows[j], &fe);
 	if (pl->igmp_flow != NULL)
 		rte_flow_destroy(port_id, pl->igmp_flow, &fe);
+	if (pl->arp_flow != NULL)
+		rte_flow_destroy(port_id, pl->arp_flow, &fe);
+	if (pl->self_flow != NULL)
+		rte_flow_destroy(port_id, pl->self_flow, &fe);
+	if (pl->ctl_ring != NULL) {
+		void *m;
+
+		while (rte_ring_sc_dequeue(pl->ctl_ring, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(pl->ctl_ring);
+	}
 	memset(pl, 0, sizeof(*pl));
 }

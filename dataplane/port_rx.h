@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Live RX ports (port_rx.c): how feed multicast reaches the queue the RX lcore polls
- * (profile `nic:`), and the control TX queue the IGMP frames leave by. Set up once per
- * port by the main lcore (port_rx_setup), then written and read only by the control
- * thread (port_rx_lines_set, from mcast.c).
+ * (profile `nic:`), and the ring through which the control thread's IGMP frames reach
+ * the port's TX queue. Set up once per port by the main lcore (port_rx_setup), then
+ * written and read only by the control thread (port_rx_lines_set, from mcast.c).
  */
 #ifndef ASTER_PORT_RX_H
 #define ASTER_PORT_RX_H
@@ -43,8 +43,21 @@ struct port_flow_key {
  */
 uint32_t port_rx_lines_set(uint16_t port_id, const struct port_flow_key *keys, uint32_t n);
 
-/* The TX queue reserved for the control thread on an RX port (IGMP), -1 if none. */
+/* Whether the control thread sends IGMP on an RX port: 0, or -1 if not. */
 int port_rx_ctl_txq(uint16_t port_id);
+
+#define PORT_CTL_RING 64 /* control frames waiting for an RX port's lcore */
+
+/*
+ * An RX port's one TX queue belongs to the RX lcore that polls the port (recovery
+ * requests, ARP replies: docs/at-least-once.md). The control thread hands it its frames
+ * (IGMP) through a ring: port_rx_ctl_send (control thread: 0, or -ENOBUFS and the
+ * caller keeps `m`); port_rx_ctl_ring, which that RX lcore drains onto the queue.
+ */
+struct rte_mbuf;
+struct rte_ring;
+int port_rx_ctl_send(uint16_t port_id, struct rte_mbuf *m);
+struct rte_ring *port_rx_ctl_ring(uint16_t port_id);
 
 /* The profile port of a live RX port (name and IGMP source address), NULL if none. */
 const struct profile_port *port_rx_profile(uint16_t port_id);

@@ -161,3 +161,10 @@ uint32_t publisher_heartbeat(struct publisher_sub *s, uint8_t *data)
 	finish_headers(s, data, PUB_MOLD_HDR, 0);
 	return PUB_HDRS_LEN + PUB_MOLD_HDR;
 }
+
+uint32_t publisher_end_of_session(struct publisher_sub *s, uint8_t *data)
+{
+	open_headers(s, data, s->next_seq - s->n_msgs);
+	finish_headers(s, data, PUB_MOLD_HDR, PUB_END_OF_SESSION);
+	return PUB_HDRS_LEN + PUB_MOLD_HDR;
+}

@@ -23,7 +23,9 @@
 #define PUB_HDRS_LEN		   (PUB_L2_LEN + PUB_L3_LEN + PUB_L4_LEN) /* 42: MoldUDP64 starts here */
 #define PUB_MOLD_HDR		   20
 #define PUB_FRAME_MAX(max_payload) (PUB_HDRS_LEN + (uint32_t)(max_payload))
+#define PUB_MOLD_SEQ_OFF	   (PUB_HDRS_LEN + 10) /* MoldUDP64 sequence (docs/protocol.md §2) */
 #define PUB_COUNT_OFF		   (PUB_HDRS_LEN + 18) /* MoldUDP64 count (docs/protocol.md §2) */
+#define PUB_END_OF_SESSION	   0xFFFF	       /* count of an end-of-session packet */
 
 struct publisher_ops {
 	/* A buffer of at least PUB_FRAME_MAX(max_payload) bytes for subscriber `sub`, or
@@ -47,6 +49,7 @@ struct publisher_sub {
 	uint64_t next_seq; /* sequence of the next message to frame, from 1 */
 	uint16_t ip_id;
 	uint32_t cksum_base; /* template's IPv4 header sum, lengths and id 0 (RFC 1624) */
+	uint64_t last_tsc;   /* when the stream last sent a frame (the caller's clock, §6.1) */
 	/* fixed after init: what opening a packet copies, in wire order */
 	struct {
 		uint8_t hdr[PUB_HDRS_LEN]; /* Eth/IPv4/UDP, lengths, id and checksum 0 */
@@ -92,5 +95,7 @@ static inline uint16_t publisher_frame_msgs(const uint8_t *frame)
 
 /* A heartbeat (count 0, next sequence) frame into `data`; returns its length. */
 uint32_t publisher_heartbeat(struct publisher_sub *s, uint8_t *data);
+/* The same with count 0xFFFF: end of session (docs/protocol.md §6.1). */
+uint32_t publisher_end_of_session(struct publisher_sub *s, uint8_t *data);
 
 #endif

@@ -16,9 +16,16 @@
 #include "recovery.h"
 #include "routing_config.h"
 
+#include "../common/counter.h"
+
 void recovery_init(struct recovery *r, const struct rc_recovery *cfg, uint64_t tsc_hz)
 {
 	memset(r, 0, sizeof(*r));
+	recovery_configure(r, cfg, tsc_hz);
+}
+
+void recovery_configure(struct recovery *r, const struct rc_recovery *cfg, uint64_t tsc_hz)
+{
 	r->wait_tsc = (uint64_t)cfg->wait_us * tsc_hz / 1000000;
 	r->timeout_tsc = (uint64_t)cfg->timeout_us * tsc_hz / 1000000;
 	if (r->timeout_tsc == 0)
@@ -42,7 +49,7 @@ void recovery_on_missing(struct recovery *r, uint64_t first, uint64_t end, uint6
 	if (r->n == RECOVERY_MAX_RANGES) {
 		/* No room: the last range grows (asked as its rest once its request is done). */
 		last->end = end;
-		r->c.merged++;
+		counter_add(&r->c.recovery_merged, 1);
 		return;
 	}
 	r->r[r->n++] = (struct recovery_range){
@@ -55,7 +62,7 @@ void recovery_on_missing(struct recovery *r, uint64_t first, uint64_t end, uint6
 
 void recovery_on_end(struct recovery *r)
 {
-	r->c.abandoned += r->n;
+	counter_add(&r->c.recovery_abandoned, r->n);
 	r->n = 0;
 	r->asked_lo = r->asked_hi = 0;
 }
@@ -71,7 +78,7 @@ static void ask(struct recovery *r, struct recovery_range *g, uint64_t first, ui
 	g->req_end = end;
 	g->due_tsc = now_tsc + r->timeout_tsc;
 	g->state = RECOVERY_ASKED;
-	r->c.requests++;
+	counter_add(&r->c.requests, 1);
 	if (r->asked_hi == 0 || first < r->asked_lo)
 		r->asked_lo = first;
 	if (end > r->asked_hi)
@@ -126,7 +133,7 @@ static bool step(struct recovery *r, struct recovery_range *g, const struct arbi
 			} else if (room) {
 				ask(r, g, p1, g->req_end, now_tsc, out);
 				g->tries++;
-				r->c.resends++;
+				counter_add(&r->c.recovery_resends, 1);
 				*asked = true;
 			}
 			return true;
@@ -171,8 +178,8 @@ uint32_t recovery_poll(struct recovery *r, struct arbiter *a, uint64_t now_tsc,
 		uint64_t before = a->c.gap_messages;
 
 		arbiter_give_up(a, g->req_end);
-		r->c.given_up++;
-		r->c.given_up_messages += a->c.gap_messages - before;
+		counter_add(&r->c.recovery_gaps, 1);
+		counter_add(&r->c.recovery_gap_messages, a->c.gap_messages - before);
 		if (g->req_end < g->end) {
 			/* the rest of the range is recovered on its own, from now */
 			g->first = g->req_end;
@@ -194,20 +201,20 @@ enum recovery_answer recovery_answer(struct recovery *r, struct arbiter *a, uint
 
 	*kept = false;
 	if (src_ip != r->server_ip || src_port != r->server_port) {
-		r->c.answer_foreign++;
+		counter_add(&r->c.answer_foreign, 1);
 		return RECOVERY_ANSWER_FOREIGN;
 	}
 	if (!a->active || memcmp(pkt->session, a->session, sizeof(a->session)) != 0) {
-		r->c.answer_session++;
+		counter_add(&r->c.answer_session, 1);
 		return RECOVERY_ANSWER_SESSION;
 	}
 	/* Answers carry data, inside what this session asked for (invariant 3). */
 	if (pkt->n_msgs == 0 || r->asked_hi == 0 || pkt->seq < r->asked_lo ||
 	    pkt->seq + pkt->n_msgs > r->asked_hi) {
-		r->c.answer_unrequested++;
+		counter_add(&r->c.answer_unrequested, 1);
 		return RECOVERY_ANSWER_UNREQUESTED;
 	}
-	r->c.answers++;
+	counter_add(&r->c.recovery_answers, 1);
 	p.line = ARBITER_LINE_RECOVERY;
 	*kept = arbiter_accept(a, &p, now_tsc);
 	return RECOVERY_ANSWER_OK;

@@ -32,7 +32,8 @@
  *    called by the arbiter as it drains the old stream.
  *
  * Pure like the arbiter: no EAL, no mbufs, time in TSC ticks passed in. Written only by
- * the RX lcore that owns the feed.
+ * the RX lcore that owns the feed; its counters are bumped with counter_add, so other
+ * threads may read them (common/counter.h).
  */
 #ifndef ASTER_RECOVERY_H
 #define ASTER_RECOVERY_H
@@ -69,16 +70,17 @@ struct recovery_request {
 };
 
 struct recovery_counters {
-	uint64_t requests;	     /* request packets to send (first asks, rests and resends) */
-	uint64_t resends;	     /* of which asked again after timeout_us without progress */
-	uint64_t given_up;	     /* ranges declared gaps after `tries` unanswered requests */
-	uint64_t given_up_messages;  /* sequence numbers in them */
-	uint64_t abandoned;	     /* open ranges ended by a new session / the stream's end */
-	uint64_t merged;	     /* exposures merged into the last range (table full) */
-	uint64_t answers;	     /* answer packets taken as the recovery line */
-	uint64_t answer_foreign;     /* dropped: not from the server's ip:port */
-	uint64_t answer_session;     /* dropped: not the feed's current session */
-	uint64_t answer_unrequested; /* dropped: no data, or outside what was asked */
+	uint64_t requests; /* request packets to send (first asks, rests and resends) */
+	/* the rest are exported under these names (common/counter.h, COUNTER_RECOVERY) */
+	uint64_t recovery_resends;	/* of which asked again after timeout_us without progress */
+	uint64_t recovery_gaps;		/* ranges declared gaps after `tries` unanswered requests */
+	uint64_t recovery_gap_messages; /* sequence numbers in them */
+	uint64_t recovery_abandoned;	/* open ranges ended by a new session / the stream's end */
+	uint64_t recovery_merged;	/* exposures merged into the last range (table full) */
+	uint64_t recovery_answers;	/* answer packets taken as the recovery line */
+	uint64_t answer_foreign;	/* dropped: not from the server's ip:port */
+	uint64_t answer_session;	/* dropped: not the feed's current session */
+	uint64_t answer_unrequested;	/* dropped: no data, or outside what was asked */
 };
 
 enum recovery_answer {
@@ -107,7 +109,12 @@ struct recovery {
 /* From the feed's `recovery` settings; `tsc_hz` converts wait_us and timeout_us. */
 void recovery_init(struct recovery *r, const struct rc_recovery *cfg, uint64_t tsc_hz);
 
-/* Put `a` in recovery mode, reporting to `r` (see above). Before the first packet. */
+/* New settings for a running `r`: its open ranges and counters are kept. */
+void recovery_configure(struct recovery *r, const struct rc_recovery *cfg, uint64_t tsc_hz);
+
+/* Put `a` in recovery mode, reporting to `r` (see above). Before the first packet, or
+ * (a running feed starting to recover) followed by recovery_on_missing for what
+ * arbiter_missing says is missing now. */
 void recovery_attach(struct recovery *r, struct arbiter *a);
 
 /* Called by the arbiter: [first, end) is missing on every line since now_tsc. */

@@ -243,6 +243,7 @@ static int replay_open_ports(struct dp *dp, char *err, size_t errlen)
 			rc = port_start(*id, 1, 0, &dp->prof, dp->pools.rx, err, errlen);
 		if (rc != 0)
 			return rc;
+		snprintf(dp->ports.in_name[i], sizeof(dp->ports.in_name[i]), "in%u", i);
 		dp->ports.in[dp->ports.n_in++] = *id;
 	}
 	for (uint32_t p = 0; p < cfg->n_ports; p++) {

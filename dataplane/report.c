@@ -3,6 +3,7 @@
  * stats.json and the /aster/ DPDK telemetry commands (report.h). Runs on the main lcore,
  * the control thread or DPDK's telemetry thread, never on a polling core.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,10 +43,16 @@ static json_t *counters_json(const struct table *t, bool feeds)
 		struct counter_sub s;
 
 		if (feeds) {
+			uint32_t ranges, held;
+
 			table_feed_counters(t, i, &f);
+			table_feed_recovering(t, i, &ranges, &held);
 #define X(c, help) json_object_set_new(o, #c, json_integer((json_int_t)f.c));
 			COUNTER_FEED(X)
 #undef X
+			/* gauges: upstream recovery now (docs/protocol.md §6.3) */
+			json_object_set_new(o, "recovery_open_ranges", json_integer(ranges));
+			json_object_set_new(o, "held_packets", json_integer(held));
 		} else {
 			table_sub_counters(t, i, &s);
 #define X(c, help) json_object_set_new(o, #c, json_integer((json_int_t)s.c));
@@ -55,6 +62,46 @@ static json_t *counters_json(const struct table *t, bool feeds)
 		json_object_set_new(all, feeds ? cfg->feeds[i].name : cfg->subs[i].name, o);
 	}
 	return all;
+}
+
+/* One port's counters (COUNTER_PORT) as an object. */
+static json_t *port_json(const struct lcore_map *m, uint16_t port_id)
+{
+	struct counter_port c;
+	json_t *o = json_object();
+
+	lcore_map_port_counters(m, port_id, &c);
+#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)c.n));
+	COUNTER_PORT(X)
+#undef X
+	return o;
+}
+
+/* Every port by name: the inputs (profile names, "in<i>" in replay), then the outputs. */
+static json_t *ports_json(const struct lcore_map *m)
+{
+	const struct lcore_ports *p = lcore_map_ports(m);
+	json_t *ports = json_object();
+
+	for (uint16_t i = 0; i < p->n_in; i++)
+		json_object_set_new(ports, p->in_name[i], port_json(m, p->in[i]));
+	for (uint16_t i = 0; i < p->n_out; i++)
+		json_object_set_new(ports, p->out[i].name, port_json(m, p->out[i].port_id));
+	return ports;
+}
+
+/* The DPDK port id of the port named `name`, or -1. */
+static int port_by_name(const struct lcore_map *m, const char *name)
+{
+	const struct lcore_ports *p = lcore_map_ports(m);
+
+	for (uint16_t i = 0; i < p->n_in; i++)
+		if (strcmp(p->in_name[i], name) == 0)
+			return p->in[i];
+	for (uint16_t i = 0; i < p->n_out; i++)
+		if (strcmp(p->out[i].name, name) == 0)
+			return p->out[i].port_id;
+	return -1;
 }
 
 static json_t *drops_json(const struct table *t)
@@ -134,6 +181,7 @@ json_t *report_json(const struct table *t, const struct lcore_map *m)
 		return NULL;
 	if (json_object_set_new(root, "feeds", counters_json(t, true)) != 0 ||
 	    json_object_set_new(root, "subscribers", counters_json(t, false)) != 0 ||
+	    json_object_set_new(root, "ports", ports_json(m)) != 0 ||
 	    json_object_set_new(root, "drops", drops_json(t)) != 0 ||
 	    json_object_set_new(root, "lcores", lcores_json(m)) != 0 ||
 	    json_object_set_new(root, "latency", latency_json(m)) != 0 ||
@@ -201,10 +249,15 @@ static int tel_counters(const char *params, struct rte_tel_data *d, bool feed)
 
 			rte_tel_data_start_dict(d);
 			if (feed) {
+				uint32_t ranges, held;
+
 				table_feed_counters(tel_table, (uint32_t)i, &f);
+				table_feed_recovering(tel_table, (uint32_t)i, &ranges, &held);
 #define X(n, help) rte_tel_data_add_dict_u64(d, #n, f.n);
 				COUNTER_FEED(X)
 #undef X
+				rte_tel_data_add_dict_u64(d, "recovery_open_ranges", ranges);
+				rte_tel_data_add_dict_u64(d, "held_packets", held);
 			} else {
 				table_sub_counters(tel_table, (uint32_t)i, &s);
 #define X(n, help) rte_tel_data_add_dict_u64(d, #n, s.n);
@@ -242,6 +295,48 @@ static int tel_subscriber(const char *cmd, const char *params, struct rte_tel_da
 {
 	RTE_SET_USED(cmd);
 	return tel_counters(params, d, false);
+}
+
+static int tel_ports(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	RTE_SET_USED(cmd);
+	RTE_SET_USED(params);
+	rte_tel_data_start_array(d, RTE_TEL_STRING_VAL);
+	tel_acquire();
+	if (tel_map != NULL) {
+		const struct lcore_ports *p = lcore_map_ports(tel_map);
+
+		for (uint16_t i = 0; i < p->n_in; i++)
+			rte_tel_data_add_array_string(d, p->in_name[i]);
+		for (uint16_t i = 0; i < p->n_out; i++)
+			rte_tel_data_add_array_string(d, p->out[i].name);
+	}
+	tel_release();
+	return 0;
+}
+
+static int tel_port(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	int rc = -EINVAL;
+
+	RTE_SET_USED(cmd);
+	tel_acquire();
+	if (tel_map != NULL && params != NULL) {
+		int id = port_by_name(tel_map, params);
+
+		if (id >= 0) {
+			struct counter_port c;
+
+			lcore_map_port_counters(tel_map, (uint16_t)id, &c);
+			rte_tel_data_start_dict(d);
+#define X(n, help) rte_tel_data_add_dict_u64(d, #n, c.n);
+			COUNTER_PORT(X)
+#undef X
+			rc = 0;
+		}
+	}
+	tel_release();
+	return rc;
 }
 
 static int tel_drops(const char *cmd, const char *params, struct rte_tel_data *d)
@@ -313,6 +408,10 @@ int report_telemetry_register(void)
 	rc |=
 	    rte_telemetry_register_cmd("/aster/subscriber", tel_subscriber,
 				       "Counters of one subscriber. Parameters: subscriber name.");
+	rc |= rte_telemetry_register_cmd("/aster/ports", tel_ports, "Port names.");
+	rc |= rte_telemetry_register_cmd(
+	    "/aster/port", tel_port,
+	    "Counters of one port (requests, ARP). Parameters: port name.");
 	rc |= rte_telemetry_register_cmd("/aster/drops", tel_drops, "Drops by reason.");
 	rc |= rte_telemetry_register_cmd("/aster/lcores", tel_lcores, "Polling lcore heartbeats.");
 	rc |= rte_telemetry_register_cmd(

@@ -12,15 +12,16 @@
 #include "frame.h"
 #include "retransmit.h"
 
+#include "../common/wire.h"
+
 #define BUCKET_DEPTH_DIV 10 /* the bucket holds a tenth of a second of `rate` */
 
-void retransmit_port_start(struct retransmit_port *p, uint32_t rate, uint64_t tsc_hz,
-			   uint64_t now_tsc)
+void retransmit_bucket_start(struct token_bucket *b, uint32_t rate, uint64_t tsc_hz,
+			     uint64_t now_tsc)
 {
 	uint64_t depth = rate / BUCKET_DEPTH_DIV;
 
-	for (uint32_t i = 0; i < p->n_subs; i++)
-		token_bucket_init(&p->subs[i].bucket, rate, depth > 0 ? depth : 1, tsc_hz, now_tsc);
+	token_bucket_init(b, rate, depth > 0 ? depth : 1, tsc_hz, now_tsc);
 }
 
 static struct retransmit_sub *find_session(struct retransmit_port *p, const uint8_t *session)
@@ -31,12 +32,7 @@ static struct retransmit_sub *find_session(struct retransmit_port *p, const uint
 	return NULL;
 }
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		p[i] = (uint8_t)v;
-}
-
+/* Serve `rq` for `s` into `out`, answering `to`. */
 /* Serve `rq` for `s` into `out`, answering `to`. */
 static void serve(struct retransmit_port *p, struct retransmit_sub *s,
 		  const struct mold_request *rq, const struct frame_endpoint *to, uint64_t now_tsc,
@@ -50,7 +46,9 @@ static void serve(struct retransmit_port *p, struct retransmit_sub *s,
 
 	if (FRAME_UDP_HDRS_LEN + pay > out->frame_len)
 		pay = out->frame_len - FRAME_UDP_HDRS_LEN;
-	s->c.requests++;
+	if (s->bucket->rate != p->rate)
+		retransmit_bucket_start(s->bucket, p->rate, p->tsc_hz, now_tsc);
+	counter_add(&s->c->retransmit_requests, 1);
 	while (left > 0) {
 		uint64_t level;
 		uint32_t bytes;
@@ -58,32 +56,56 @@ static void serve(struct retransmit_port *p, struct retransmit_sub *s,
 		uint8_t *f;
 
 		if (out->n == out->cap) {
-			s->c.cut += left;
+			counter_add(&s->c->retransmit_cut, left);
 			return;
 		}
 		f = out->frames[out->n];
-		level = token_bucket_level(&s->bucket, now_tsc);
+		level = token_bucket_level(s->bucket, now_tsc);
 		if (level == 0) {
-			s->c.rate_limited += left;
+			counter_add(&s->c->retransmit_rate_limited, left);
 			return;
 		}
 		if (s->hist == NULL ||
 		    history_read(s->hist, seq, (uint16_t)(level < left ? level : left),
 				 pay - MOLD_HDR_LEN, f + FRAME_UDP_HDRS_LEN + MOLD_HDR_LEN, &n,
-				 &bytes, &s->hint) != HISTORY_OK) {
-			s->c.unavailable += left; /* older than the history, or not sent yet */
+				 &bytes, s->hint) != HISTORY_OK) {
+			/* older than the history, not sent yet, or history 0 */
+			counter_add(&s->c->retransmit_unavailable, left);
 			return;
 		}
-		token_bucket_take(&s->bucket, n, now_tsc);
+		token_bucket_take(s->bucket, n, now_tsc);
 		frame_build_udp(f, &from, to, (uint16_t)(MOLD_HDR_LEN + bytes), p->ip_id++);
 		memcpy(f + FRAME_UDP_HDRS_LEN, s->session, MOLD_SESSION_LEN);
-		put_be(f + FRAME_UDP_HDRS_LEN + 10, seq, 8);
-		put_be(f + FRAME_UDP_HDRS_LEN + 18, n, 2);
+		wire_put64(f + FRAME_UDP_HDRS_LEN + 10, seq);
+		wire_put16(f + FRAME_UDP_HDRS_LEN + 18, n);
 		out->len[out->n++] = FRAME_UDP_HDRS_LEN + MOLD_HDR_LEN + bytes;
-		s->c.packets++;
-		s->c.messages += n;
+		counter_add(&s->c->retransmit_packets, 1);
+		counter_add(&s->c->retransmit_messages, n);
 		seq += n;
 		left -= n;
+	}
+}
+
+/* A malformed request, counted under its reason (mold_request.h). */
+static void count_malformed(struct counter_port *c, enum mold_request_error e)
+{
+	switch (e) {
+	case MOLD_REQ_SHORT:
+		counter_add(&c->request_short, 1);
+		break;
+	case MOLD_REQ_LONG:
+		counter_add(&c->request_long, 1);
+		break;
+	case MOLD_REQ_COUNT_ZERO:
+		counter_add(&c->request_count_zero, 1);
+		break;
+	case MOLD_REQ_COUNT_END:
+		counter_add(&c->request_count_end, 1);
+		break;
+	case MOLD_REQ_SEQ_ZERO:
+	default:
+		counter_add(&c->request_seq_zero, 1);
+		break;
 	}
 }
 
@@ -104,29 +126,28 @@ enum retransmit_kind retransmit_frame(struct retransmit_port *p, const uint8_t *
 		if (arp.target_ip == p->ip && out->cap > 0 && out->frame_len >= ARP_REPLY_LEN + 4) {
 			out->len[0] = arp_reply(out->frames[0], &arp, p->mac);
 			out->n = 1;
-			p->c.arp_replies++;
+			counter_add(&p->c->arp_replies, 1);
 			return RETRANSMIT_ARP;
 		}
-		/* fall through */
+		return RETRANSMIT_NOT_MINE;
 	default:
-		p->c.arp_other++;
-		return RETRANSMIT_ARP;
+		return RETRANSMIT_NOT_MINE;
 	}
 	if (frame_parse_udp(frame, len, &u) != 0 || u.dst_ip != p->ip || u.dst_port != p->udp)
 		return RETRANSMIT_NOT_MINE;
 
 	e = mold_request_parse(frame + u.payload_off, u.payload_len, &rq);
 	if (e != MOLD_REQ_OK) {
-		p->c.malformed[e]++;
+		count_malformed(p->c, e);
 		return RETRANSMIT_REQUEST;
 	}
 	s = find_session(p, rq.session);
 	if (s == NULL) {
-		p->c.unknown_session++;
+		counter_add(&p->c->request_unknown_session, 1);
 		return RETRANSMIT_REQUEST;
 	}
 	if (u.src_ip != s->dst_ip) {
-		p->c.wrong_source++;
+		counter_add(&p->c->request_wrong_source, 1);
 		return RETRANSMIT_REQUEST;
 	}
 	struct frame_endpoint to = {

@@ -20,7 +20,9 @@
  * answers stop at a size: the client asks for the rest). Where it runs is the caller's
  * choice (docs/at-least-once.md: off the RX polling path); it reads histories that an
  * RX lcore writes, which history.h makes safe, and it is the only writer of the port's
- * buckets and counters.
+ * buckets, hints and counters. ARP that is not a request for src_ip, and everything
+ * else that is not a request to src_ip:retransmit.port, is RETRANSMIT_NOT_MINE: the
+ * caller counts it under the reasons of §3.1.
  */
 #ifndef ASTER_RETRANSMIT_H
 #define ASTER_RETRANSMIT_H
@@ -31,43 +33,29 @@
 #include "mold_request.h"
 #include "token_bucket.h"
 
-/* Per subscriber of the port (docs/protocol.md §6.2 counters). */
-struct retransmit_sub_counters {
-	uint64_t requests;     /* requests served (entitled) */
-	uint64_t packets;      /* answer packets */
-	uint64_t messages;     /* messages retransmitted */
-	uint64_t unavailable;  /* messages asked for: older than the history or not sent yet */
-	uint64_t rate_limited; /* messages asked for over retransmit.rate */
-	uint64_t cut;	       /* messages asked for beyond one call's answer budget */
-};
+#include "../common/counter.h"
 
+/* One subscriber of the port, as the serving lcore sees it. */
 struct retransmit_sub {
 	uint8_t session[10]; /* space padded, as on the wire */
 	uint32_t dst_ip;     /* host order: the only address allowed to ask */
 	uint16_t max_payload;
-	struct history *hist; /* NULL or history 0: serves nothing */
-	struct history_hint hint; /* where the last answer stopped (its next packet) */
-	struct token_bucket bucket;
-	struct retransmit_sub_counters c;
-};
-
-/* Per port: requests that serve no subscriber, by reason, and ARP. */
-struct retransmit_port_counters {
-	uint64_t malformed[MOLD_REQ__MAX]; /* by mold_request_error (index 0 unused) */
-	uint64_t unknown_session;	   /* no subscriber of the port has that session */
-	uint64_t wrong_source;		   /* from another address than the subscriber's dst.ip */
-	uint64_t arp_replies;		   /* ARP requests for src_ip answered */
-	uint64_t arp_other;		   /* ARP not for src_ip, or not a request: ignored */
+	struct history *hist;	     /* NULL or history 0: serves nothing */
+	struct token_bucket *bucket; /* retransmit.rate; (re)set here when its rate differs */
+	struct history_hint *hint;   /* where its last answer stopped (its next packet) */
+	struct counter_sub *c;	     /* retransmit_* counters (common/counter.h) */
 };
 
 struct retransmit_port {
-	uint8_t mac[6]; /* the port's MAC, source of everything sent */
-	uint32_t ip;	/* src_ip, host order */
-	uint16_t udp;	/* retransmit.port, host order */
-	uint16_t ip_id;
+	uint8_t mac[6];	 /* the port's MAC, source of everything sent */
+	uint32_t ip;	 /* src_ip, host order */
+	uint16_t udp;	 /* retransmit.port, host order */
+	uint16_t ip_id;	 /* of the frames sent */
+	uint32_t rate;	 /* retransmit.rate: messages per second and subscriber */
+	uint64_t tsc_hz; /* ticks per second of the times passed in */
 	uint32_t n_subs;
 	struct retransmit_sub *subs; /* the port's subscribers */
-	struct retransmit_port_counters c;
+	struct counter_port *c;	     /* request_* and arp_replies (common/counter.h) */
 };
 
 /* Buffers for what one call sends: cap frames of frame_len bytes each (>= 64 and >=
@@ -81,17 +69,18 @@ struct retransmit_out {
 };
 
 enum retransmit_kind {
-	RETRANSMIT_NOT_MINE = 0, /* neither ARP nor a request to src_ip:port: the caller's */
-	RETRANSMIT_ARP,		 /* ARP: answered (out->n 1) or ignored (counted) */
+	RETRANSMIT_NOT_MINE = 0, /* neither ARP for src_ip nor a request to src_ip:port */
+	RETRANSMIT_ARP,		 /* an ARP request for src_ip: answered (out->n 1) */
 	RETRANSMIT_REQUEST,	 /* a request: answered (out->n >= 1) or dropped, counted */
 };
 
 /*
- * Set the port's subscribers' buckets going: `rate` messages per second each, a depth of
- * a tenth of a second's worth (at least one message), `tsc_hz` ticks per second.
+ * A subscriber's bucket: `rate` messages per second, a depth of a tenth of a second's
+ * worth (at least one message), full at `now_tsc`. retransmit_frame calls it when a
+ * bucket's rate is not the port's (a new subscriber's zeroed bucket, a new rate).
  */
-void retransmit_port_start(struct retransmit_port *p, uint32_t rate, uint64_t tsc_hz,
-			   uint64_t now_tsc);
+void retransmit_bucket_start(struct token_bucket *b, uint32_t rate, uint64_t tsc_hz,
+			     uint64_t now_tsc);
 
 /* One frame received on the port. */
 enum retransmit_kind retransmit_frame(struct retransmit_port *p, const uint8_t *frame, uint32_t len,

@@ -27,17 +27,23 @@
 #include <rte_ring.h>
 
 #include "arbiter.h"
+#include "frame.h"
+#include "history.h"
 #include "profile.h"
 #include "publisher.h"
+#include "recovery.h"
 #include "router.h"
 #include "stats.h"
 
 #include "../common/counter.h"
 
-#define RX_BURST_MAX 512  /* largest profile burst */
-#define RX_SPARE     64	  /* output mbufs an RX lcore allocates ahead of use */
-#define RX_FEED_LOG  1024 /* table versions remembered per feed */
-#define RX_MAX_PORTS STATS_MAX_PORTS
+#define RX_BURST_MAX	512  /* largest profile burst */
+#define RX_SPARE	64   /* output mbufs an RX lcore allocates ahead of use */
+#define RX_FEED_LOG	1024 /* table versions remembered per feed */
+#define RX_MAX_PORTS	STATS_MAX_PORTS
+#define RX_TIMER_HZ	10000 /* rx_timers a second: recovery's and heartbeats' resolution */
+#define RX_REQUESTS_MAX 16    /* recovery requests one feed sends per timer */
+#define RX_HB_SCAN	64    /* streams one timer looks at for a heartbeat */
 
 /* From which (session, sequence) on a feed was routed by which table version. */
 struct rx_feed_log {
@@ -45,6 +51,31 @@ struct rx_feed_log {
 	uint64_t table_version; /* control plane's table version */
 	uint64_t seq;
 	uint8_t session[10];
+};
+
+/* A feed's upstream recovery settings as the table gives them (docs/protocol.md §6.3). */
+struct rx_recovery_cfg {
+	uint32_t gen; /* changes with every new setting; 0: never set */
+	bool enabled; /* the feed has `recovery` */
+	struct rc_recovery rc;
+	uint16_t port_id; /* the RX port whose ip is source.ip: requests leave by its TX queue */
+	struct frame_endpoint src, dst; /* requests: from the port's MAC and source, to server */
+};
+
+/*
+ * A feed's upstream recovery, live mode only (docs/at-least-once.md, "Upstream
+ * recovery"): the decisions (recovery.h) on the feed's arbiter, and the settings in
+ * force. The table thread writes the settings not in force, then makes them the ones in
+ * force with one release store of `active` (before the publish of its rule set, whose
+ * grace period ends any reading of the others); the RX lcore applies them at its next
+ * timer (rx_timers), keeping the open ranges.
+ */
+struct rx_recovery {
+	struct recovery rec;	       /* [rx] (initialised by [table] before attach) */
+	struct rx_recovery_cfg cfg[2]; /* [table] the one not active; then read by [rx] */
+	uint32_t active;	       /* [table] release-stored; [rx] acquire */
+	uint32_t applied;	       /* [rx] gen of the settings applied */
+	uint16_t ip_id;		       /* [rx] of the request frames */
 };
 
 /*
@@ -64,6 +95,7 @@ struct rx_feed {
 	uint64_t log_version;		     /* [rx] version of the last entry, 0 = none */
 	uint64_t n_log;			     /* [rx] */
 	struct rx_feed_log log[RX_FEED_LOG]; /* [rx] */
+	struct rx_recovery *rec; /* [table] live mode: upstream recovery; NULL in replay */
 };
 
 /* Where finished frames for one TX lcore wait until the end of the burst. */
@@ -110,6 +142,9 @@ struct rx_lcore {
 	uint32_t max_subs;
 	uint16_t n_ports;
 	uint16_t ports[RX_MAX_PORTS];
+	uint32_t port_ip[RX_MAX_PORTS];	   /* the profile's `ip`: ARP is answered for it */
+	uint8_t port_mac[RX_MAX_PORTS][6]; /* source of the frames the lcore sends on it */
+	uint64_t timer_tsc;		   /* period of rx_timers */
 	uint16_t n_tx;
 	struct tx_lcore *local_tx; /* TX stage on the same lcore, polled while waiting */
 	struct publisher_ops pub_ops;
@@ -120,24 +155,35 @@ struct rx_lcore {
 	uint16_t n_spare;
 	struct rte_mbuf *spare[RX_SPARE]; /* output mbufs allocated ahead (rx.c) */
 	uint32_t n_dirty;
-	uint8_t *dirty;		/* [max_subs] subscriber has an open packet in dirty_list */
-	uint32_t *dirty_list;	/* [max_subs] */
-	struct rx_stage *stage; /* [n_tx] */
-	struct stats_block *st; /* this lcore's counters */
+	uint8_t *dirty;		  /* [max_subs] subscriber has an open packet in dirty_list */
+	uint32_t *dirty_list;	  /* [max_subs] */
+	struct rx_stage *stage;	  /* [n_tx] */
+	struct stats_block *st;	  /* this lcore's counters */
+	uint64_t timer_due;	  /* next rx_timers */
+	uint32_t hb_feed, hb_sub; /* where the heartbeat scan goes on (feed, its subscriber) */
+	uint32_t ending;	  /* any thread: the linger began (rx_end_session) */
+	uint64_t end_tsc;	  /* when this lcore saw it, 0: not yet */
 
 	/* [table] for slots no RX lcore can reach, then [rx] */
 	struct rx_feed *feed_by_slot[ROUTER_MAX_FEED_SLOTS]; /* NULL: not ours */
 	struct publisher_sub *pubs;			     /* [max_subs] per subscriber slot */
 	uint16_t *sub_tx;   /* [max_subs] TX lcore index serving its port */
 	uint16_t *sub_port; /* [max_subs] DPDK port id of its port */
+	uint64_t *hb_tsc;   /* [max_subs] heartbeat_ms in TSC cycles, 0: none (§6.1) */
+	/* [max_subs] the stream's history (§6.2), NULL: none; [table] replaces it while the
+	 * stream runs (release store), [rx] writes what it points to */
+	struct history **hist;
 };
 
 /* Lifetime (main lcore). NULL with errno set; nothing is left allocated on failure. */
 struct rx_lcore *rx_create(const struct rx_params *p);
 /* Its feeds (held packets back to their pool), spare mbufs and state. */
 void rx_free(struct rx_lcore *lc);
-/* Before launch: poll `port_id` (queue 0). 0, or -ENOSPC past RX_MAX_PORTS. */
-int rx_add_port(struct rx_lcore *lc, uint16_t port_id);
+/* Before launch: poll `port_id` (queue 0), whose address is `ip` (0: none). 0, or
+ * -ENOSPC past RX_MAX_PORTS. The lcore owns the port's TX queue 0 (port.h). */
+int rx_add_port(struct rx_lcore *lc, uint16_t port_id, uint32_t ip);
+/* Whether this lcore polls `port_id`. */
+bool rx_polls_port(const struct rx_lcore *lc, uint16_t port_id);
 /* Before launch: RX and TX stages share this lcore; a wait polls `tx`. */
 void rx_share_lcore(struct rx_lcore *lc, struct tx_lcore *tx);
 
@@ -164,6 +210,24 @@ uint32_t rx_feed_log(const struct rx_feed *fd, struct rx_feed_log *out, uint32_t
 /* A subscriber's stream in slot `slot` (table thread, before the publish). */
 void rx_sub_init(struct rx_lcore *lc, uint32_t slot, const struct publisher_dst *dst,
 		 uint16_t tx_index, uint16_t port_id);
+/* Its heartbeat period (ms, 0: none) and history (NULL: none), set or changed while the
+ * stream runs (table thread). Returns the history it replaces. */
+void rx_sub_heartbeat(struct rx_lcore *lc, uint32_t slot, uint32_t heartbeat_ms);
+struct history *rx_sub_history(struct rx_lcore *lc, uint32_t slot, struct history *h);
+
+/* The feed in slot `slot` of this lcore, for the table thread. */
+struct rx_feed *rx_feed_of(struct rx_lcore *lc, uint32_t slot);
+/* Live mode: a feed's upstream recovery (docs/protocol.md §6.3), table thread. Its state
+ * (0, or -ENOMEM); then new settings (cfg->enabled false: none): on a feed no RX lcore
+ * reaches yet they apply at once, otherwise at the owner's next timer. */
+int rx_feed_recovery_alloc(struct rx_feed *fd);
+void rx_feed_recovery(struct rx_feed *fd, const struct rx_recovery_cfg *cfg, bool reachable);
+/* Open ranges and held packets of a feed's recovery (health), from another thread. */
+void rx_feed_recovering(const struct rx_feed *fd, uint32_t *ranges, uint32_t *held);
+
+/* Live shutdown (docs/protocol.md §6.1): streams send end-of-session packets in place of
+ * heartbeats from now on (any thread). */
+void rx_end_session(struct rx_lcore *lc);
 
 /*
  * The polling lcore's side. A turn is rx_begin, input, rx_flush, rx_end: the rule set
@@ -174,6 +238,9 @@ void rx_begin(struct rx_lcore *lc, uint64_t now_tsc);
 void rx_end(struct rx_lcore *lc);
 /* Live input: one burst from each port, through the stage. */
 void rx_poll_ports(struct rx_lcore *lc, uint64_t now_tsc);
+/* Live timers, every timer_tsc within a turn (before rx_flush): the control frames of
+ * its ports, upstream recovery's requests, heartbeats and end of session. */
+void rx_timers(struct rx_lcore *lc, uint64_t now_tsc);
 /* One live turn: rx_begin, rx_poll_ports, rx_flush, rx_end. */
 void rx_poll(struct rx_lcore *lc);
 /* rte_eth_rx_burst on one of this lcore's ports, counted under rx_packets. */

@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
 
@@ -30,8 +32,10 @@ static int arrays_create(struct rx_lcore *lc, unsigned int socket)
 	lc->dirty = zalloc(n, socket);
 	lc->dirty_list = zalloc(sizeof(*lc->dirty_list) * n, socket);
 	lc->stage = zalloc(sizeof(*lc->stage) * lc->n_tx, socket);
+	lc->hb_tsc = zalloc(sizeof(*lc->hb_tsc) * n, socket);
+	lc->hist = zalloc(sizeof(*lc->hist) * n, socket);
 	if (!lc->st || !lc->pubs || !lc->sub_tx || !lc->sub_port || !lc->dirty || !lc->dirty_list ||
-	    !lc->stage)
+	    !lc->stage || !lc->hb_tsc || !lc->hist)
 		return -ENOMEM;
 	return 0;
 }
@@ -57,6 +61,7 @@ struct rx_lcore *rx_create(const struct rx_params *p)
 	lc->n_tx = p->n_tx;
 	lc->pub_ops = rx_publisher_ops;
 	lc->lat_off = latency_dynfield_register(); /* -1: frames go unstamped */
+	lc->timer_tsc = rte_get_tsc_hz() / RX_TIMER_HZ;
 	if (arrays_create(lc, socket) != 0) {
 		rx_free(lc);
 		errno = ENOMEM;
@@ -81,15 +86,31 @@ void rx_free(struct rx_lcore *lc)
 	rte_free(lc->dirty);
 	rte_free(lc->dirty_list);
 	rte_free(lc->stage);
+	rte_free(lc->hb_tsc);
+	rte_free(lc->hist); /* the histories themselves are the table's */
 	rte_free(lc);
 }
 
-int rx_add_port(struct rx_lcore *lc, uint16_t port_id)
+int rx_add_port(struct rx_lcore *lc, uint16_t port_id, uint32_t ip)
 {
+	struct rte_ether_addr mac;
+
 	if (lc->n_ports == RX_MAX_PORTS)
 		return -ENOSPC;
+	if (rte_eth_macaddr_get(port_id, &mac) != 0)
+		memset(&mac, 0, sizeof(mac));
+	memcpy(lc->port_mac[lc->n_ports], mac.addr_bytes, 6);
+	lc->port_ip[lc->n_ports] = ip;
 	lc->ports[lc->n_ports++] = port_id;
 	return 0;
+}
+
+bool rx_polls_port(const struct rx_lcore *lc, uint16_t port_id)
+{
+	for (uint16_t i = 0; i < lc->n_ports; i++)
+		if (lc->ports[i] == port_id)
+			return true;
+	return false;
 }
 
 void rx_share_lcore(struct rx_lcore *lc, struct tx_lcore *tx)
@@ -152,7 +173,62 @@ void rx_feed_free(struct rx_feed *fd)
 		return;
 	arbiter_discard(&fd->arb); /* held packets go back undelivered */
 	router_locates_free(fd->locates);
+	rte_free(fd->rec);
 	rte_free(fd);
+}
+
+struct rx_feed *rx_feed_of(struct rx_lcore *lc, uint32_t slot)
+{
+	return lc->feed_by_slot[slot];
+}
+
+int rx_feed_recovery_alloc(struct rx_feed *fd)
+{
+	struct rx_recovery *rr;
+
+	if (fd->rec != NULL)
+		return 0;
+	rr = zalloc(sizeof(*rr), rte_lcore_to_socket_id(fd->lc->lcore_id));
+	if (rr == NULL)
+		return -ENOMEM;
+	/* the RX lcore looks at it only when attached, or at its settings' generation */
+	__atomic_store_n(&fd->rec, rr, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void rx_feed_recovery(struct rx_feed *fd, const struct rx_recovery_cfg *cfg, bool reachable)
+{
+	struct rx_recovery *rr = fd->rec;
+	uint32_t next;
+
+	if (rr == NULL)
+		return; /* never had recovery, and has none now (or had no memory for it) */
+	next = 1 - __atomic_load_n(&rr->active, __ATOMIC_RELAXED);
+	rr->cfg[next] = *cfg;
+	rr->cfg[next].gen = rr->cfg[1 - next].gen + 1;
+	if (!reachable && cfg->enabled) {
+		/* a new feed: in recovery mode before its first packet */
+		recovery_init(&rr->rec, &cfg->rc, rte_get_tsc_hz());
+		recovery_attach(&rr->rec, &fd->arb);
+		rr->applied = rr->cfg[next].gen;
+	}
+	__atomic_store_n(&rr->active, next, __ATOMIC_RELEASE);
+}
+
+void rx_feed_recovering(const struct rx_feed *fd, uint32_t *ranges, uint32_t *held)
+{
+	*ranges = 0;
+	*held = 0;
+	if (fd == NULL)
+		return;
+	*held = __atomic_load_n(&fd->arb.n_held, __ATOMIC_RELAXED);
+	if (fd->rec != NULL && __atomic_load_n(&fd->arb.rec, __ATOMIC_RELAXED) != NULL)
+		*ranges = __atomic_load_n(&fd->rec->rec.n, __ATOMIC_RELAXED);
+}
+
+void rx_end_session(struct rx_lcore *lc)
+{
+	__atomic_store_n(&lc->ending, 1, __ATOMIC_RELEASE);
 }
 
 const struct rx_feed *rx_feed_at(const struct rx_lcore *lc, uint32_t slot)
@@ -171,6 +247,11 @@ void rx_feed_counters(const struct rx_feed *fd, struct counter_feed *c)
 #define X(n, help) c->n = counter_read(&fd->arb.c.n);
 	COUNTER_ARBITER(X)
 #undef X
+	if (fd->rec != NULL) {
+#define X(n, help) c->n = counter_read(&fd->rec->rec.c.n);
+		COUNTER_RECOVERY(X)
+#undef X
+	}
 }
 
 uint64_t rx_feed_line_packets(const struct rx_feed *fd, uint8_t line)
@@ -197,4 +278,15 @@ void rx_sub_init(struct rx_lcore *lc, uint32_t slot, const struct publisher_dst 
 	publisher_sub_init(&lc->pubs[slot], dst);
 	lc->sub_tx[slot] = tx_index;
 	lc->sub_port[slot] = port_id;
+}
+
+void rx_sub_heartbeat(struct rx_lcore *lc, uint32_t slot, uint32_t heartbeat_ms)
+{
+	__atomic_store_n(&lc->hb_tsc[slot], rte_get_tsc_hz() / 1000 * heartbeat_ms,
+			 __ATOMIC_RELAXED);
+}
+
+struct history *rx_sub_history(struct rx_lcore *lc, uint32_t slot, struct history *h)
+{
+	return __atomic_exchange_n(&lc->hist[slot], h, __ATOMIC_ACQ_REL);
 }

@@ -55,13 +55,14 @@ extern const char *const stats_drop_name[DROP__MAX];
 /* One per lcore, cache aligned, written only by that lcore. */
 struct stats_block {
 	uint64_t drops[DROP__MAX];
-	uint64_t rx_packets[STATS_MAX_PORTS]; /* frames taken from each RX port */
-	uint64_t tx_packets[STATS_MAX_PORTS]; /* frames accepted by each TX port */
-	uint64_t ring_enqueued;		      /* packets handed to TX lcores */
-	uint64_t ring_dequeued;		      /* packets taken from rings (TX lcores) */
-	uint64_t tx_done;		      /* packets sent or dropped by TX lcores */
-	uint64_t iterations;		      /* polling loop turns: a heartbeat */
-	uint64_t igmp_queries;		      /* IGMP queries received (also in drops.igmp) */
+	uint64_t rx_packets[STATS_MAX_PORTS];	   /* frames taken from each RX port */
+	uint64_t tx_packets[STATS_MAX_PORTS];	   /* frames accepted by each TX port */
+	uint64_t ring_enqueued;			   /* packets handed to TX lcores */
+	uint64_t ring_dequeued;			   /* packets taken from rings (TX lcores) */
+	uint64_t tx_done;			   /* packets sent or dropped by TX lcores */
+	uint64_t iterations;			   /* polling loop turns: a heartbeat */
+	uint64_t igmp_queries;			   /* IGMP queries received (also in drops.igmp) */
+	struct counter_port port[STATS_MAX_PORTS]; /* requests, ARP, control frames, per port */
 	uint32_t n_subs;
 	struct counter_sub
 	    *subs; /* [n_subs]: RX: messages, packets, RX-side drops; TX: TX-side drops */

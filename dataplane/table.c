@@ -14,6 +14,7 @@
 
 #include <rte_ethdev.h>
 
+#include "atleast.h"
 #include "slots.h"
 #include "table.h"
 
@@ -32,6 +33,7 @@ struct table {
 	struct router_state *prebuilt; /* from table_prebuild, used by the next apply */
 	struct slots slots;
 	struct counter_sub *sub_base; /* [max_subs] a slot's counters when it was reused */
+	struct atleast *alo;	      /* live: histories, retransmission, recovery (§6) */
 };
 
 struct router_state *table_prebuild(const struct routing_config *cfg, uint32_t n_scratch, char *err,
@@ -47,7 +49,9 @@ struct table *table_create(struct lcore_map *map, uint32_t max_subs, struct rout
 	if (t == NULL)
 		return NULL;
 	t->sub_base = calloc(max_subs ? max_subs : 1, sizeof(*t->sub_base));
-	if (t->sub_base == NULL || slots_init(&t->slots, max_subs) != 0) {
+	t->alo = atleast_create(map, max_subs);
+	if (t->sub_base == NULL || t->alo == NULL || slots_init(&t->slots, max_subs) != 0) {
+		atleast_free(t->alo);
 		free(t->sub_base);
 		slots_fini(&t->slots);
 		free(t);
@@ -65,6 +69,7 @@ void table_free(struct table *t)
 	if (t == NULL)
 		return;
 	router_state_free(t->prebuilt);
+	atleast_free(t->alo);
 	routing_config_free(t->cfg);
 	slots_fini(&t->slots);
 	free(t->sub_base);
@@ -129,6 +134,14 @@ static struct router_state *rules_build(struct table *t, const struct routing_co
 	return rs;
 }
 
+/* The runtimes feeds_place created, freed again (nothing reached them). */
+static void feeds_unplace(struct table *t, const struct slots_plan *p)
+{
+	for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
+		if (p->feed_new[k])
+			rx_feed_free(rx_feed_detach(lcore_map_feed_lcore(t->map, k), k));
+}
+
 /* Runtimes of the plan's new feeds, placed before the publish that makes them
  * reachable. On failure the ones created are freed again. */
 static int feeds_place(struct table *t, const struct routing_config *cfg,
@@ -144,10 +157,7 @@ static int feeds_place(struct table *t, const struct routing_config *cfg,
 		fd = rx_feed_create(lc, slot, (uint8_t)cfg->feeds[f].n_lines);
 		if (fd == NULL) {
 			snprintf(err, errlen, "out of memory for feed \"%s\"", cfg->feeds[f].name);
-			for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
-				if (p->feed_new[k])
-					rx_feed_free(
-					    rx_feed_detach(lcore_map_feed_lcore(t->map, k), k));
+			feeds_unplace(t, p);
 			return -ENOMEM;
 		}
 		rx_feed_attach(lc, fd);
@@ -228,6 +238,8 @@ int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, b
 
 	memset(res, 0, sizeof(*res));
 	rc = check_fits(t, cfg, err, errlen);
+	if (rc == 0)
+		rc = atleast_check(t->alo, cfg, err, errlen);
 	if (rc != 0)
 		return rc;
 	rs = rules_build(t, cfg, version, res, err, errlen);
@@ -240,6 +252,8 @@ int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, b
 	rc = slots_plan(&t->slots, t->cfg, cfg, &p, err, errlen);
 	if (rc == 0) {
 		rc = feeds_place(t, cfg, &p, err, errlen);
+		if (rc == 0 && (rc = atleast_prepare(t->alo, cfg, &p, err, errlen)) != 0)
+			feeds_unplace(t, &p);
 		if (rc != 0)
 			slots_plan_free(&p);
 	}
@@ -256,10 +270,12 @@ int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, b
 	res->subs_removed = p.subs_removed;
 	router_state_set_slots(rs, p.feed_slot, p.sub_slot);
 	learn(t, rs);
+	atleast_commit(t->alo, cfg, &p, &t->slots);
 
 	t1 = now_ns();
 	lcore_map_publish(t->map, rs);
 	res->publish_ns = now_ns() - t1;
+	atleast_release(t->alo);
 	retire(t, cfg, version, rs->version, &p);
 	return 0;
 }
@@ -528,6 +544,11 @@ void table_sub_counters(const struct table *t, uint32_t i, struct counter_sub *c
 #define X(n, help) c->n -= base->n;
 	COUNTER_SUB(X)
 #undef X
+}
+
+void table_feed_recovering(const struct table *t, uint32_t i, uint32_t *ranges, uint32_t *held)
+{
+	rx_feed_recovering(feed_of(t, i), ranges, held);
 }
 
 uint64_t table_line_packets(const struct table *t, uint32_t i, uint8_t line)

@@ -95,6 +95,8 @@ uint64_t table_generation(const struct table *t); /* router_state.version in for
  * starts from zero when its slot is reused. */
 void table_feed_counters(const struct table *t, uint32_t i, struct counter_feed *c);
 void table_sub_counters(const struct table *t, uint32_t i, struct counter_sub *c);
+/* Feed `i`'s upstream recovery now: ranges open, packets held (docs/protocol.md §6.3). */
+void table_feed_recovering(const struct table *t, uint32_t i, uint32_t *ranges, uint32_t *held);
 /* Frames received on line `line` of feed `i`. */
 uint64_t table_line_packets(const struct table *t, uint32_t i, uint8_t line);
 /* From which (session, sequence) on feed `i` was routed by which table version: the

@@ -5,6 +5,7 @@
  * subscriber (tx_full); with `tries` 0 the stage retries until the PMD takes everything.
  */
 #include <errno.h>
+#include <string.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -12,6 +13,7 @@
 #include <rte_malloc.h>
 #include <rte_pause.h>
 
+#include "frame.h"
 #include "publisher.h"
 #include "tx.h"
 
@@ -28,9 +30,17 @@ struct tx_lcore *tx_create(const struct tx_params *p)
 	tx->tries = p->tries;
 	tx->lat_off = latency_dynfield_register();
 	tx->n_rings = p->n_rings;
+	tx->pool = p->pool;
+	tx->qsbr = p->qsbr;
+	tx->qsbr_id = p->qsbr_id;
+	tx->max_subs = p->max_subs ? p->max_subs : 1;
 	tx->st = stats_block_create(p->max_subs);
 	tx->rings = rte_zmalloc(NULL, sizeof(*tx->rings) * (p->n_rings ? p->n_rings : 1), 0);
-	if (tx->st == NULL || tx->rings == NULL) {
+	tx->bucket = rte_zmalloc_socket(NULL, sizeof(*tx->bucket) * tx->max_subs,
+					RTE_CACHE_LINE_SIZE, socket);
+	tx->hint =
+	    rte_zmalloc_socket(NULL, sizeof(*tx->hint) * tx->max_subs, RTE_CACHE_LINE_SIZE, socket);
+	if (tx->st == NULL || tx->rings == NULL || tx->bucket == NULL || tx->hint == NULL) {
 		tx_free(tx);
 		goto nomem;
 	}
@@ -49,18 +59,63 @@ void tx_free(struct tx_lcore *tx)
 	for (uint16_t s = 0; s < tx->n_ports; s++)
 		for (uint16_t i = 0; i < tx->n_pend[s]; i++)
 			rte_pktmbuf_free(tx->pend[s][i]);
+	rte_pktmbuf_free_bulk(tx->stash, tx->n_stash);
 	stats_block_free(tx->st);
 	rte_free(tx->rings);
+	rte_free(tx->bucket);
+	rte_free(tx->hint);
 	rte_free(tx);
 }
 
-int tx_add_port(struct tx_lcore *tx, uint16_t port_id)
+int tx_add_port(struct tx_lcore *tx, uint16_t port_id, bool receives)
 {
 	if (tx->n_ports == TX_MAX_PORTS)
 		return -ENOSPC;
 	tx->slot_of[port_id] = tx->n_ports;
+	tx->port_rx[tx->n_ports] = receives;
 	tx->port_ids[tx->n_ports++] = port_id;
 	return 0;
+}
+
+void tx_online(struct tx_lcore *tx)
+{
+	if (tx->qsbr != NULL) {
+		rte_rcu_qsbr_thread_register(tx->qsbr, tx->qsbr_id);
+		rte_rcu_qsbr_thread_online(tx->qsbr, tx->qsbr_id);
+	}
+}
+
+void tx_offline(struct tx_lcore *tx)
+{
+	rte_pktmbuf_free_bulk(tx->stash, tx->n_stash);
+	tx->n_stash = 0;
+	if (tx->qsbr != NULL) {
+		rte_rcu_qsbr_thread_offline(tx->qsbr, tx->qsbr_id);
+		rte_rcu_qsbr_thread_unregister(tx->qsbr, tx->qsbr_id);
+	}
+}
+
+struct retransmit_port *tx_retransmit_set(struct tx_lcore *tx, uint16_t port_id,
+					  struct retransmit_port *p, const uint32_t *slots)
+{
+	uint16_t s = tx->slot_of[port_id];
+
+	if (p != NULL) {
+		p->tsc_hz = rte_get_tsc_hz();
+		p->c = &tx->st->port[port_id];
+		for (uint32_t i = 0; i < p->n_subs; i++) {
+			p->subs[i].bucket = &tx->bucket[slots[i]];
+			p->subs[i].hint = &tx->hint[slots[i]];
+			p->subs[i].c = &tx->st->subs[slots[i]];
+		}
+	}
+	return __atomic_exchange_n(&tx->rt[s], p, __ATOMIC_ACQ_REL);
+}
+
+void tx_sub_reset(struct tx_lcore *tx, uint32_t slot)
+{
+	memset(&tx->bucket[slot], 0, sizeof(tx->bucket[slot]));
+	memset(&tx->hint[slot], 0, sizeof(tx->hint[slot]));
 }
 
 unsigned int tx_lcore_id(const struct tx_lcore *tx)
@@ -117,6 +172,81 @@ static void tx_send(struct tx_lcore *tx, uint16_t slot)
 	tx->n_pend[slot] = 0;
 }
 
+/* What arrived on output port `slot` that is not the retransmission server's: counted
+ * under the reasons of docs/protocol.md §3.1 (nothing else is answered, §6.2). */
+static void not_mine(struct tx_lcore *tx, const struct rte_mbuf *m)
+{
+	struct frame_udp f;
+	int why = frame_parse_udp(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len, &f);
+
+	counter_add(&tx->st->drops[why != 0 ? why : DROP_NO_FEED], 1);
+}
+
+/* One frame received on output port `slot`: ARP or a request answered by retransmit.c,
+ * at most TX_ANSWER_CAP frames, sent at once. */
+static void serve(struct tx_lcore *tx, uint16_t slot, struct retransmit_port *rt,
+		  const struct rte_mbuf *in, uint64_t now)
+{
+	uint16_t port = tx->port_ids[slot];
+	uint8_t *frames[TX_ANSWER_CAP];
+	uint32_t len[TX_ANSWER_CAP];
+	struct retransmit_out out = {frames, len, TX_ANSWER_CAP, 0, 0};
+	uint16_t sent;
+
+	if (tx->n_stash < TX_ANSWER_CAP) {
+		if (rte_pktmbuf_alloc_bulk(tx->pool, tx->stash + tx->n_stash,
+					   TX_ANSWER_CAP - tx->n_stash) != 0) {
+			counter_add(&tx->st->port[port].answers_unsent, 1);
+			return;
+		}
+		tx->n_stash = TX_ANSWER_CAP;
+	}
+	out.frame_len = rte_pktmbuf_tailroom(tx->stash[0]);
+	for (uint32_t i = 0; i < TX_ANSWER_CAP; i++)
+		frames[i] = rte_pktmbuf_mtod(tx->stash[i], uint8_t *);
+	if (retransmit_frame(rt, rte_pktmbuf_mtod(in, const uint8_t *), in->data_len, now, &out) ==
+	    RETRANSMIT_NOT_MINE) {
+		not_mine(tx, in);
+		return;
+	}
+	for (uint32_t i = 0; i < out.n; i++) {
+		tx->stash[i]->data_len = (uint16_t)len[i];
+		tx->stash[i]->pkt_len = len[i];
+	}
+	sent = out.n ? rte_eth_tx_burst(port, 0, tx->stash, (uint16_t)out.n) : 0;
+	if (sent < out.n) {
+		counter_add(&tx->st->port[port].answers_unsent, out.n - sent);
+		rte_pktmbuf_free_bulk(tx->stash + sent, out.n - sent);
+	}
+	/* the unused mbufs move to the front for the next request */
+	for (uint32_t i = out.n; i < TX_ANSWER_CAP; i++)
+		tx->stash[i - out.n] = tx->stash[i];
+	tx->n_stash = (uint16_t)(TX_ANSWER_CAP - out.n);
+}
+
+/* After the live frames: at most TX_REQ_BURST frames from each output port's RX queue. */
+static void requests(struct tx_lcore *tx)
+{
+	for (uint16_t s = 0; s < tx->n_ports; s++) {
+		struct rte_mbuf *in[TX_REQ_BURST];
+		uint16_t n;
+
+		if (!tx->port_rx[s] ||
+		    (n = rte_eth_rx_burst(tx->port_ids[s], 0, in, TX_REQ_BURST)) == 0)
+			continue;
+		struct retransmit_port *rt = __atomic_load_n(&tx->rt[s], __ATOMIC_ACQUIRE);
+		uint64_t now = rte_rdtsc();
+
+		for (uint16_t i = 0; i < n; i++) {
+			if (rt != NULL)
+				serve(tx, s, rt, in[i], now);
+			else
+				not_mine(tx, in[i]);
+		}
+		rte_pktmbuf_free_bulk(in, n);
+	}
+}
+
 void tx_poll(struct tx_lcore *tx)
 {
 	struct rte_mbuf *pkts[TX_BURST_MAX];
@@ -142,4 +272,8 @@ void tx_poll(struct tx_lcore *tx)
 			if (tx->n_pend[s] != 0)
 				tx_send(tx, s);
 	}
+	requests(tx);
+	/* no retransmission server of a port is used past this point */
+	if (tx->qsbr != NULL)
+		rte_rcu_qsbr_quiescent(tx->qsbr, tx->qsbr_id);
 }

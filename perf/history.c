@@ -164,7 +164,7 @@ static void frame_run(enum design d, uint64_t n_frames, uint32_t per_frame, uint
 		m->data_len = (uint16_t)off;
 		m->pkt_len = off;
 		if (d == RING)
-			history_frame(&s->h, p + HDRS, off - HDRS, (uint16_t)per_frame);
+			history_frame(&s->h, first, p + HDRS, off - HDRS, (uint16_t)per_frame);
 		else if (d == MBUF)
 			keep_frame(s, m, first, (uint16_t)per_frame);
 		rte_pktmbuf_free(m); /* what TX does once the frame is sent */

@@ -210,6 +210,34 @@ Test(health, link_ring_and_drift_degrade)
 		  "%s", reasons());
 }
 
+/* docs/protocol.md §6.3: a feed recovering (open ranges, held packets) is degraded while
+ * it lasts; ranges declared gaps after recovery failed are a rising counter of their own. */
+Test(health, recovering_and_failed_recovery_degrade)
+{
+	health_sample(h, &in_sync);
+	shm->feeds[0].recovery_open_ranges = 2;
+	shm->feeds[0].held_packets = 17;
+	tick();
+	health_sample(h, &in_sync);
+	cr_expect_eq(health_state(h), HEALTH_DEGRADED);
+	cr_expect(strstr(reasons(), "recovering: feed itch, 2 ranges asked for, 17 packets held") !=
+		      NULL,
+		  "%s", reasons());
+	shm->feeds[0].recovery_open_ranges = 0;
+	shm->feeds[0].held_packets = 0;
+	tick();
+	health_sample(h, &in_sync);
+	cr_expect_eq(health_state(h), HEALTH_HEALTHY, "recovered: %s", reasons());
+
+	shm->feeds[0].c.recovery_gaps += 3;
+	shm->feeds[0].c.gaps += 3;
+	tick();
+	health_sample(h, &in_sync);
+	cr_expect_eq(health_state(h), HEALTH_DEGRADED);
+	cr_expect(strstr(reasons(), "recovery failed: feed itch, +3 ranges declared gaps") != NULL,
+		  "%s", reasons());
+}
+
 /* A restarted dataplane (new boot id) starts its counters from zero: that is no rise,
  * and nothing held from the old process carries over. */
 Test(health, restart_resets_baselines)

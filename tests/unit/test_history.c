@@ -73,7 +73,7 @@ static void frames_range(struct history *h, uint64_t first, uint64_t end, uint16
 			blocks[used + 1] = (uint8_t)len;
 			used += 2u + len;
 		}
-		history_frame(h, blocks, used, n);
+		history_frame(h, first, blocks, used, n);
 		first += n;
 	}
 }
@@ -153,7 +153,7 @@ Test(history, read_bounds_and_hint)
 	uint8_t out[4096], m[64];
 	uint16_t n, len1 = msg_of(1, m), len2 = msg_of(2, m);
 	uint32_t bytes;
-	struct history_hint hint = {0, 0};
+	struct history_hint hint = {0, 0, 0};
 
 	frames_range(h, 1, 40, 5);
 	cr_assert_eq(history_read(h, 1, 40, 2u + len1 + 2u + len2, out, &n, &bytes, NULL),
@@ -168,7 +168,8 @@ Test(history, read_bounds_and_hint)
 	cr_expect(blocks_ok(out, bytes, 3, 1));
 
 	for (uint64_t q = 2; q < 40; q += n) {
-		cr_assert_eq(history_read(h, q, 3, sizeof(out), out, &n, &bytes, &hint), HISTORY_OK);
+		cr_assert_eq(history_read(h, q, 3, sizeof(out), out, &n, &bytes, &hint),
+			     HISTORY_OK);
 		cr_assert(blocks_ok(out, bytes, q, n));
 		cr_assert_eq(hint.seq, q + n);
 	}
@@ -196,13 +197,37 @@ Test(history, wrap_around)
 		/* every message of the last 37 reads back intact, in any chunk */
 		uint64_t c = history_committed(h);
 		for (uint64_t q = c > 37 ? c - 37 : 1; q < c; q += 5) {
-			cr_assert_eq(READ(h, q, 9, out, n, bytes), HISTORY_OK, "seq %lu, committed %lu",
-				     (unsigned long)q, (unsigned long)c);
+			cr_assert_eq(READ(h, q, 9, out, n, bytes), HISTORY_OK,
+				     "seq %lu, committed %lu", (unsigned long)q, (unsigned long)c);
 			cr_assert(blocks_ok(out, bytes, q, n));
 			cr_assert(n == 9 || q + n == c);
 		}
 	}
 	cr_expect_gt(straddled, 10, "frames were split by the ring's end");
+	free(mem);
+	free(h);
+}
+
+/* A history given to a running stream starts at its first frame; a frame that does
+ * not continue the previous one leaves nothing before it readable. */
+Test(history, late_start_and_discontinuity)
+{
+	void *mem;
+	struct history *h = make(100, &mem);
+	uint8_t out[8192];
+	uint16_t n;
+	uint32_t bytes;
+
+	frames_range(h, 5000, 5040, 4);
+	cr_expect_eq(READ(h, 4999, 1, out, n, bytes), HISTORY_GONE);
+	cr_assert_eq(READ(h, 5000, 40, out, n, bytes), HISTORY_OK);
+	cr_expect_eq(n, 40);
+	cr_expect(blocks_ok(out, bytes, 5000, n));
+	frames_range(h, 6000, 6008, 4); /* 5040..5999 never came */
+	cr_expect_eq(READ(h, 5030, 1, out, n, bytes), HISTORY_GONE);
+	cr_assert_eq(READ(h, 6000, 40, out, n, bytes), HISTORY_OK);
+	cr_expect_eq(n, 8);
+	cr_expect(blocks_ok(out, bytes, 6000, n));
 	free(mem);
 	free(h);
 }
@@ -248,7 +273,7 @@ Test(history, reader_races_writer, .timeout = 60)
 	pthread_t w;
 	uint8_t out[16384];
 	uint64_t ok = 0, gone = 0, hinted = 0, rng = 88172645463325252ull;
-	struct history_hint hint = {0, 0}, old = {0, 0};
+	struct history_hint hint = {0, 0, 0}, old = {0, 0, 0};
 	uint64_t reads = 0;
 
 	/* small: the writer laps the reader constantly, so overwrites under a read happen */
@@ -270,11 +295,11 @@ Test(history, reader_races_writer, .timeout = 60)
 		if (++reads % 64 == 0) {
 			struct history_hint t = hint;
 
-			if (old.seq != 0)
+			if (old.of != 0)
 				hint = old;
 			old = t;
 		}
-		if ((rng & 1) && hint.seq != 0 && hint.seq < c) {
+		if ((rng & 1) && hint.of != 0 && hint.seq < c) {
 			q = hint.seq;
 			hinted++;
 		}
@@ -285,7 +310,7 @@ Test(history, reader_races_writer, .timeout = 60)
 			ok++;
 			break;
 		case HISTORY_GONE:
-			hint.seq = 0;
+			hint.of = 0;
 			gone++;
 			break;
 		case HISTORY_NOT_YET:

@@ -508,6 +508,27 @@ Test(publisher, heartbeat)
 	sink_free(k);
 }
 
+/* docs/protocol.md §6.1: end of session is a heartbeat with count 0xFFFF. */
+Test(publisher, end_of_session)
+{
+	struct sink *k = sink_new(1400);
+	struct publisher_sub s;
+	uint8_t eos[128];
+	struct frame f = {.b = eos};
+	static const uint8_t m[5] = {1, 2, 3, 4, 5};
+
+	sub_init(&s, "EOS", 1400);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(publisher_append(&s, 0, m, 5, &OPS, k), PUB_OK);
+	publisher_flush(&s, 0, &OPS, k);
+	f.len = publisher_end_of_session(&s, eos);
+	cr_assert_eq(f.len, 62);
+	cr_expect_eq(rd16(eos + PUB_COUNT_OFF), PUB_END_OF_SESSION);
+	cr_expect_eq(rd64(eos + PUB_MOLD_SEQ_OFF), 4, "the next sequence");
+	cr_expect_eq(s.next_seq, 4);
+	sink_free(k);
+}
+
 Test(publisher, ipv4_cksum_known_vector_and_id_wrap)
 {
 	/* RFC 1071-style worked example: 192.168.0.1 -> 192.168.0.199, DF, TTL 64, UDP,

@@ -218,7 +218,7 @@ Test(recovery, request_then_answer)
 	answer(11, 10, 1700);
 	expect_delivered(1, 30, 0, 0);
 	cr_expect_eq(T.a.c.recovered, 10);
-	cr_expect_eq(T.r.c.answers, 1);
+	cr_expect_eq(T.r.c.recovery_answers, 1);
 	cr_expect_eq(poll_at(1800), 0);
 	cr_expect_eq(recovery_open_ranges(&T.r), 0);
 	/* B's copy turning up later is a duplicate */
@@ -248,7 +248,7 @@ Test(recovery, partial_answer_asks_the_rest_at_once)
 	expect_delivered(1, 41, 0, 0);
 	cr_expect_eq(T.a.c.recovered, 30);
 	cr_expect_eq(T.r.c.requests, 3);
-	cr_expect_eq(T.r.c.resends, 0);
+	cr_expect_eq(T.r.c.recovery_resends, 0);
 	cr_expect_eq(T.a.c.gaps, 0);
 }
 
@@ -279,15 +279,15 @@ Test(recovery, unanswered_resent_then_given_up)
 	cr_assert_eq(poll_at(1500 + 100000), 1);
 	expect_req(0, 11, 10);
 	cr_expect_eq(T.r.c.requests, 3);
-	cr_expect_eq(T.r.c.resends, 2);
+	cr_expect_eq(T.r.c.recovery_resends, 2);
 	cr_expect_eq(T.a.c.gaps, 0);
 	cr_expect_eq(poll_at(1500 + 149999), 0);
 	/* wait_us + tries x timeout_us after the loss became known: a gap, delivery goes on */
 	cr_expect_eq(poll_at(1000 + 500 + 3 * 50000), 0);
 	cr_expect_eq(T.a.c.gaps, 1);
 	cr_expect_eq(T.a.c.gap_messages, 10);
-	cr_expect_eq(T.r.c.given_up, 1);
-	cr_expect_eq(T.r.c.given_up_messages, 10);
+	cr_expect_eq(T.r.c.recovery_gaps, 1);
+	cr_expect_eq(T.r.c.recovery_gap_messages, 10);
 	expect_delivered(1, 30, 11, 21);
 	cr_expect_eq(recovery_open_ranges(&T.r), 0);
 	/* an answer after the gap was declared is late, never delivered */
@@ -318,7 +318,7 @@ Test(recovery, session_change_abandons_ranges)
 	cr_assert_eq(poll_at(600), 1);
 	memcpy(T.session, "SESSION002", 10);
 	feed(0, 1, 5, 700);
-	cr_expect_eq(T.r.c.abandoned, 1);
+	cr_expect_eq(T.r.c.recovery_abandoned, 1);
 	cr_expect_eq(recovery_open_ranges(&T.r), 0);
 	/* the old session's stream ended: its missing range became a gap (§3.3) */
 	cr_expect_eq(T.a.c.gaps, 1);
@@ -371,7 +371,7 @@ Test(recovery, spoofed_answers_refused)
 	cr_expect_eq(T.r.c.answer_foreign, 2);
 	cr_expect_eq(T.r.c.answer_unrequested, 4);
 	cr_expect_eq(T.r.c.answer_session, 1);
-	cr_expect_eq(T.r.c.answers, 0);
+	cr_expect_eq(T.r.c.recovery_answers, 0);
 	expect_delivered(1, 10, 0, 0);
 	cr_expect_eq(T.a.expected, 11, "the feed did not move");
 	answer(11, 10, 1700);
@@ -430,11 +430,11 @@ Test(recovery, given_up_range_waits_for_earlier_ones)
 		answer(s, 1, t);
 		poll_at(t);
 	}
-	cr_expect_eq(T.r.c.given_up, 0, "the second range's gap must wait for the first");
+	cr_expect_eq(T.r.c.recovery_gaps, 0, "the second range's gap must wait for the first");
 	cr_expect_eq(T.a.c.gaps, 0);
 	answer(10, 1, t + 1);
 	poll_at(t + 2);
-	cr_expect_eq(T.r.c.given_up, 1);
+	cr_expect_eq(T.r.c.recovery_gaps, 1);
 	cr_expect_eq(T.a.c.gaps, 1);
 	cr_expect_eq(T.a.c.gap_messages, 9);
 	expect_delivered(1, 21, 12, 21);
@@ -461,7 +461,7 @@ Test(recovery, full_table_merges_ranges)
 	for (uint64_t i = 0; i < RECOVERY_MAX_RANGES + 10; i++)
 		feed(0, 3 + 2 * i, 1, 5); /* each leaves one sequence missing */
 	cr_expect_eq(recovery_open_ranges(&T.r), RECOVERY_MAX_RANGES);
-	cr_expect_eq(T.r.c.merged, 10);
+	cr_expect_eq(T.r.c.recovery_merged, 10);
 	/* answer everything asked, as many rounds as it takes: all recovered, in order */
 	uint64_t t = 10;
 	for (int round = 0; round < 20 && recovery_open_ranges(&T.r) > 0; round++, t += 10) {
@@ -541,7 +541,7 @@ static void random_run(uint64_t seed, unsigned int drop_pct)
 	/* in order (cb_deliver), once each, and what is missing is exactly the given-up */
 	cr_expect_eq(T.a.c.hold_overflow, 0);
 	cr_expect_eq(T.n_delivered + T.a.c.gap_messages, end - 1);
-	cr_expect_eq(T.a.c.gap_messages, T.r.c.given_up_messages);
+	cr_expect_eq(T.a.c.gap_messages, T.r.c.recovery_gap_messages);
 	if (drop_pct == 0) {
 		cr_expect_eq(T.a.c.gaps, 0, "seed %lu: %lu gaps", (unsigned long)seed,
 			     (unsigned long)T.a.c.gaps);
@@ -565,8 +565,8 @@ Test(recovery, random_ab_server_drops_some_requests)
 
 	for (uint64_t seed = 100; seed < 110; seed++) {
 		random_run(seed, 30);
-		resends += T.r.c.resends;
-		given_up += T.r.c.given_up;
+		resends += T.r.c.recovery_resends;
+		given_up += T.r.c.recovery_gaps;
 	}
 	cr_expect_gt(resends, 0);
 	cr_log_info("30 %% unanswered: %lu resends, %lu ranges given up", (unsigned long)resends,

@@ -24,6 +24,10 @@
 static struct {
 	struct retransmit_port p;
 	struct retransmit_sub subs[3];
+	struct token_bucket bucket[3];
+	struct history_hint hint[3];
+	struct counter_sub c[3];
+	struct counter_port pc;
 	struct history h[3];
 	void *mem[3];
 	uint8_t buf[CAP][2048];
@@ -54,6 +58,9 @@ static void setup(uint32_t rate)
 	T.p.udp = PORT_UDP;
 	T.p.subs = T.subs;
 	T.p.n_subs = 3;
+	T.p.rate = rate;
+	T.p.tsc_hz = HZ;
+	T.p.c = &T.pc;
 	for (int i = 0; i < 3; i++) {
 		memcpy(T.subs[i].session, sessions[i], 10);
 		T.subs[i].dst_ip = 0x0a010101 + (uint32_t)i;
@@ -62,6 +69,9 @@ static void setup(uint32_t rate)
 		    hist[i] ? aligned_alloc(64, (history_mem_size(hist[i]) + 63) & ~63ul) : NULL;
 		history_init(&T.h[i], hist[i], T.mem[i]);
 		T.subs[i].hist = &T.h[i];
+		T.subs[i].bucket = &T.bucket[i]; /* zeroed: started at the first request */
+		T.subs[i].hint = &T.hint[i];
+		T.subs[i].c = &T.c[i];
 		for (uint64_t s = 1; s <= 1000; s += 4) { /* frames of 4 messages */
 			uint8_t blocks[4 * 64];
 			uint32_t used = 0;
@@ -73,10 +83,11 @@ static void setup(uint32_t rate)
 				blocks[used + 1] = (uint8_t)len;
 				used += 2u + len;
 			}
-			history_frame(&T.h[i], blocks, used, 4);
+			history_frame(&T.h[i], s, blocks, used, 4);
 		}
 	}
-	retransmit_port_start(&T.p, rate, HZ, 0);
+	for (int i = 0; i < 3; i++)
+		retransmit_bucket_start(&T.bucket[i], rate, HZ, 0);
 	for (int i = 0; i < CAP; i++)
 		T.frames[i] = T.buf[i];
 	T.out = (struct retransmit_out){T.frames, T.len, CAP, sizeof(T.buf[0]), 0};
@@ -143,14 +154,14 @@ Test(retransmit, serves_its_own_stream)
 	cr_assert_eq(request_from(0x0a010102, "BETA      ", 900, 30, 10), RETRANSMIT_REQUEST);
 	cr_assert_geq(T.out.n, 2, "30 messages of 21..41 bytes do not fit 200 bytes");
 	expect_answer(1, 900, 30);
-	cr_expect_eq(T.subs[1].c.requests, 1);
-	cr_expect_eq(T.subs[1].c.messages, 30);
-	cr_expect_eq(T.subs[1].c.packets, T.out.n);
-	cr_expect_eq(T.subs[0].c.requests, 0);
+	cr_expect_eq(T.c[1].retransmit_requests, 1);
+	cr_expect_eq(T.c[1].retransmit_messages, 30);
+	cr_expect_eq(T.c[1].retransmit_packets, T.out.n);
+	cr_expect_eq(T.c[0].retransmit_requests, 0);
 	/* never past what was sent: 990..1000 then nothing */
 	request_from(0x0a010101, "ALPHA00001", 990, 50, 20);
 	expect_answer(0, 990, 11);
-	cr_expect_eq(T.subs[0].c.unavailable, 39);
+	cr_expect_eq(T.c[0].retransmit_unavailable, 39);
 }
 
 Test(retransmit, unavailable_old_and_history_zero)
@@ -158,14 +169,14 @@ Test(retransmit, unavailable_old_and_history_zero)
 	setup(100000);
 	request_from(0x0a010101, "ALPHA00001", 5, 10, 10); /* history 200 of 1000 */
 	cr_expect_eq(T.out.n, 0);
-	cr_expect_eq(T.subs[0].c.unavailable, 10);
+	cr_expect_eq(T.c[0].retransmit_unavailable, 10);
 	request_from(0x0a010101, "ALPHA00001", 1001, 10, 10); /* not sent yet */
 	cr_expect_eq(T.out.n, 0);
-	cr_expect_eq(T.subs[0].c.unavailable, 20);
+	cr_expect_eq(T.c[0].retransmit_unavailable, 20);
 	request_from(0x0a010103, "GAMMA     ", 999, 1, 10); /* history 0 serves nothing */
 	cr_expect_eq(T.out.n, 0);
-	cr_expect_eq(T.subs[2].c.unavailable, 1);
-	cr_expect_eq(T.subs[2].c.requests, 1);
+	cr_expect_eq(T.c[2].retransmit_unavailable, 1);
+	cr_expect_eq(T.c[2].retransmit_requests, 1);
 }
 
 Test(retransmit, refusals_each_counted)
@@ -173,19 +184,19 @@ Test(retransmit, refusals_each_counted)
 	setup(100000);
 	/* a session no subscriber of the port has */
 	cr_expect_eq(request_from(0x0a010101, "NOBODY    ", 900, 1, 10), RETRANSMIT_REQUEST);
-	cr_expect_eq(T.p.c.unknown_session, 1);
+	cr_expect_eq(T.pc.request_unknown_session, 1);
 	/* beta's session from alpha's address: a subscriber fetches only its own stream */
 	request_from(0x0a010101, "BETA      ", 900, 1, 10);
-	cr_expect_eq(T.p.c.wrong_source, 1);
+	cr_expect_eq(T.pc.request_wrong_source, 1);
 	cr_expect_eq(T.out.n, 0);
-	cr_expect_eq(T.subs[1].c.requests, 0);
+	cr_expect_eq(T.c[1].retransmit_requests, 0);
 	/* malformed, each under its reason */
 	request_from(0x0a010101, "ALPHA00001", 900, 0, 10);
 	request_from(0x0a010101, "ALPHA00001", 900, 0xFFFF, 10);
 	request_from(0x0a010101, "ALPHA00001", 0, 5, 10);
-	cr_expect_eq(T.p.c.malformed[MOLD_REQ_COUNT_ZERO], 1);
-	cr_expect_eq(T.p.c.malformed[MOLD_REQ_COUNT_END], 1);
-	cr_expect_eq(T.p.c.malformed[MOLD_REQ_SEQ_ZERO], 1);
+	cr_expect_eq(T.pc.request_count_zero, 1);
+	cr_expect_eq(T.pc.request_count_end, 1);
+	cr_expect_eq(T.pc.request_seq_zero, 1);
 
 	const struct frame_endpoint src = {{0x02, 0, 0, 0, 1, 9}, 0x0a010101, 40001};
 	const struct frame_endpoint dst = {{0x02, 0xaa, 0, 0, 0, 1}, PORT_IP, PORT_UDP};
@@ -196,8 +207,8 @@ Test(retransmit, refusals_each_counted)
 		     RETRANSMIT_REQUEST);
 	frame_build_udp(f, &src, &dst, 21, 1);
 	retransmit_frame(&T.p, f, FRAME_UDP_HDRS_LEN + 21, 10, &T.out);
-	cr_expect_eq(T.p.c.malformed[MOLD_REQ_SHORT], 1);
-	cr_expect_eq(T.p.c.malformed[MOLD_REQ_LONG], 1);
+	cr_expect_eq(T.pc.request_short, 1);
+	cr_expect_eq(T.pc.request_long, 1);
 	cr_expect_eq(T.out.n, 0);
 
 	/* not for this server: another UDP port or address, not UDP at all */
@@ -229,11 +240,11 @@ Test(retransmit, arp_for_src_ip_only)
 	cr_expect_arr_eq(T.frames[0], req + 6, 6, "unicast back to the asker");
 	cr_expect_eq(T.frames[0][21], 2, "a reply");
 	cr_expect_arr_eq(T.frames[0] + 22, T.p.mac, 6);
-	cr_expect_eq(T.p.c.arp_replies, 1);
-	req[41] = 253; /* somebody else's address */
-	cr_assert_eq(retransmit_frame(&T.p, req, sizeof(req), 1, &T.out), RETRANSMIT_ARP);
+	cr_expect_eq(T.pc.arp_replies, 1);
+	req[41] = 253; /* somebody else's address: the caller counts it (docs/protocol.md §3.1) */
+	cr_assert_eq(retransmit_frame(&T.p, req, sizeof(req), 1, &T.out), RETRANSMIT_NOT_MINE);
 	cr_expect_eq(T.out.n, 0);
-	cr_expect_eq(T.p.c.arp_other, 1);
+	cr_expect_eq(T.pc.arp_replies, 1);
 }
 
 /* retransmit.rate: a tenth of a second's worth at once, then the rate; the rest counted. */
@@ -242,15 +253,15 @@ Test(retransmit, token_bucket_limits_each_subscriber)
 	setup(100); /* 100 messages/s: a bucket of 10 */
 	request_from(0x0a010101, "ALPHA00001", 900, 50, 0);
 	expect_answer(0, 900, 10);
-	cr_expect_eq(T.subs[0].c.rate_limited, 40);
+	cr_expect_eq(T.c[0].retransmit_rate_limited, 40);
 	/* beta has its own bucket */
 	request_from(0x0a010102, "BETA      ", 900, 5, 0);
 	expect_answer(1, 900, 5);
-	cr_expect_eq(T.subs[1].c.rate_limited, 0);
+	cr_expect_eq(T.c[1].retransmit_rate_limited, 0);
 	/* 50 ms later: 5 more for alpha */
 	request_from(0x0a010101, "ALPHA00001", 910, 50, 50000);
 	expect_answer(0, 910, 5);
-	cr_expect_eq(T.subs[0].c.rate_limited, 40 + 45);
+	cr_expect_eq(T.c[0].retransmit_rate_limited, 40 + 45);
 }
 
 /* One call writes at most out->cap frames: a partial answer, the rest counted as cut. */
@@ -260,7 +271,7 @@ Test(retransmit, bounded_answer_per_call)
 	T.out.cap = 2;
 	request_from(0x0a010101, "ALPHA00001", 801, 200, 10);
 	cr_expect_eq(T.out.n, 2);
-	uint64_t sent = T.subs[0].c.messages;
+	uint64_t sent = T.c[0].retransmit_messages;
 	expect_answer(0, 801, sent);
-	cr_expect_eq(T.subs[0].c.cut, 200 - sent);
+	cr_expect_eq(T.c[0].retransmit_cut, 200 - sent);
 }
