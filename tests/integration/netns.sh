@@ -59,11 +59,14 @@ netns_up() {
 # preempted for longer than 50 ms between the two copies on a loaded machine (seen:
 # one hold timed out, two messages late). Their few double losses then hold at most
 # 0.2 s x the frame rate, well inside hold_packets.
+# A test stops its dataplane without waiting for the end-of-session linger
+# (docs/protocol.md §6.1) unless it asks for one (atleast.sh).
 live_profile() {
 	local hold=${1:-50000}
 	sed -e "s/^hold_us:.*/hold_us: $hold/" -e 's/^name:.*/name: net_af_packet-testbed/' \
 		"$ROOT/pmd_config/net_af_packet.yaml" >"$W/live.yaml"
 	grep -q "^hold_us: $hold\$" "$W/live.yaml" || fail "cannot derive the test-bed profile"
+	echo "linger_ms: 0" >>"$W/live.yaml"
 }
 
 # dataplane_start [--config FILE]: aster-dataplane in dut, live, control socket $W/dp.sock
