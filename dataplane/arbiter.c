@@ -19,7 +19,6 @@
 #include <string.h>
 
 #include "arbiter.h"
-#include "recovery.h"
 
 #define HOLD_MASK (ARBITER_HOLD_MAX - 1)
 #define HIST_MASK (ARBITER_GAP_HISTORY - 1)
@@ -231,7 +230,7 @@ static void drain(struct arbiter *a)
 		declare_gap(a, max);
 	a->blocked_since = 0;
 	if (a->rec != NULL)
-		recovery_on_end(a->rec); /* its open ranges belonged to this stream */
+		a->rec->end(a->rec); /* its open ranges belonged to this stream */
 }
 
 static bool is_retired(const struct arbiter *a, const uint8_t *session)
@@ -314,7 +313,7 @@ static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_
 			a->line_next[pkt->line] = end;
 		/* a feed line shows more than anything before: what lies between is missing */
 		if (pkt->seq > a->frontier && a->rec != NULL)
-			recovery_on_missing(a->rec, a->frontier, pkt->seq, now_tsc);
+			a->rec->missing(a->rec, a->frontier, pkt->seq, now_tsc);
 		if (end > a->frontier)
 			a->frontier = end;
 	}

@@ -69,7 +69,18 @@ struct arbiter_counters {
 	COUNTER_ARBITER(COUNTER_FIELD)
 };
 
-struct recovery; /* recovery.h: upstream recovery, which puts the arbiter in recovery mode */
+/*
+ * Who fills the ranges missing on every line when the feed recovers upstream
+ * (recovery.h implements it; recovery_attach sets arbiter.rec). The arbiter tells it of
+ * every range that becomes missing and of the end of the stream; it calls nothing else,
+ * so this module does not depend on recovery's.
+ */
+struct arbiter_listener {
+	/* [first, end) is missing on every line since now_tsc */
+	void (*missing)(struct arbiter_listener *l, uint64_t first, uint64_t end, uint64_t now_tsc);
+	/* the stream ends (a new session, a flush): its open ranges are abandoned */
+	void (*end)(struct arbiter_listener *l);
+};
 
 struct arbiter_held {
 	struct arbiter_pkt pkt;
@@ -116,7 +127,7 @@ struct arbiter {
 	struct arbiter_counters c;
 
 	/* upstream recovery (recovery_attach), NULL when the feed has none (and in replay) */
-	struct recovery *rec;
+	struct arbiter_listener *rec;
 };
 
 /* hold_max in 1..ARBITER_HOLD_MAX; hold_tsc 0 disables the time limit. */

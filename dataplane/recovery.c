@@ -11,6 +11,7 @@
  *     frontier, so the span asked for (asked_lo..asked_hi) never reaches beyond what
  *     some feed line announced: an answer cannot move the feed.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "recovery.h"
@@ -18,9 +19,28 @@
 
 #include "../common/counter.h"
 
+/* The arbiter's calls (struct arbiter_listener) lead to the public functions below. */
+static struct recovery *of_listener(struct arbiter_listener *l)
+{
+	return (struct recovery *)(void *)((char *)l - offsetof(struct recovery, listener));
+}
+
+static void listener_missing(struct arbiter_listener *l, uint64_t first, uint64_t end,
+			     uint64_t now_tsc)
+{
+	recovery_on_missing(of_listener(l), first, end, now_tsc);
+}
+
+static void listener_end(struct arbiter_listener *l)
+{
+	recovery_on_end(of_listener(l));
+}
+
 void recovery_init(struct recovery *r, const struct rc_recovery *cfg, uint64_t tsc_hz)
 {
 	memset(r, 0, sizeof(*r));
+	r->listener.missing = listener_missing;
+	r->listener.end = listener_end;
 	recovery_configure(r, cfg, tsc_hz);
 }
 
@@ -37,7 +57,7 @@ void recovery_configure(struct recovery *r, const struct rc_recovery *cfg, uint6
 
 void recovery_attach(struct recovery *r, struct arbiter *a)
 {
-	a->rec = r;
+	a->rec = &r->listener;
 }
 
 void recovery_on_missing(struct recovery *r, uint64_t first, uint64_t end, uint64_t now_tsc)

@@ -91,6 +91,8 @@ enum recovery_answer {
 };
 
 struct recovery {
+	struct arbiter_listener listener; /* what the arbiter calls (recovery_attach) */
+
 	/* configuration */
 	uint64_t wait_tsc, timeout_tsc;
 	uint16_t tries;
