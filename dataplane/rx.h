@@ -241,6 +241,20 @@ void rx_poll_ports(struct rx_lcore *lc, uint64_t now_tsc);
 /* Live timers, every timer_tsc within a turn (before rx_flush): the control frames of
  * its ports, upstream recovery's requests, heartbeats and end of session. */
 void rx_timers(struct rx_lcore *lc, uint64_t now_tsc);
+
+/* rx_own.c: what the lcore sends or answers besides the data path. */
+struct frame_udp;
+/* docs/protocol.md §6.2: an ARP request for the address of the port it arrived on is
+ * answered. Consumes the mbuf when it returns true. */
+bool rx_arp_answer(struct rx_lcore *lc, struct rte_mbuf *m);
+/* docs/protocol.md §6.3: a frame to a feed's recovery source is the server's answer,
+ * given to recovery.c. Consumes the mbuf when it returns true (false: no feed's source). */
+bool rx_recovery_answer(struct rx_lcore *lc, struct rte_mbuf *m, const struct frame_udp *f,
+			uint64_t now);
+/* Frames the control thread handed to this lcore's ports (IGMP, port_rx.h). */
+void rx_ctl_frames(struct rx_lcore *lc);
+/* Each recovering feed: new settings applied, then the requests that are due sent. */
+void rx_recovery_timers(struct rx_lcore *lc, uint64_t now_tsc);
 /* One live turn: rx_begin, rx_poll_ports, rx_flush, rx_end. */
 void rx_poll(struct rx_lcore *lc);
 /* rte_eth_rx_burst on one of this lcore's ports, counted under rx_packets. */
