@@ -131,15 +131,19 @@ int atleast_check(struct atleast *a, const struct routing_config *cfg, char *err
 }
 
 /* A history of `messages` for a stream framed on `lc`, header and ring in one block on
- * the lcore's NUMA node. */
+ * the lcore's NUMA node, every page of it touched. */
 static struct history *history_alloc(uint32_t messages, const struct rx_lcore *lc)
 {
 	size_t head = (sizeof(struct history) + 63) & ~(size_t)63;
 	struct history *h = rte_malloc_socket("aster_history", head + history_mem_size(messages),
 					      64, (int)rte_lcore_to_socket_id(rx_lcore_id(lc)));
 
-	if (h != NULL)
+	if (h != NULL) {
+		/* touched here, on the table thread: without hugepages the RX lcore would
+		 * otherwise take a page fault at every first write into the ring */
+		memset((uint8_t *)h + head, 0, history_mem_size(messages));
 		history_init(h, messages, (uint8_t *)h + head);
+	}
 	return h;
 }
 
