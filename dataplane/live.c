@@ -71,8 +71,9 @@ static int live_open_ports(struct dp *dp, char *err, size_t errlen)
 	int rc = 0;
 
 	for (uint16_t i = 0; rc == 0 && i < prof->n_rx_ports; i++) {
-		snprintf(dp->ports.in_name[i], sizeof(dp->ports.in_name[i]), "%s",
-			 prof->rx_ports[i].name);
+		_Static_assert(sizeof(dp->ports.in_name[i]) >= sizeof(prof->rx_ports[i].name),
+			       "a profile port name fits");
+		memcpy(dp->ports.in_name[i], prof->rx_ports[i].name, sizeof(prof->rx_ports[i].name));
 		dp->ports.in_ip[i] = prof->rx_ports[i].ip;
 		rc = port_open_live(&prof->rx_ports[i], true, prof, dp->pools.rx,
 				    &dp->ports.in[dp->ports.n_in++], err, errlen);

@@ -11,6 +11,9 @@
 #include <rte_eal.h>
 
 #include "bench_feed.h"
+#include "history.h"
+
+#include "../common/routing_config.h"
 
 #define FRAME_HDRS    (14 + 20 + 8)
 #define MOLD_HDR      20
@@ -88,6 +91,9 @@ bool bench_feed_option(int c, const char *arg, struct bench_params *p, int *huge
 		return true;
 	case 'P':
 		snprintf(prefix, prefix_len, "%s", arg);
+		return true;
+	case 'h':
+		p->history = (uint32_t)bench_num("--history", arg, 0, RC_HISTORY_MAX);
 		return true;
 	default:
 		return false;
@@ -355,7 +361,12 @@ static int build_yaml(struct bench_feed *f, const struct bench_params *p, uint32
 			       "      - {name: A, group: %u.%u.%u.%u, port: %u}\n",
 			       k, g >> 24, (g >> 16) & 255, (g >> 8) & 255, g & 255, FEED_PORT + k);
 	}
-	rc |= text_add(&t, "ports:\n  - name: out0\nsubscribers:\n");
+	/* with a history, the port serves retransmission requests (docs/protocol.md §6.2) */
+	rc |= text_add(&t, "ports:\n  - name: out0\n");
+	if (p->history != 0)
+		rc |= text_add(&t, "    src_ip: 10.2.255.254\n"
+				   "    retransmit: {port: 31999, rate: 100000000}\n");
+	rc |= text_add(&t, "subscribers:\n");
 	for (uint32_t k = 0; k < f->n_feeds; k++) {
 		uint32_t base = k * per_feed;
 		uint32_t n_sym = p->n_symbols - base < per_feed ? p->n_symbols - base : per_feed;
@@ -394,6 +405,8 @@ static int build_yaml(struct bench_feed *f, const struct bench_params *p, uint32
 						       sym + 2);
 			}
 			rc |= text_add(&t, "]\n");
+			if (p->history != 0)
+				rc |= text_add(&t, "    history: %u\n", p->history);
 		}
 	}
 	if (rc != 0) {
@@ -525,6 +538,13 @@ void bench_frame_copy(const struct bench_feed *f, uint32_t i, uint64_t seq_add, 
 	memcpy(dst, f->bytes + fr->off, fr->len);
 	if (seq_add != 0)
 		put64(dst + BENCH_MOLD_SEQ_OFF, fr->seq + seq_add);
+}
+
+uint32_t bench_memory_mb(const struct bench_feed *f, const struct bench_params *p)
+{
+	uint64_t hist = (uint64_t)p->n_subs * f->n_feeds * history_mem_size(p->history);
+
+	return 1024 + (uint32_t)((hist + (64 << 20)) >> 20);
 }
 
 int bench_eal_init(const char *prog, const char *lcores, const char *prefix, int huge,

@@ -38,6 +38,7 @@ struct bench_params {
 	enum bench_kind kind;
 	uint32_t n_packets; /* trading packets per feed after the directory */
 	uint64_t seed;
+	uint32_t history; /* messages each subscriber keeps for retransmission (§6.2), 0: none */
 };
 
 /* One frame as it arrives: Ethernet / IPv4 / UDP / MoldUDP64. `seq` is its first
@@ -72,6 +73,7 @@ int bench_kind_parse(const char *s, enum bench_kind *k);
 	{"subs", required_argument, NULL, 'u'}, {"symbols", required_argument, NULL, 'y'},         \
 	    {"patterns", required_argument, NULL, 'p'}, {"kind", required_argument, NULL, 'k'},    \
 	    {"packets", required_argument, NULL, 'n'}, {"huge", no_argument, NULL, 'H'},           \
+	    {"history", required_argument, NULL, 'h'},                                             \
 	{                                                                                          \
 		"prefix", required_argument, NULL, 'P'                                             \
 	}
@@ -90,6 +92,9 @@ double bench_num(const char *opt, const char *s, double min, double max);
 bool bench_feed_option(int c, const char *arg, struct bench_params *p, int *huge, char *prefix,
 		       size_t prefix_len);
 const char *bench_kind_name(enum bench_kind k);
+
+/* EAL memory (MB) for the benchmark's pools and, with `history`, its histories. */
+uint32_t bench_memory_mb(const struct bench_feed *f, const struct bench_params *p);
 
 /* Build the feed and its table; 0 or -errno with `err` filled. */
 int bench_feed_build(struct bench_feed *f, const struct bench_params *p, char *err, size_t errlen);

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_errno.h>
+#include <rte_eth_ring.h>
 #include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "bench_setup.h"
 #include "dp.h"
@@ -39,6 +43,7 @@ void bench_profile(struct profile *p, uint16_t rx_id, uint16_t rx_cpu, uint16_t 
 	p->hold_packets = 512;
 	p->hold_us = 0;
 	p->memory_mb = 1024;
+	p->history_mb = 1 << 20; /* --history sizes EAL's memory instead (bench_memory_mb) */
 	p->max_subscribers = max_subs;
 }
 
@@ -57,9 +62,27 @@ int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_port
 		return rc;
 	if (rx_pool_out != NULL)
 		*rx_pool_out = d->pools.rx;
-	rc = port_create_tx(0, "net_null", NULL, &d->tx_port, err, errlen);
-	if (rc == 0)
-		rc = port_start(d->tx_port, 0, 1, &d->prof, NULL, err, errlen);
+	if (d->requests) {
+		d->req_ring = rte_ring_create("bench_req", BENCH_REQ_RING, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		d->out_ring = rte_ring_create("bench_out", BENCH_OUT_RING, (int)rte_socket_id(),
+					      RING_F_SP_ENQ | RING_F_SC_DEQ);
+		rc = d->req_ring && d->out_ring
+			 ? rte_eth_from_rings("bench_out0", &d->req_ring, 1, &d->out_ring, 1,
+					      rte_socket_id())
+			 : -1;
+		if (rc < 0) {
+			snprintf(err, errlen, "request port: %s", rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
+		d->tx_port = (uint16_t)rc;
+		d->ports.out_receive = true;
+		rc = port_start(d->tx_port, 1, 1, &d->prof, d->pools.rx, err, errlen);
+	} else {
+		rc = port_create_tx(0, "net_null", NULL, &d->tx_port, err, errlen);
+		if (rc == 0)
+			rc = port_start(d->tx_port, 0, 1, &d->prof, NULL, err, errlen);
+	}
 	if (rc != 0)
 		return rc;
 	d->ports.n_in = n_rx_ports;
@@ -95,6 +118,14 @@ void bench_dp_stop(struct bench_dp *d)
 	port_close(d->tx_port);
 	table_free(d->table);
 	lcore_map_free(d->map);
+	for (int i = 0; i < 2; i++) {
+		struct rte_ring *r = i ? d->out_ring : d->req_ring;
+		void *m;
+
+		while (r != NULL && rte_ring_sc_dequeue(r, &m) == 0)
+			rte_pktmbuf_free(m);
+		rte_ring_free(r);
+	}
 	port_pools_free(&d->pools);
 }
 

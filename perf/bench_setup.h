@@ -15,6 +15,9 @@
 #include "profile.h"
 #include "table.h"
 
+#define BENCH_REQ_RING 1024  /* requests waiting for the TX lcore */
+#define BENCH_OUT_RING 65536 /* frames sent on the request port, until drained */
+
 struct bench_dp {
 	struct profile prof;
 	struct port_pools pools;
@@ -23,6 +26,11 @@ struct bench_dp {
 	struct table *table;
 	uint16_t tx_port;
 	uint64_t build_ns; /* routing table built: patterns compiled, tables */
+	/* set before bench_dp_start: "out0" is a net_ring port instead, whose RX queue is
+	 * req_ring (what a benchmark puts there reaches the TX lcore as requests, docs/
+	 * protocol.md §6.2) and whose TX queue is out_ring (the benchmark drains it) */
+	bool requests;
+	struct rte_ring *req_ring, *out_ring;
 };
 
 /* Profile: RX on lcore `rx_id`, TX on `tx_id` (may be equal: one lcore, both roles). */
@@ -30,9 +38,9 @@ void bench_profile(struct profile *p, uint16_t rx_id, uint16_t rx_cpu, uint16_t 
 		   uint16_t tx_cpu, uint32_t max_subs);
 
 /*
- * Pools, one net_null output port "out0", the lcore map (the live policy: RCU, drop on
- * a full ring) with `n_rx_ports` input ports from `rx_ports`, and the table from `yaml`.
- * 0 or -errno with `err` filled.
+ * Pools, one net_null output port "out0" (or the net_ring one of `requests`), the lcore map (the
+ * live policy: RCU, drop on a full ring) with `n_rx_ports` input ports from `rx_ports`, and the
+ * table from `yaml`. 0 or -errno with `err` filled.
  */
 int bench_dp_start(struct bench_dp *d, const char *yaml, const uint16_t *rx_ports,
 		   uint16_t n_rx_ports, struct rte_mempool **rx_pool_out, char *err, size_t errlen);

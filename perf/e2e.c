@@ -12,12 +12,18 @@
  *  - saturation: the generator keeps the RX ring full;
  *  - fixed load: the generator paces packets at `--load` times the saturation rate
  *    (or `--pps`), so latency is measured below the knee.
+ * With --requests (and every subscriber keeping --history messages, 100 000 by
+ * default) the output port is a net_ring whose RX queue takes retransmission requests
+ * (docs/protocol.md §6.2), and a third phase repeats the fixed load while the generator
+ * keeps that queue full of requests for --count recent messages of random subscribers:
+ * requests at full rate, served by the same TX lcore that sends the live frames.
  * Latency: the TX lcore's histogram (latency.h), RX burst to just before
  * rte_eth_tx_burst, per output frame. Prints one JSON object. The run also serves
  * DPDK telemetry (/aster/..., e.g. /aster/latency) under its --prefix.
  *
  *   aster-bench-e2e [--subs N] [--symbols N] [--patterns N] [--kind K] [--seconds S]
  *                   [--load F | --pps N] [--rx-cpu N] [--tx-cpu N] [--huge] [--prefix P]
+ *                   [--requests [--history N] [--count N]]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +45,7 @@
 
 #include "bench_feed.h"
 #include "bench_setup.h"
+#include "mold_request.h"
 #include "report.h"
 
 #define GEN_BURST     32
@@ -62,6 +69,13 @@ struct gen {
 	struct rte_ring *tx_ring;   /* RX -> TX: the generator waits while it backs up */
 	uint64_t steps, steps_full; /* generator turns; those that found the RX ring full */
 	volatile uint32_t stop;
+	/* --requests: the output port's rings, and requests the main thread renews (two
+	 * sets: the generator copies from the one `cur` names) */
+	struct rte_ring *req_ring, *out_ring;
+	volatile uint32_t requests_on;
+	uint32_t cur, n_req;
+	uint8_t (*req)[2][MOLD_REQUEST_FRAME_LEN]; /* [n_req] */
+	uint64_t req_sent;
 };
 
 static void gen_step(struct gen *g)
@@ -119,6 +133,34 @@ static void gen_step(struct gen *g)
 		g->next_tsc += n * g->period_tsc;
 }
 
+/* --requests: what the TX stage sent on the request port goes (the NIC's work), and
+ * while requests are on, their ring is kept full. */
+static void gen_requests(struct gen *g)
+{
+	struct rte_mbuf *m[GEN_BURST];
+	unsigned int n;
+
+	while ((n = rte_ring_sc_dequeue_burst(g->out_ring, (void **)m, GEN_BURST, NULL)) != 0)
+		rte_pktmbuf_free_bulk(m, n);
+	if (!g->requests_on)
+		return;
+	n = rte_ring_free_count(g->req_ring);
+	if (n > GEN_BURST)
+		n = GEN_BURST;
+	if (n == 0 || rte_pktmbuf_alloc_bulk(g->pool, m, n) != 0)
+		return;
+	uint32_t cur = __atomic_load_n(&g->cur, __ATOMIC_ACQUIRE);
+
+	for (unsigned int i = 0; i < n; i++) {
+		memcpy(rte_pktmbuf_mtod(m[i], uint8_t *), g->req[(g->req_sent + i) % g->n_req][cur],
+		       MOLD_REQUEST_FRAME_LEN);
+		m[i]->data_len = MOLD_REQUEST_FRAME_LEN;
+		m[i]->pkt_len = MOLD_REQUEST_FRAME_LEN;
+	}
+	rte_ring_sp_enqueue_bulk(g->req_ring, (void **)m, n, NULL);
+	g->req_sent += n;
+}
+
 /* The generator and the TX stage take turns on one lcore; TX first: generating while
  * the RX -> TX ring backs up would measure this shared lcore, not the RX core. */
 static int gen_tx_main(void *arg)
@@ -127,10 +169,41 @@ static int gen_tx_main(void *arg)
 
 	while (!g->stop) {
 		tx_poll(g->tx);
+		if (g->req_ring != NULL)
+			gen_requests(g);
 		if (rte_ring_count(g->tx_ring) < 2 * GEN_BURST)
 			gen_step(g);
 	}
 	return 0;
+}
+
+/* Requests for `count` recent messages of every subscriber in turn (4 per subscriber),
+ * into the set the generator does not use, which then becomes the one it uses. */
+static void requests_renew(struct gen *g, const struct bench_dp *d, uint32_t history,
+			   uint16_t count, uint64_t *rng)
+{
+	const struct routing_config *cfg = table_config(d->table);
+	uint32_t next = 1 - g->cur;
+
+	for (uint32_t i = 0; i < g->n_req; i++) {
+		const struct rc_subscriber *sub = &cfg->subs[i % cfg->n_subs];
+		const struct frame_endpoint src = {{0x02, 0, 0, 0, 0, 1}, sub->dst_ip, 40000};
+		const struct frame_endpoint dst = {
+		    {0}, cfg->ports[sub->port].src_ip, cfg->ports[sub->port].retransmit_port};
+		struct counter_sub c;
+		uint64_t span, seq;
+		uint16_t n = count;
+
+		table_sub_counters(d->table, i % cfg->n_subs, &c);
+		span = c.messages < history / 2 ? c.messages : history / 2;
+		if (n > span)
+			n = (uint16_t)(span > 0 ? span : 1);
+		*rng ^= *rng << 13, *rng ^= *rng >> 7, *rng ^= *rng << 17;
+		seq = c.messages - span + 1 + (span > n ? *rng % (span - n) : 0);
+		mold_request_frame(g->req[i][next], &src, &dst, 1, (const uint8_t *)sub->session,
+				   seq, n);
+	}
+	__atomic_store_n(&g->cur, next, __ATOMIC_RELEASE);
 }
 
 /* The RX lcore's thread, to read how much CPU the kernel gave it (the machine is
@@ -191,6 +264,20 @@ static void take(struct snap *s, const struct bench_dp *d, const struct gen *g, 
 	lcore_map_latency(d->map, &s->lat);
 }
 
+/* Every subscriber's counters added up. */
+static void subs_sum(const struct bench_dp *d, struct counter_sub *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t s = 0; s < table_config(d->table)->n_subs; s++) {
+		struct counter_sub c;
+
+		table_sub_counters(d->table, s, &c);
+#define X(n, help) t->n += c.n;
+		COUNTER_SUB(X)
+#undef X
+	}
+}
+
 static void sleep_s(double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -241,6 +328,8 @@ int main(int argc, char **argv)
 	    {"pps", required_argument, NULL, 'R'},
 	    {"rx-cpu", required_argument, NULL, 'r'},
 	    {"tx-cpu", required_argument, NULL, 't'},
+	    {"requests", no_argument, NULL, 'Q'},
+	    {"count", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct bench_params p = {.n_subs = 64,
@@ -250,6 +339,8 @@ int main(int argc, char **argv)
 				 .n_packets = 20000,
 				 .seed = 1};
 	double seconds = 2.0, load = 0.25, pps = 0;
+	bool requests = false;
+	uint16_t count = 100;
 	unsigned int rx_cpu = 1, tx_cpu = 0;
 	int huge = 0, c;
 	char prefix[64], lcores[64], err[1024], model[256];
@@ -278,6 +369,12 @@ int main(int argc, char **argv)
 		case 't':
 			tx_cpu = (unsigned int)bench_num("--tx-cpu", optarg, 0, 1023);
 			break;
+		case 'Q':
+			requests = true;
+			break;
+		case 'C':
+			count = (uint16_t)bench_num("--count", optarg, 1, MOLD_REQUEST_COUNT_MAX);
+			break;
 		default:
 			if (!bench_feed_option(c, optarg, &p, &huge, prefix, sizeof(prefix)))
 				bench_die("%s: unknown or incomplete option", argv[optind - 1]);
@@ -285,10 +382,12 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		bench_die("unexpected argument '%s'", argv[optind]);
+	if (requests && p.history == 0)
+		p.history = 100000;
 	if (bench_feed_build(&f, &p, err, sizeof(err)) != 0)
 		bench_die("%s", err);
 	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", tx_cpu, rx_cpu, tx_cpu);
-	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
+	if (bench_eal_init(argv[0], lcores, prefix, huge, bench_memory_mb(&f, &p)) < 0)
 		bench_die("EAL start failed (lcores %s, %s)", lcores,
 			  huge ? "hugepages" : "--no-huge");
 	if (report_telemetry_register() != 0)
@@ -306,8 +405,17 @@ int main(int argc, char **argv)
 	uint16_t rx_port = (uint16_t)rc;
 
 	bench_profile(&d.prof, 1, (uint16_t)rx_cpu, 2, (uint16_t)tx_cpu, p.n_subs * f.n_feeds);
+	d.requests = requests;
 	if (bench_dp_start(&d, f.yaml, &rx_port, 1, &pool, err, sizeof(err)) != 0)
 		bench_die("%s", err);
+	if (requests) {
+		g.req_ring = d.req_ring;
+		g.out_ring = d.out_ring;
+		g.n_req = 4 * p.n_subs * f.n_feeds;
+		g.req = calloc(g.n_req, sizeof(*g.req));
+		if (g.req == NULL)
+			bench_die("out of memory");
+	}
 	if (port_start(rx_port, 1, 1, &d.prof, pool, err, sizeof(err)) != 0)
 		bench_die("%s", err);
 
@@ -341,6 +449,29 @@ int main(int argc, char **argv)
 	sleep_s(seconds);
 	take(&s3, &d, &g, rx_port);
 
+	/* the same load, requests at full rate (renewed every 20 ms: recent messages) */
+	struct snap s4, s5;
+	struct counter_sub r0, r1;
+	uint64_t rng = 88172645463325252ull;
+
+	if (requests) {
+		requests_renew(&g, &d, p.history, count, &rng);
+		g.requests_on = 1;
+		for (double w = 0; w < 0.3; w += 0.02) {
+			sleep_s(0.02);
+			requests_renew(&g, &d, p.history, count, &rng);
+		}
+		take(&s4, &d, &g, rx_port);
+		subs_sum(&d, &r0);
+		for (double w = 0; w < seconds; w += 0.02) {
+			sleep_s(0.02);
+			requests_renew(&g, &d, p.history, count, &rng);
+		}
+		take(&s5, &d, &g, rx_port);
+		subs_sum(&d, &r1);
+		g.requests_on = 0;
+	}
+
 	g.stop = 1;
 	lcore_map_stop(d.map);
 	report_telemetry_detach();
@@ -356,11 +487,26 @@ int main(int argc, char **argv)
 	phase_json("saturation", &s0, &s1, 0, mean_frame);
 	printf(", ");
 	phase_json("fixed_load", &s2, &s3, offered, mean_frame);
+	if (requests) {
+		double dt = s5.t - s4.t;
+
+		printf(", ");
+		phase_json("fixed_load_requests", &s4, &s5, offered, mean_frame);
+		printf(
+		    ", \"requests\": {\"history\": %u, \"count\": %u, \"served_per_s\": %.0f, "
+		    "\"messages_per_s\": %.0f, \"unavailable_per_s\": %.0f, \"cut_per_s\": %.0f}",
+		    p.history, count,
+		    (double)(r1.retransmit_requests - r0.retransmit_requests) / dt,
+		    (double)(r1.retransmit_messages - r0.retransmit_messages) / dt,
+		    (double)(r1.retransmit_unavailable - r0.retransmit_unavailable) / dt,
+		    (double)(r1.retransmit_cut - r0.retransmit_cut) / dt);
+	}
 	printf(", \"generator_nombuf\": %" PRIu64 "}\n", g.nombuf);
 
 	port_close(rx_port);
 	bench_dp_stop(&d);
 	rte_ring_free(g.ring);
+	free(g.req);
 	bench_feed_free(&f);
 	bench_eal_cleanup();
 	return 0;

@@ -9,6 +9,11 @@
  *
  *   aster-bench-hotpath --subs N --symbols N --patterns N --kind exact|prefix|regex
  *                       [--packets N] [--loops N] [--cpu N] [--huge] [--prefix NAME]
+ *                       [--history N]
+ *
+ * --history N: every subscriber keeps N messages for retransmission (its port serves
+ * requests, docs/protocol.md §6.2), so the RX stage also writes each closed frame into
+ * its history; 0 (the default) is the same binary with no history.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -152,7 +157,7 @@ int main(int argc, char **argv)
 	if (bench_feed_build(&f, &p, err, sizeof(err)) != 0)
 		bench_die("%s", err);
 	snprintf(lcores, sizeof(lcores), "0@%u,1@%u,2@%u", cpu, cpu, cpu);
-	if (bench_eal_init(argv[0], lcores, prefix, huge, 1024) < 0)
+	if (bench_eal_init(argv[0], lcores, prefix, huge, bench_memory_mb(&f, &p)) < 0)
 		bench_die("EAL start failed (lcores %s, %s)", lcores,
 			  huge ? "hugepages" : "--no-huge");
 	bench_profile(&d.prof, 1, (uint16_t)cpu, 2, (uint16_t)cpu, p.n_subs * f.n_feeds);
@@ -220,6 +225,7 @@ int main(int argc, char **argv)
 	}
 	bench_cpu_model(model, sizeof(model));
 	printf("{\"subs\": %u, \"symbols\": %u, \"patterns\": %u, \"kind\": \"%s\", \"feeds\": %u, "
+	       "\"history\": %u, "
 	       "\"packets_per_loop\": %u, \"messages_per_loop\": %" PRIu64 ", \"loops\": %u, "
 	       "\"deliveries_per_msg\": %.3f, \"cycles_per_msg\": %.2f, \"ns_per_msg\": %.2f, "
 	       "\"cycles_per_delivery\": %s, \"ns_per_delivery\": %s, "
@@ -231,8 +237,8 @@ int main(int argc, char **argv)
 	       ", \"unbound_locate\": %" PRIu64 ", \"ring_full\": %" PRIu64
 	       ", \"no_mbuf\": %" PRIu64 ", \"malformed\": %" PRIu64 "}}\n",
 	       p.n_subs, p.n_symbols, p.n_patterns > p.n_subs ? p.n_patterns : p.n_subs,
-	       bench_kind_name(p.kind), f.n_feeds, f.n_frames - f.n_directory, msgs_per_loop, loops,
-	       deliv_per_msg, cpm, cpm / hz * 1e9, cpd, npd,
+	       bench_kind_name(p.kind), f.n_feeds, p.history, f.n_frames - f.n_directory,
+	       msgs_per_loop, loops, deliv_per_msg, cpm, cpm / hz * 1e9, cpd, npd,
 	       cpm * (double)msgs_per_loop / (double)(f.n_frames - f.n_directory) / hz * 1e9,
 	       hz / cpm, cpm_raw / hz * 1e9, best / (double)msgs_per_loop / hz * 1e9, n_recs,
 	       preempted, (double)d.build_ns / 1e6, hz, huge ? "true" : "false", model,

@@ -9,7 +9,7 @@
                     [--answer-delay-us N]
                     [--no-answer] [--heartbeat-ms 100] [--tail-s 1.0] [--end-of-session]
                     [--canonical OUT.pcap] [--delivered OUT.pcap] [--stats OUT.json]
-                    [--ready FILE]
+                    [--lost-log OUT.txt] [--ready FILE]
 
 The feed is the MoldUDP64 data packets of FEED.pcap (e.g. aster-feedgen --lines 1 with no
 loss), in order, sent as they are: every packet on every line, each line losing packets
@@ -40,7 +40,10 @@ subscriber must end up with. --delivered writes the same for the packets at leas
 line carried: what a receiver holds when nothing lost on every line is recovered. The
 stats count the packets lost on every line (`lost_all`), their messages and the runs of
 consecutive ones (`lost_all_ranges`: the ranges a receiver finds missing). --stats
-writes what happened as JSON. --ready is created once the server socket is bound. Shares no code with aster's C tree.
+writes what happened as JSON. --lost-log writes one line per packet lost on every line:
+its sequence, its count, when it would have been sent and when the next packet was
+(CLOCK_REALTIME seconds), for benchmarks that time recovery against captures. --ready
+is created once the server socket is bound. Shares no code with aster's C tree.
 """
 
 import argparse
@@ -245,6 +248,7 @@ def main(argv):
     ap.add_argument("--start-delay-s", type=float, default=0.0)
     ap.add_argument("--canonical")
     ap.add_argument("--delivered")
+    ap.add_argument("--lost-log")
     ap.add_argument("--stats")
     ap.add_argument("--ready")
     a = ap.parse_args(argv)
@@ -285,6 +289,7 @@ def main(argv):
           "lost_all_messages": 0, "lost_all_ranges": 0, "lines": {}}
     carried = []
     prev_lost = False
+    lost_log = []   # [seq, count, t_skip, t_next]
     for name, _ in lines:
         st["lines"][name] = {"sent": 0, "lost": 0}
 
@@ -307,9 +312,14 @@ def main(argv):
             feed.sendto(p, ga)
             st["lines"][name]["sent"] += 1
             sent += 1
+        k = len(lost_log)
+        while sent and k > 0 and lost_log[k - 1][3] is None:
+            lost_log[k - 1][3] = time.time()   # the packet after a hole left now
+            k -= 1
         if sent:
             carried.append(p)
         else:
+            lost_log.append([seq, cnt, time.time(), None])
             st["lost_all"] += 1
             st["lost_all_messages"] += cnt
             st["lost_all_ranges"] += not prev_lost
@@ -342,6 +352,10 @@ def main(argv):
     while server.pending:
         server.poll(0.01)
     st["server"] = server.st
+    if a.lost_log:
+        with open(a.lost_log, "w") as f:
+            for q, c, t0, t1 in lost_log:
+                f.write("%d %d %.6f %s\n" % (q, c, t0, "%.6f" % t1 if t1 else "-"))
     if a.delivered:
         g, port = lines[0][1]
         pcapio.write(a.delivered, [(1700000000 * 10**9 + i * 1000,
