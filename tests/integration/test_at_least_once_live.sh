@@ -21,7 +21,8 @@
 #    requests for messages older than the history, or to a history 0, are counted as
 #    unavailable; a valid request is answered with the messages as first sent;
 #  - the exchange's and the subscribers' kernels resolved aster's addresses by ARP;
-#  - at shutdown every stream ends with an end-of-session packet at its next sequence.
+#  - at shutdown every stream ends with an end-of-session packet at its next sequence;
+#  - a profile whose history_mb the table's histories do not fit is refused at start-up.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -38,6 +39,16 @@ for s in sub0002 sub0003 sub0006; do
 done
 tail2=$(($(atl_expected sub0002) - 4))
 tail3=$(($(atl_expected sub0003) - 4))
+# a history budget this table does not fit: refused at start-up, one line saying how much
+sed -e 's/^history_mb: .*/history_mb: 1/' "$W/live.yaml" >"$W/small.yaml"
+if ip netns exec "$NS_DUT" timeout 30 "$BUILD/dataplane/aster-dataplane" --profile "$W/small.yaml" \
+	--ctl-socket "$W/small.sock" --health-file "$W/small.health" --file-prefix "aster-small-$$" \
+	--config "$W/routing.yaml" >"$W/small.log" 2>&1; then
+	fail "a table needing more history than history_mb was accepted"
+fi
+rm -rf "/var/run/dpdk/aster-small-$$"
+grep -Eq 'routing.yaml: history: the table needs [0-9]+ MiB of history \([0-9]+ subscribers\), more than the 1 MiB the profile allows$' \
+	"$W/small.log" || fail "no one-line refusal of the history budget: $(tail -n 1 "$W/small.log")"
 dataplane_start --config "$W/routing.yaml"
 grep -q 'subscriber "sub0005": history 0: retransmission requests are not served' \
 	"$W/dataplane.log" || fail "no word that sub0005 keeps no history: $(tail -n 1 "$W/dataplane.log")"
