@@ -178,6 +178,43 @@ static enum profile_multicast multicast_setup(uint16_t port_id, enum profile_mul
 	return PROFILE_MC_AUTO; /* nothing could be set: the PMD's default applies */
 }
 
+/* An isolated port gets only what its rules steer: IGMP queries, and with an `ip` ARP
+ * and unicast to it (upstream recovery's answers). 0 or -ENOTSUP with `err` filled. */
+static int isolated_rules(uint16_t port_id, struct port_live *pl, const struct profile *prof,
+			  char *err, size_t errlen)
+{
+	const struct profile_port *pp = pl->pp;
+	struct rte_flow_error fe = {0};
+
+	pl->multicast = PROFILE_MC_AUTO;
+	pl->igmp_flow = flow_igmp(port_id, &fe);
+	if (pl->igmp_flow == NULL) {
+		snprintf(err, errlen, "%s: port %s (%s): isolated, but no IGMP rule: %s",
+			 prof->path, pp->name, pl->driver, flow_msg(&fe));
+		return -ENOTSUP;
+	}
+	if (pp->ip != 0 && ((pl->arp_flow = flow_arp(port_id, &fe)) == NULL ||
+			    (pl->self_flow = flow_self(port_id, pp->ip, &fe)) == NULL)) {
+		snprintf(err, errlen,
+			 "%s: port %s (%s): isolated, but no rule for ARP or unicast to its ip: %s",
+			 prof->path, pp->name, pl->driver, flow_msg(&fe));
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* The RX lcore owns the port's one TX queue (recovery requests, ARP replies); the
+ * control thread's IGMP frames reach it through this ring. NULL with rte_errno set. */
+static struct rte_ring *ctl_ring_create(uint16_t port_id)
+{
+	char name[RTE_RING_NAMESIZE];
+	int socket = rte_eth_dev_socket_id(port_id);
+
+	snprintf(name, sizeof(name), "aster_ctl%u", port_id);
+	return rte_ring_create(name, PORT_CTL_RING, socket < 0 ? SOCKET_ID_ANY : socket,
+			       RING_F_SP_ENQ | RING_F_SC_DEQ);
+}
+
 int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct profile *prof,
 		  char *err, size_t errlen)
 {
@@ -217,23 +254,10 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 		}
 	}
 	if (pl->isolated) {
-		/* Only steered frames reach an isolated port: IGMP queries need a rule. */
-		pl->multicast = PROFILE_MC_AUTO;
-		pl->igmp_flow = flow_igmp(port_id, &fe);
-		if (pl->igmp_flow == NULL) {
-			snprintf(err, errlen, "%s: port %s (%s): isolated, but no IGMP rule: %s",
-				 prof->path, pp->name, pl->driver, flow_msg(&fe));
-			return -ENOTSUP;
-		}
-		/* and ARP and unicast to the port's address (upstream recovery's answers) */
-		if (pp->ip != 0 && ((pl->arp_flow = flow_arp(port_id, &fe)) == NULL ||
-				    (pl->self_flow = flow_self(port_id, pp->ip, &fe)) == NULL)) {
-			snprintf(err, errlen,
-				 "%s: port %s (%s): isolated, but no rule for ARP or unicast to "
-				 "its ip: %s",
-				 prof->path, pp->name, pl->driver, flow_msg(&fe));
-			return -ENOTSUP;
-		}
+		int rc = isolated_rules(port_id, pl, prof, err, errlen);
+
+		if (rc != 0)
+			return rc;
 	} else {
 		pl->multicast = multicast_setup(port_id, prof->multicast, mc_why, sizeof(mc_why));
 		if (mc_why[0] != '\0')
@@ -246,14 +270,7 @@ int port_rx_setup(uint16_t port_id, const struct profile_port *pp, const struct 
 				   ? "the PMD's default filter"
 				   : profile_multicast_name(pl->multicast));
 	}
-	/* The RX lcore owns the port's one TX queue (recovery requests, ARP replies); the
-	 * control thread's IGMP frames reach it through this ring. */
-	char rname[RTE_RING_NAMESIZE];
-	int socket = rte_eth_dev_socket_id(port_id);
-
-	snprintf(rname, sizeof(rname), "aster_ctl%u", port_id);
-	pl->ctl_ring = rte_ring_create(rname, PORT_CTL_RING, socket < 0 ? SOCKET_ID_ANY : socket,
-				       RING_F_SP_ENQ | RING_F_SC_DEQ);
+	pl->ctl_ring = ctl_ring_create(port_id);
 	if (pl->ctl_ring == NULL) {
 		snprintf(err, errlen, "%s: port %s: control ring: %s", prof->path, pp->name,
 			 rte_strerror(rte_errno));
