@@ -319,6 +319,54 @@ static void phase_json(const char *name, const struct snap *a, const struct snap
 	       ls.p90_ns, ls.p99_ns, ls.p999_ns, ls.max_ns);
 }
 
+/* --requests: the generator feeds the output port's request queue from `n_req` request
+ * frames (two sets, renewed by requests_renew). */
+static void requests_setup(struct gen *g, const struct bench_dp *d, uint32_t n_req)
+{
+	g->req_ring = d->req_ring;
+	g->out_ring = d->out_ring;
+	g->n_req = n_req;
+	g->req = calloc(g->n_req, sizeof(*g->req));
+	if (g->req == NULL)
+		bench_die("out of memory");
+}
+
+/* The fixed load again with requests at full rate (renewed every 20 ms: recent
+ * messages): snapshots s4..s5 and the subscribers' counters r0..r1 around it. */
+static void requests_phase(struct gen *g, struct bench_dp *d, uint16_t rx_port, uint32_t history,
+			   uint16_t count, double seconds, struct snap *s4, struct snap *s5,
+			   struct counter_sub *r0, struct counter_sub *r1)
+{
+	uint64_t rng = 88172645463325252ull;
+
+	requests_renew(g, d, history, count, &rng);
+	g->requests_on = 1;
+	for (double w = 0; w < 0.3; w += 0.02) {
+		sleep_s(0.02);
+		requests_renew(g, d, history, count, &rng);
+	}
+	take(s4, d, g, rx_port);
+	subs_sum(d, r0);
+	for (double w = 0; w < seconds; w += 0.02) {
+		sleep_s(0.02);
+		requests_renew(g, d, history, count, &rng);
+	}
+	take(s5, d, g, rx_port);
+	subs_sum(d, r1);
+	g->requests_on = 0;
+}
+
+static void requests_json(uint32_t history, uint16_t count, const struct counter_sub *r0,
+			  const struct counter_sub *r1, double dt)
+{
+	printf(", \"requests\": {\"history\": %u, \"count\": %u, \"served_per_s\": %.0f, "
+	       "\"messages_per_s\": %.0f, \"unavailable_per_s\": %.0f, \"cut_per_s\": %.0f}",
+	       history, count, (double)(r1->retransmit_requests - r0->retransmit_requests) / dt,
+	       (double)(r1->retransmit_messages - r0->retransmit_messages) / dt,
+	       (double)(r1->retransmit_unavailable - r0->retransmit_unavailable) / dt,
+	       (double)(r1->retransmit_cut - r0->retransmit_cut) / dt);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -408,14 +456,8 @@ int main(int argc, char **argv)
 	d.requests = requests;
 	if (bench_dp_start(&d, f.yaml, &rx_port, 1, &pool, err, sizeof(err)) != 0)
 		bench_die("%s", err);
-	if (requests) {
-		g.req_ring = d.req_ring;
-		g.out_ring = d.out_ring;
-		g.n_req = 4 * p.n_subs * f.n_feeds;
-		g.req = calloc(g.n_req, sizeof(*g.req));
-		if (g.req == NULL)
-			bench_die("out of memory");
-	}
+	if (requests)
+		requests_setup(&g, &d, 4 * p.n_subs * f.n_feeds);
 	if (port_start(rx_port, 1, 1, &d.prof, pool, err, sizeof(err)) != 0)
 		bench_die("%s", err);
 
@@ -452,25 +494,9 @@ int main(int argc, char **argv)
 	/* the same load, requests at full rate (renewed every 20 ms: recent messages) */
 	struct snap s4, s5;
 	struct counter_sub r0, r1;
-	uint64_t rng = 88172645463325252ull;
 
-	if (requests) {
-		requests_renew(&g, &d, p.history, count, &rng);
-		g.requests_on = 1;
-		for (double w = 0; w < 0.3; w += 0.02) {
-			sleep_s(0.02);
-			requests_renew(&g, &d, p.history, count, &rng);
-		}
-		take(&s4, &d, &g, rx_port);
-		subs_sum(&d, &r0);
-		for (double w = 0; w < seconds; w += 0.02) {
-			sleep_s(0.02);
-			requests_renew(&g, &d, p.history, count, &rng);
-		}
-		take(&s5, &d, &g, rx_port);
-		subs_sum(&d, &r1);
-		g.requests_on = 0;
-	}
+	if (requests)
+		requests_phase(&g, &d, rx_port, p.history, count, seconds, &s4, &s5, &r0, &r1);
 
 	g.stop = 1;
 	lcore_map_stop(d.map);
@@ -488,18 +514,9 @@ int main(int argc, char **argv)
 	printf(", ");
 	phase_json("fixed_load", &s2, &s3, offered, mean_frame);
 	if (requests) {
-		double dt = s5.t - s4.t;
-
 		printf(", ");
 		phase_json("fixed_load_requests", &s4, &s5, offered, mean_frame);
-		printf(
-		    ", \"requests\": {\"history\": %u, \"count\": %u, \"served_per_s\": %.0f, "
-		    "\"messages_per_s\": %.0f, \"unavailable_per_s\": %.0f, \"cut_per_s\": %.0f}",
-		    p.history, count,
-		    (double)(r1.retransmit_requests - r0.retransmit_requests) / dt,
-		    (double)(r1.retransmit_messages - r0.retransmit_messages) / dt,
-		    (double)(r1.retransmit_unavailable - r0.retransmit_unavailable) / dt,
-		    (double)(r1.retransmit_cut - r0.retransmit_cut) / dt);
+		requests_json(p.history, count, &r0, &r1, s5.t - s4.t);
 	}
 	printf(", \"generator_nombuf\": %" PRIu64 "}\n", g.nombuf);
 

@@ -130,6 +130,60 @@ static void sum_subs(const struct bench_dp *d, struct counter_sub *t)
 	}
 }
 
+/* On the clock: `n_req` requests put in the port's RX ring in batches, served by the
+ * TX stage until the ring is empty; the answers drained off the clock. Cycles spent. */
+static uint64_t serve(struct bench_dp *d, struct rte_mempool *pool, uint32_t n_subs,
+		      uint32_t history, uint16_t count, uint32_t n_req, uint64_t *polls)
+{
+	struct tx_lcore *tx = lcore_map_tx(d->map, 0);
+	uint64_t rng = 88172645463325252ull, cycles = 0;
+
+	for (uint32_t done = 0; done < n_req;) {
+		struct rte_mbuf *m[256];
+		uint32_t k = n_req - done < 256 ? n_req - done : 256;
+
+		for (uint32_t i = 0; i < k; i++)
+			m[i] = request(d, pool, (uint32_t)(rng % n_subs), history, count, &rng);
+		rte_ring_sp_enqueue_bulk(d->req_ring, (void **)m, k, NULL);
+		uint64_t t0 = rte_rdtsc();
+
+		while (rte_ring_count(d->req_ring) != 0) {
+			tx_poll(tx);
+			(*polls)++;
+		}
+		cycles += rte_rdtsc() - t0;
+		drain_out(d);
+		done += k;
+	}
+	return cycles;
+}
+
+/* The JSON line: what the subscribers' counters say was served, per second of `cycles`. */
+static void print_result(const struct counter_sub *before, const struct counter_sub *after,
+			 uint32_t n_subs, uint32_t history, uint32_t count, uint64_t cycles,
+			 uint64_t polls, int huge)
+{
+	double hz = (double)rte_get_tsc_hz(), secs = (double)cycles / hz;
+	uint64_t msgs = after->retransmit_messages - before->retransmit_messages;
+	uint64_t pkts = after->retransmit_packets - before->retransmit_packets;
+	uint64_t reqs = after->retransmit_requests - before->retransmit_requests;
+	uint64_t unavailable = after->retransmit_unavailable - before->retransmit_unavailable;
+	uint64_t limited = after->retransmit_rate_limited - before->retransmit_rate_limited;
+	uint64_t cut = after->retransmit_cut - before->retransmit_cut;
+	char model[256];
+
+	bench_cpu_model(model, sizeof(model));
+	printf("{\"subs\": %u, \"history\": %u, \"count\": %u, \"requests\": %" PRIu64
+	       ", \"messages_served\": %" PRIu64 ", \"packets_served\": %" PRIu64
+	       ", \"unavailable\": %" PRIu64 ", \"rate_limited\": %" PRIu64 ", \"cut\": %" PRIu64
+	       ", \"polls\": %" PRIu64 ", \"seconds\": %.4f, \"messages_per_s\": %.0f, "
+	       "\"packets_per_s\": %.0f, \"requests_per_s\": %.0f, \"ns_per_message\": %.1f, "
+	       "\"hugepages\": %s, \"cpu\": \"%s\"}\n",
+	       n_subs, history, count, reqs, msgs, pkts, unavailable, limited, cut, polls, secs,
+	       (double)msgs / secs, (double)pkts / secs, (double)reqs / secs,
+	       secs * 1e9 / (double)(msgs ? msgs : 1), huge ? "true" : "false", model);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -149,7 +203,7 @@ int main(int argc, char **argv)
 				 .history = 100000};
 	uint32_t count = 100, n_req = 200000, passes = 3, cpu = 0;
 	int huge = 0, c;
-	char prefix[64], lcores[64], err[1024], model[256];
+	char prefix[64], lcores[64], err[1024];
 	static struct bench_dp d;
 	struct bench_feed f;
 	struct rte_mempool *pool;
@@ -193,51 +247,14 @@ int main(int argc, char **argv)
 
 	fill(&d, &f, pool, passes);
 
-	struct tx_lcore *tx = lcore_map_tx(d.map, 0);
 	uint32_t n_subs = table_config(d.table)->n_subs;
-	uint64_t rng = 88172645463325252ull, cycles = 0, polls = 0;
+	uint64_t cycles, polls = 0;
 	struct counter_sub before, after;
 
 	sum_subs(&d, &before);
-	/* the clock: batches of requests put in the port's RX ring, served by the TX stage */
-	for (uint32_t done = 0; done < n_req;) {
-		struct rte_mbuf *m[256];
-		uint32_t k = n_req - done < 256 ? n_req - done : 256;
-
-		for (uint32_t i = 0; i < k; i++)
-			m[i] = request(&d, pool, (uint32_t)(rng % n_subs), p.history,
-				       (uint16_t)count, &rng);
-		rte_ring_sp_enqueue_bulk(d.req_ring, (void **)m, k, NULL);
-		uint64_t t0 = rte_rdtsc();
-
-		while (rte_ring_count(d.req_ring) != 0) {
-			tx_poll(tx);
-			polls++;
-		}
-		cycles += rte_rdtsc() - t0;
-		drain_out(&d);
-		done += k;
-	}
+	cycles = serve(&d, pool, n_subs, p.history, (uint16_t)count, n_req, &polls);
 	sum_subs(&d, &after);
-
-	double hz = (double)rte_get_tsc_hz(), secs = (double)cycles / hz;
-	uint64_t msgs = after.retransmit_messages - before.retransmit_messages;
-	uint64_t pkts = after.retransmit_packets - before.retransmit_packets;
-	uint64_t reqs = after.retransmit_requests - before.retransmit_requests;
-	uint64_t unavailable = after.retransmit_unavailable - before.retransmit_unavailable;
-	uint64_t limited = after.retransmit_rate_limited - before.retransmit_rate_limited;
-	uint64_t cut = after.retransmit_cut - before.retransmit_cut;
-
-	bench_cpu_model(model, sizeof(model));
-	printf("{\"subs\": %u, \"history\": %u, \"count\": %u, \"requests\": %" PRIu64
-	       ", \"messages_served\": %" PRIu64 ", \"packets_served\": %" PRIu64
-	       ", \"unavailable\": %" PRIu64 ", \"rate_limited\": %" PRIu64 ", \"cut\": %" PRIu64
-	       ", \"polls\": %" PRIu64 ", \"seconds\": %.4f, \"messages_per_s\": %.0f, "
-	       "\"packets_per_s\": %.0f, \"requests_per_s\": %.0f, \"ns_per_message\": %.1f, "
-	       "\"hugepages\": %s, \"cpu\": \"%s\"}\n",
-	       n_subs, p.history, count, reqs, msgs, pkts, unavailable, limited, cut, polls, secs,
-	       (double)msgs / secs, (double)pkts / secs, (double)reqs / secs,
-	       secs * 1e9 / (double)(msgs ? msgs : 1), huge ? "true" : "false", model);
+	print_result(&before, &after, n_subs, p.history, count, cycles, polls, huge);
 	bench_dp_stop(&d);
 	bench_feed_free(&f);
 	bench_eal_cleanup();
