@@ -467,7 +467,11 @@ static void heartbeats(struct rx_lcore *lc, uint64_t now)
 			lc->hb_sub = 0;
 			continue;
 		}
-		heartbeat(lc, fr->subs[lc->hb_sub++], now);
+		uint32_t sub = fr->subs[lc->hb_sub++];
+
+		/* an index a delta freed (router.h) has no stream */
+		if (sub != ROUTER_NO_SUB)
+			heartbeat(lc, sub, now);
 	}
 }
 

@@ -433,9 +433,11 @@ static void delta_commit(struct table *t, struct delta *d, struct router_state *
 			sub_place(t, t->cfg, s, p->sub_slot[s], p->feed_slot[t->cfg->subs[s].feed]);
 	res->subs_added = p->subs_added;
 	res->subs_removed = p->subs_removed;
+	atleast_commit(t->alo, t->cfg, p, &t->slots);
 	t1 = now_ns();
 	lcore_map_publish(t->map, rs);
 	res->publish_ns = now_ns() - t1;
+	atleast_release(t->alo);
 	slots_commit(&t->slots, p);
 	d->planned = false;
 	t->version = version;
@@ -467,6 +469,16 @@ int table_apply_delta(struct table *t, const struct rd_op *ops, uint32_t n, uint
 	/* Readers see the table and its numbering change together. */
 	table_lock(t);
 	rc = delta_rules(t, &d, ops, n, &rs, err, errlen);
+	/* the histories, servers and recovery follow a delta as they follow a full apply
+	 * (atleast.h): checked on the changed table, allocated before anything is published */
+	if (rc == 0)
+		rc = atleast_check(t->alo, t->cfg, err, errlen);
+	if (rc == 0 && !dry_run)
+		rc = atleast_prepare(t->alo, t->cfg, &d.p, err, errlen);
+	if (rc != 0) {
+		router_state_free(rs);
+		rs = NULL;
+	}
 	if (rc == 0) {
 		rs->version = t->generation + 1;
 		rs->table_version = version;
