@@ -102,7 +102,7 @@ static bool locate(const struct history *h, uint64_t seq, uint64_t n_frames, uin
 		   uint64_t *pos)
 {
 	uint64_t lo = n_frames > h->fmask ? n_frames - h->fmask : 0, hi = n_frames - 1;
-	uint64_t where, fseq, reserve, p;
+	uint64_t where, fseq, reserve, p, start;
 
 	if (n_frames == 0 || frame_seq(h, lo) > seq)
 		return false;
@@ -123,11 +123,17 @@ static bool locate(const struct history *h, uint64_t seq, uint64_t n_frames, uin
 	p = reserve - ((reserve - (where >> 16)) & POS_MASK);
 	if (reserve > p + h->size)
 		return false; /* its bytes are already overwritten */
+	start = p;
 	for (uint64_t k = fseq; k < seq; k++) {
 		p += 2 + ring_len(h, p);
 		if (p > reserve)
 			return false; /* lengths rewritten under the walk */
 	}
+	/* the lengths walked lie before `p`, which history_read's own check starts at: a
+	 * length rewritten under the walk could land `p` on a later, intact position */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	if (__atomic_load_n(&h->reserve, __ATOMIC_RELAXED) > start + h->size)
+		return false;
 	*frame = lo;
 	*pos = p;
 	return true;
