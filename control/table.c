@@ -96,7 +96,9 @@ static void sb_printf(struct sbuf *b, const char *fmt, ...)
  * (quotes, backslashes, ": ", " #", a leading "-" or "&"), and only the double-quoted
  * style represents all of them. Control bytes become \xNN, which libyaml reads back as
  * the same single byte; bytes >= 0x80 stay as they are, since they came from the UTF-8
- * text of a YAML file in the first place.
+ * text of a YAML file in the first place, except YAML's three Unicode line breaks
+ * (NEL U+0085, LS U+2028, PS U+2029): written raw, a reader folds them into a space,
+ * so they become \N, \L and \P.
  */
 static void sb_quote_n(struct sbuf *b, const char *s, size_t n)
 {
@@ -110,6 +112,13 @@ static void sb_quote_n(struct sbuf *b, const char *s, size_t n)
 			sb_put(b, esc, 2);
 		} else if (c < 0x20 || c == 0x7f) {
 			sb_printf(b, "\\x%02x", c);
+		} else if (c == 0xc2 && i + 1 < n && (uint8_t)s[i + 1] == 0x85) {
+			sb_put(b, "\\N", 2);
+			i++;
+		} else if (c == 0xe2 && i + 2 < n && (uint8_t)s[i + 1] == 0x80 &&
+			   ((uint8_t)s[i + 2] == 0xa8 || (uint8_t)s[i + 2] == 0xa9)) {
+			sb_put(b, (uint8_t)s[i + 2] == 0xa8 ? "\\L" : "\\P", 2);
+			i += 2;
 		} else {
 			sb_put(b, (const char *)&c, 1);
 		}

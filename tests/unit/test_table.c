@@ -29,7 +29,8 @@ static struct routing_config *parse(const char *yaml)
 /*
  * Two feeds, a port with and one without its optional fields, and subscribers whose
  * patterns, session and types hold what YAML treats specially: quotes, backslashes,
- * ": ", " #", leading "-", "&", "*", "!", "%", "@", "`", "|", "[", "{", a tab.
+ * ": ", " #", leading "-", "&", "*", "!", "%", "@", "`", "|", "[", "{", a tab, and YAML's
+ * three Unicode line breaks (NEL, LS, PS), which a raw double-quoted scalar folds.
  */
 static const char base[] = "feeds:\n"
 			   "  - name: itch\n"
@@ -69,6 +70,7 @@ static const char base[] = "feeds:\n"
 			   "      - '&a*!%@`'\n"
 			   "      - 'it''s|[\\]\"]'\n"
 			   "      - \"a\\tb\"\n"
+			   "      - \"n\\Nl\\Lp\\P\"\n"
 			   "      - '[{}]?z'\n"
 			   "    types: '\"\\AZ'\n"
 			   "    max_payload: 128\n"
@@ -132,7 +134,7 @@ Test(table, round_trip_keeps_every_byte)
 
 	/* Checked directly too, not only through table_equal. */
 	s = &b->subs[1];
-	cr_assert_eq(s->n_symbols, 9);
+	cr_assert_eq(s->n_symbols, 10);
 	cr_expect_str_eq(s->symbols[0], "^\"Q");
 	cr_expect_str_eq(s->symbols[1], "\\d{3}\\\\");
 	cr_expect_str_eq(s->symbols[2], "a: b");
@@ -141,7 +143,8 @@ Test(table, round_trip_keeps_every_byte)
 	cr_expect_str_eq(s->symbols[5], "&a*!%@`");
 	cr_expect_str_eq(s->symbols[6], "it's|[\\]\"]");
 	cr_expect_str_eq(s->symbols[7], "a\tb");
-	cr_expect_str_eq(s->symbols[8], "[{}]?z");
+	cr_expect_str_eq(s->symbols[8], "n\xc2\x85l\xe2\x80\xa8p\xe2\x80\xa9");
+	cr_expect_str_eq(s->symbols[9], "[{}]?z");
 	cr_expect_str_eq(s->session, " B e      ");
 	cr_expect_str_eq(b->subs[2].session, "          ");
 	cr_expect_not(s->all_types);
@@ -634,7 +637,7 @@ Test(table, add_and_remove_pattern)
 	cr_expect_str_eq(c->subs[0].symbols[0], "^MS");
 	cr_expect_str_eq(c->subs[0].symbols[1], "^IBM$");
 	expect_diff(b, c, "- subscriber alpha pattern \"^AAPL$\"\n", 1);
-	cr_expect(table_equal(a, b) == false && b->subs[1].n_symbols == 9);
+	cr_expect(table_equal(a, b) == false && b->subs[1].n_symbols == 10);
 
 	expect_edit_error(table_add_pattern(a, "alpha", "^MS", err, sizeof(err)),
 			  "subscriber \"alpha\": pattern \"^MS\" already present", EEXIST);
