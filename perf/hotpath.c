@@ -170,7 +170,7 @@ int main(int argc, char **argv)
 	run(&d, &f, pool, f.n_directory, f.n_frames, 0, false);
 
 	uint64_t msgs_per_loop = 0, *cyc = calloc(loops, sizeof(*cyc));
-	uint64_t deliv0 = bench_deliveries(&d), fmsg0 = bench_feed_messages(&d), total = 0;
+	uint64_t deliv0 = bench_deliveries(&d), fmsg0 = bench_feed_messages(&d);
 
 	for (uint32_t i = f.n_directory; i < f.n_frames; i++)
 		msgs_per_loop += f.frames[i].n_msgs;
@@ -178,10 +178,8 @@ int main(int argc, char **argv)
 	recs = calloc(cap_recs, sizeof(*recs));
 	if (cyc == NULL || recs == NULL)
 		bench_die("out of memory");
-	for (uint32_t l = 0; l < loops; l++) {
+	for (uint32_t l = 0; l < loops; l++)
 		cyc[l] = run(&d, &f, pool, f.n_directory, f.n_frames, l + 1, true);
-		total += cyc[l];
-	}
 	uint64_t deliveries = bench_deliveries(&d) - deliv0;
 	uint64_t delivered_msgs = bench_feed_messages(&d) - fmsg0;
 	uint64_t drops[DROP__MAX];
