@@ -164,7 +164,9 @@ enum history_status history_read(struct history *h, uint64_t seq, uint16_t max_m
 	while (k < max_msgs && seq + k < committed) {
 		uint32_t len = ring_len(h, first + used);
 
-		if (used + 2 + len > max_bytes)
+		/* a length rewritten under the read may be anything: never copy more than
+		 * the ring holds (the check below then refuses what was torn) */
+		if (used + 2 + len > max_bytes || used + 2 + len > h->size)
 			break;
 		used += 2 + len;
 		k++;
