@@ -82,18 +82,15 @@ static int flow_line(uint16_t port_id, const struct port_flow_key *k, bool creat
 	return *flow != NULL ? 0 : -rte_errno;
 }
 
-/* IGMP (IPv4 protocol 2) -> QUEUE 0: queries must reach an isolated port too. */
-static struct rte_flow *flow_igmp(uint16_t port_id, struct rte_flow_error *fe)
+/* An ingress rule sending IPv4 frames that match `spec` under `mask` to queue 0. */
+static struct rte_flow *flow_ipv4(uint16_t port_id, const struct rte_flow_item_ipv4 *spec,
+				  const struct rte_flow_item_ipv4 *mask, struct rte_flow_error *fe)
 {
 	const struct rte_flow_attr attr = {.ingress = 1};
-	struct rte_flow_item_ipv4 ip_spec = {0}, ip_mask = {0};
 	const struct rte_flow_action_queue queue = {.index = 0};
-
-	ip_spec.hdr.next_proto_id = 2;
-	ip_mask.hdr.next_proto_id = 0xff;
 	const struct rte_flow_item pattern[] = {
 	    {.type = RTE_FLOW_ITEM_TYPE_ETH},
-	    {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
+	    {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = spec, .mask = mask},
 	    {.type = RTE_FLOW_ITEM_TYPE_END},
 	};
 	const struct rte_flow_action actions[] = {
@@ -102,6 +99,16 @@ static struct rte_flow *flow_igmp(uint16_t port_id, struct rte_flow_error *fe)
 	};
 
 	return rte_flow_create(port_id, &attr, pattern, actions, fe);
+}
+
+/* IGMP (IPv4 protocol 2) -> QUEUE 0: queries must reach an isolated port too. */
+static struct rte_flow *flow_igmp(uint16_t port_id, struct rte_flow_error *fe)
+{
+	struct rte_flow_item_ipv4 spec = {0}, mask = {0};
+
+	spec.hdr.next_proto_id = 2;
+	mask.hdr.next_proto_id = 0xff;
+	return flow_ipv4(port_id, &spec, &mask, fe);
 }
 
 /* An isolated port's rule for ARP frames (a request for the port's ip is answered). */
@@ -128,23 +135,11 @@ static struct rte_flow *flow_arp(uint16_t port_id, struct rte_flow_error *fe)
 /* An isolated port's rule for IPv4 unicast to its own address (recovery answers). */
 static struct rte_flow *flow_self(uint16_t port_id, uint32_t ip, struct rte_flow_error *fe)
 {
-	const struct rte_flow_attr attr = {.ingress = 1};
-	struct rte_flow_item_ipv4 ip_spec = {0}, ip_mask = {0};
-	const struct rte_flow_action_queue queue = {.index = 0};
+	struct rte_flow_item_ipv4 spec = {0}, mask = {0};
 
-	ip_spec.hdr.dst_addr = rte_cpu_to_be_32(ip);
-	ip_mask.hdr.dst_addr = 0xffffffff;
-	const struct rte_flow_item pattern[] = {
-	    {.type = RTE_FLOW_ITEM_TYPE_ETH},
-	    {.type = RTE_FLOW_ITEM_TYPE_IPV4, .spec = &ip_spec, .mask = &ip_mask},
-	    {.type = RTE_FLOW_ITEM_TYPE_END},
-	};
-	const struct rte_flow_action actions[] = {
-	    {.type = RTE_FLOW_ACTION_TYPE_QUEUE, .conf = &queue},
-	    {.type = RTE_FLOW_ACTION_TYPE_END},
-	};
-
-	return rte_flow_create(port_id, &attr, pattern, actions, fe);
+	spec.hdr.dst_addr = rte_cpu_to_be_32(ip);
+	mask.hdr.dst_addr = 0xffffffff;
+	return flow_ipv4(port_id, &spec, &mask, fe);
 }
 
 /* Multicast acceptance, falling back mc_addr_list -> allmulti -> promisc. `why` says

@@ -142,6 +142,20 @@ uint64_t bench_deliveries(const struct bench_dp *d)
 	return n;
 }
 
+/* Every subscriber's counters of the table in force, added up. */
+void bench_subs_sum(const struct bench_dp *d, struct counter_sub *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t s = 0; s < table_config(d->table)->n_subs; s++) {
+		struct counter_sub c;
+
+		table_sub_counters(d->table, s, &c);
+#define X(n, help) t->n += c.n;
+		COUNTER_SUB(X)
+#undef X
+	}
+}
+
 uint64_t bench_feed_messages(const struct bench_dp *d)
 {
 	uint64_t n = 0;

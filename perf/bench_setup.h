@@ -48,6 +48,8 @@ void bench_dp_stop(struct bench_dp *d);
 
 /* Sum of the subscribers' delivered messages (every slot). */
 uint64_t bench_deliveries(const struct bench_dp *d);
+/* Every subscriber's counters of the table in force, added up. */
+void bench_subs_sum(const struct bench_dp *d, struct counter_sub *t);
 /* Sum of the feeds' unique in-order messages. */
 uint64_t bench_feed_messages(const struct bench_dp *d);
 

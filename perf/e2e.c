@@ -264,20 +264,6 @@ static void take(struct snap *s, const struct bench_dp *d, const struct gen *g, 
 	lcore_map_latency(d->map, &s->lat);
 }
 
-/* Every subscriber's counters added up. */
-static void subs_sum(const struct bench_dp *d, struct counter_sub *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (uint32_t s = 0; s < table_config(d->table)->n_subs; s++) {
-		struct counter_sub c;
-
-		table_sub_counters(d->table, s, &c);
-#define X(n, help) t->n += c.n;
-		COUNTER_SUB(X)
-#undef X
-	}
-}
-
 static void sleep_s(double s)
 {
 	struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -346,13 +332,13 @@ static void requests_phase(struct gen *g, struct bench_dp *d, uint16_t rx_port, 
 		requests_renew(g, d, history, count, &rng);
 	}
 	take(s4, d, g, rx_port);
-	subs_sum(d, r0);
+	bench_subs_sum(d, r0);
 	for (double w = 0; w < seconds; w += 0.02) {
 		sleep_s(0.02);
 		requests_renew(g, d, history, count, &rng);
 	}
 	take(s5, d, g, rx_port);
-	subs_sum(d, r1);
+	bench_subs_sum(d, r1);
 	g->requests_on = 0;
 }
 

@@ -116,20 +116,6 @@ static struct rte_mbuf *request(const struct bench_dp *d, struct rte_mempool *po
 	return m;
 }
 
-/* Every subscriber's counters added up. */
-static void sum_subs(const struct bench_dp *d, struct counter_sub *t)
-{
-	memset(t, 0, sizeof(*t));
-	for (uint32_t s = 0; s < table_config(d->table)->n_subs; s++) {
-		struct counter_sub c;
-
-		table_sub_counters(d->table, s, &c);
-#define X(n, help) t->n += c.n;
-		COUNTER_SUB(X)
-#undef X
-	}
-}
-
 /* On the clock: `n_req` requests put in the port's RX ring in batches, served by the
  * TX stage until the ring is empty; the answers drained off the clock. Cycles spent. */
 static uint64_t serve(struct bench_dp *d, struct rte_mempool *pool, uint32_t n_subs,
@@ -251,9 +237,9 @@ int main(int argc, char **argv)
 	uint64_t cycles, polls = 0;
 	struct counter_sub before, after;
 
-	sum_subs(&d, &before);
+	bench_subs_sum(&d, &before);
 	cycles = serve(&d, pool, n_subs, p.history, (uint16_t)count, n_req, &polls);
-	sum_subs(&d, &after);
+	bench_subs_sum(&d, &after);
 	print_result(&before, &after, n_subs, p.history, count, cycles, polls, huge);
 	bench_dp_stop(&d);
 	bench_feed_free(&f);
