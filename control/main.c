@@ -82,10 +82,15 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 		now = mono_ms();
 		if (now >= next_sample) {
 			sample(ctx, http);
+			/* refusals recorded since the last sync (audit.h) */
+			audit_flush(ctx->audit, now);
 			next_sample = now + HEALTH_SAMPLE_MS;
 		}
 		if (timeout > (int)(next_sample - now))
 			timeout = (int)(next_sample - now);
+		rc = server_timeout_ms(sv);
+		if (rc >= 0 && rc < timeout)
+			timeout = rc;
 		fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		dp_fd = dplink_fd(ctx->link);
 		fds[1] = (struct pollfd){.fd = dp_fd, .events = POLLIN};

@@ -28,21 +28,33 @@
 struct client {
 	int fd;
 	struct server_peer peer;
+	size_t max_line; /* SERVER_MAX_LINE for callers who may write, else SERVER_MAX_READ_LINE */
 	char *in;
 	size_t in_len, in_cap;
+	size_t scanned; /* bytes of `in` known to hold no newline */
 	char *out;
 	size_t out_len, out_off;
-	bool eof;  /* the peer finished sending */
-	bool dead; /* to be removed */
+	uint64_t deadline_ms; /* closed then unless a request completes or a reply moves */
+	bool eof;	      /* the peer finished sending */
+	bool dead;	      /* to be removed */
 };
 
 struct server {
 	struct server_ctx *ctx;
 	int lfd;
 	uint32_t n_clients;
+	uint64_t refused; /* connections refused with "too many clients" */
 	struct client clients[SERVER_MAX_CLIENTS];
 	struct client *polled[SERVER_MAX_CLIENTS + 1]; /* fds[i] <-> polled[i]; [0] = listener */
 };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 /* ------------------------------------------------------------------ replies */
 
@@ -401,10 +413,10 @@ static void command_text(const char *cmd, json_t *req, char *buf, size_t size)
 	snprintf(buf, size, "%s%s%s%s%s", cmd, a ? " " : "", a ? a : "", b ? " " : "", b ? b : "");
 }
 
-static void audit(struct server_ctx *ctx, const struct server_peer *peer, const char *command,
-		  const char *result, uint64_t before, uint64_t after)
+static struct audit_entry audit_entry(const struct server_peer *peer, const char *command,
+				      const char *result, uint64_t before, uint64_t after)
 {
-	struct audit_entry e = {
+	return (struct audit_entry){
 	    .uid = peer->uid,
 	    .gid = peer->gid,
 	    .pid = peer->pid,
@@ -415,10 +427,29 @@ static void audit(struct server_ctx *ctx, const struct server_peer *peer, const 
 	    .before = before,
 	    .after = after,
 	};
+}
+
+static void audit(struct server_ctx *ctx, const struct server_peer *peer, const char *command,
+		  const char *result, uint64_t before, uint64_t after)
+{
+	struct audit_entry e = audit_entry(peer, command, result, before, after);
 	int rc = audit_append(ctx->audit, &e);
 
 	if (rc < 0)
 		fprintf(stderr, "aster-control: audit log: %s\n", strerror(-rc));
+}
+
+/* A request that changed nothing (denied, invalid, no changes): recorded without an
+ * fdatasync of its own (audit.h). Returns whether its line was written one by one. */
+static bool audit_refusal(struct server_ctx *ctx, const struct server_peer *peer,
+			  const char *command, const char *result)
+{
+	struct audit_entry e = audit_entry(peer, command, result, ctx->version, ctx->version);
+	int rc = audit_append_refusal(ctx->audit, &e);
+
+	if (rc < 0)
+		fprintf(stderr, "aster-control: audit log: %s\n", strerror(-rc));
+	return rc == 0;
 }
 
 static json_t *push_result(struct server_ctx *ctx)
@@ -470,7 +501,7 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(why));
 		snprintf(result, sizeof(result), "error: %s", err);
 		if (!dry)
-			audit(ctx, peer, what, result, before, before);
+			audit_refusal(ctx, peer, what, result);
 		return fail_as(why == ENOENT   ? KIND_NOT_FOUND
 			       : why == EEXIST ? KIND_CONFLICT
 			       : why == E2BIG  ? KIND_LIMIT
@@ -494,7 +525,7 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 		json_object_set_new(r, "version", json_integer((json_int_t)before));
 		json_object_set_new(r, "dry_run", json_boolean(dry));
 		if (!dry)
-			audit(ctx, peer, what, "no changes", before, before);
+			audit_refusal(ctx, peer, what, "no changes");
 		return r;
 	}
 	yaml = table_emit_yaml(next);
@@ -539,6 +570,46 @@ static const struct command commands[] = {
     {"stats", false},	   {"health", false},	     {"status", false},
 };
 
+/* The allow-list verdict for (uid, gid), from the cache while it is fresh. */
+static struct server_acl_entry *acl_lookup(struct server_ctx *ctx, uid_t uid, gid_t gid)
+{
+	uint64_t now = now_ms();
+	struct server_acl_entry *e, *oldest = &ctx->acl_cache[0];
+
+	for (size_t i = 0; i < SERVER_ACL_CACHE; i++) {
+		e = &ctx->acl_cache[i];
+		if (e->expires_ms > now && e->uid == uid && e->gid == gid)
+			return e;
+		if (e->expires_ms < oldest->expires_ms)
+			oldest = e;
+	}
+	/* A miss: the group database is asked once for this caller per SERVER_ACL_TTL_MS. */
+	e = oldest;
+	e->uid = uid;
+	e->gid = gid;
+	e->may_write = uid == geteuid() || settings_acl_allows(&ctx->set->write, uid, gid);
+	e->may_read = e->may_write || settings_acl_allows(&ctx->set->read, uid, gid);
+	e->expires_ms = now_ms() + SERVER_ACL_TTL_MS;
+	return e;
+}
+
+void server_peer_rights(struct server_ctx *ctx, const struct server_peer *peer, bool *may_read,
+			bool *may_write)
+{
+	const struct server_acl_entry *e;
+
+	if (peer->identity != NULL) {
+		/* A remote caller: the role its certificate maps to (http.h). */
+		*may_write = peer->role == SERVER_ROLE_WRITE;
+		*may_read = *may_write || peer->role == SERVER_ROLE_READ;
+		return;
+	}
+	/* The daemon's own uid owns the database anyway; everyone else must be listed. */
+	e = acl_lookup(ctx, peer->uid, peer->gid);
+	*may_write = e->may_write;
+	*may_read = e->may_read;
+}
+
 json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req)
 {
 	const char *cmd = str_field(req, "cmd");
@@ -553,27 +624,25 @@ json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, j
 			c = &commands[i];
 	if (c == NULL)
 		return fail("unknown command \"%s\"", cmd);
-	if (peer->identity != NULL) {
-		/* A remote caller: the role its certificate maps to (http.h). */
-		may_write = peer->role == SERVER_ROLE_WRITE;
-		may_read = may_write || peer->role == SERVER_ROLE_READ;
-	} else {
-		/* The daemon's own uid owns the database anyway; everyone else must be listed. */
-		may_write = peer->uid == geteuid() ||
-			    settings_acl_allows(&ctx->set->write, peer->uid, peer->gid);
-		may_read = may_write || settings_acl_allows(&ctx->set->read, peer->uid, peer->gid);
-	}
+	server_peer_rights(ctx, peer, &may_read, &may_write);
 	if ((c->changes && !may_write) || !may_read) {
-		if (peer->identity != NULL)
-			fprintf(stderr, "aster-control: permission denied: \"%s\" from %s: %s\n",
-				peer->identity, peer->address, cmd);
+		if (c->changes)
+			command_text(cmd, req, what, sizeof(what));
 		else
-			fprintf(stderr, "aster-control: permission denied: uid %u pid %d: %s\n",
-				(unsigned)peer->uid, (int)peer->pid, cmd);
+			snprintf(what, sizeof(what), "%s", cmd);
+		/* Logged like its audit line: one by one up to AUDIT_REFUSALS_PER_S a second. */
+		if (audit_refusal(ctx, peer, what, "denied")) {
+			if (peer->identity != NULL)
+				fprintf(stderr,
+					"aster-control: permission denied: \"%s\" from %s: %s\n",
+					peer->identity, peer->address, cmd);
+			else
+				fprintf(stderr,
+					"aster-control: permission denied: uid %u pid %d: %s\n",
+					(unsigned)peer->uid, (int)peer->pid, cmd);
+		}
 	}
 	if (c->changes && !may_write) {
-		command_text(cmd, req, what, sizeof(what));
-		audit(ctx, peer, what, "denied", ctx->version, ctx->version);
 		if (peer->identity != NULL)
 			return fail_as(KIND_DENIED,
 				       "permission denied: \"%s\" may not change the table (%s); "
@@ -705,6 +774,11 @@ void server_close(struct server *sv)
 	free(sv);
 }
 
+static size_t out_pending(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
 size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap)
 {
 	size_t n = 0;
@@ -715,15 +789,53 @@ size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap)
 	sv->polled[n++] = NULL;
 	for (uint32_t i = 0; i < sv->n_clients && n < cap; i++) {
 		struct client *c = &sv->clients[i];
+		bool want_in = !c->eof && out_pending(c) <= SERVER_OUT_HIGH;
 
 		fds[n] = (struct pollfd){
 		    .fd = c->fd,
-		    .events =
-			(short)((c->eof ? 0 : POLLIN) | (c->out_len > c->out_off ? POLLOUT : 0)),
+		    .events = (short)((want_in ? POLLIN : 0) | (out_pending(c) ? POLLOUT : 0)),
 		};
 		sv->polled[n++] = c;
 	}
 	return n;
+}
+
+int server_timeout_ms(const struct server *sv)
+{
+	uint64_t now = now_ms(), first = UINT64_MAX;
+
+	for (uint32_t i = 0; i < sv->n_clients; i++)
+		if (sv->clients[i].deadline_ms < first)
+			first = sv->clients[i].deadline_ms;
+	if (first == UINT64_MAX)
+		return -1;
+	return first > now ? (int)(first - now) : 0;
+}
+
+/*
+ * All slots taken: say so to the one refused, in the protocol's reply shape, and close.
+ * What it already sent is read first, so that it gets the line rather than a reset.
+ */
+static void refuse(struct server *sv, int fd)
+{
+	char line[160], drain[4096];
+	int len;
+
+	while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+		;
+	len = snprintf(line, sizeof(line),
+		       "{\"ok\":false,\"error\":\"too many clients: %u connections open to "
+		       "aster-control; try again\",\"kind\":\"unavailable\"}\n",
+		       SERVER_MAX_CLIENTS);
+	if (send(fd, line, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* its buffer is full: it goes without the line */
+	}
+	close(fd);
+	if (sv->refused++ % 1000 == 0)
+		fprintf(stderr,
+			"aster-control: too many clients (%u): connection refused (%" PRIu64
+			" so far)\n",
+			SERVER_MAX_CLIENTS, sv->refused);
 }
 
 static void accept_all(struct server *sv)
@@ -732,19 +844,27 @@ static void accept_all(struct server *sv)
 		struct ucred cred;
 		socklen_t len = sizeof(cred);
 		int fd = accept4(sv->lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		bool may_read, may_write;
 		struct client *c;
 
 		if (fd < 0)
 			return;
-		if (sv->n_clients == SERVER_MAX_CLIENTS ||
-		    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 			close(fd);
+			continue;
+		}
+		if (sv->n_clients == SERVER_MAX_CLIENTS) {
+			refuse(sv, fd);
 			continue;
 		}
 		c = &sv->clients[sv->n_clients++];
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
 		c->peer = (struct server_peer){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
+		/* Only a caller who may change the table has a reason to send a whole table. */
+		server_peer_rights(sv->ctx, &c->peer, &may_read, &may_write);
+		c->max_line = may_write ? SERVER_MAX_LINE : SERVER_MAX_READ_LINE;
+		c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
 	}
 }
 
@@ -757,9 +877,9 @@ static int queue_reply(struct client *c, json_t *reply)
 	if (text == NULL)
 		return -ENOMEM;
 	len = strlen(text);
-	need = c->out_len + len + 1;
 	if (c->out_off == c->out_len)
-		c->out_off = c->out_len = 0, need = len + 1;
+		c->out_off = c->out_len = 0;
+	need = c->out_len + len + 1;
 	{
 		char *p = realloc(c->out, need);
 
@@ -789,25 +909,57 @@ static void handle_line(struct server *sv, struct client *c, const char *line, s
 	json_decref(req);
 	if (queue_reply(c, reply) < 0)
 		c->dead = true;
+	/* A request completed: the caller is alive. Taken after the work, which may last. */
+	c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
+}
+
+/* Answer the complete requests already received, while the replies queued stay under
+ * SERVER_OUT_HIGH. */
+static void handle_lines(struct server *sv, struct client *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while (!c->dead && out_pending(c) <= SERVER_OUT_HIGH) {
+		nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned);
+		if (nl == NULL) {
+			c->scanned = c->in_len;
+			break;
+		}
+		handle_line(sv, c, c->in + start, (size_t)(nl - (c->in + start)));
+		start = (size_t)(nl - c->in) + 1;
+		c->scanned = start;
+	}
+	if (start != 0) {
+		memmove(c->in, c->in + start, c->in_len - start);
+		c->in_len -= start;
+		c->scanned -= start;
+	}
 }
 
 static void client_read(struct server *sv, struct client *c)
 {
 	for (;;) {
 		ssize_t r;
-		char *nl;
-		size_t start = 0;
 
+		handle_lines(sv, c);
+		if (c->dead || c->eof || out_pending(c) > SERVER_OUT_HIGH)
+			return;
+		if (c->in_len >= c->max_line) {
+			queue_reply(c, fail("request longer than %zu bytes%s", c->max_line,
+					    c->max_line < SERVER_MAX_LINE
+						? " (only callers who may change the table send "
+						  "more)"
+						: ""));
+			c->eof = true;
+			return;
+		}
 		if (c->in_cap - c->in_len < 65536) {
 			size_t cap = c->in_cap ? c->in_cap * 2 : 65536;
 			char *p;
 
-			if (cap > SERVER_MAX_LINE + 65536) {
-				queue_reply(c,
-					    fail("request longer than %u bytes", SERVER_MAX_LINE));
-				c->eof = true;
-				return;
-			}
+			if (cap > c->max_line + 65536)
+				cap = c->max_line + 65536;
 			p = realloc(c->in, cap);
 			if (p == NULL) {
 				c->dead = true;
@@ -821,7 +973,7 @@ static void client_read(struct server *sv, struct client *c)
 			/* A last request without its newline still counts. */
 			if (c->in_len != 0)
 				handle_line(sv, c, c->in, c->in_len);
-			c->in_len = 0;
+			c->in_len = c->scanned = 0;
 			c->eof = true;
 			return;
 		}
@@ -831,20 +983,14 @@ static void client_read(struct server *sv, struct client *c)
 			return;
 		}
 		c->in_len += (size_t)r;
-		while ((nl = memchr(c->in + start, '\n', c->in_len - start)) != NULL) {
-			handle_line(sv, c, c->in + start, (size_t)(nl - (c->in + start)));
-			start = (size_t)(nl - c->in) + 1;
-		}
-		memmove(c->in, c->in + start, c->in_len - start);
-		c->in_len -= start;
 	}
 }
 
-static void client_write(struct client *c)
+static void client_write(struct server *sv, struct client *c)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (out_pending(c) != 0) {
+		ssize_t w =
+		    send(c->fd, c->out + c->out_off, out_pending(c), MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (w < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -852,12 +998,15 @@ static void client_write(struct client *c)
 			return;
 		}
 		c->out_off += (size_t)w;
+		/* It reads: alive, however long its replies take to go out. */
+		c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
 	}
 }
 
 void server_serve(struct server *sv, const struct pollfd *fds, size_t n)
 {
 	uint32_t keep = 0;
+	uint64_t now;
 
 	for (size_t i = 0; i < n; i++) {
 		struct client *c = sv->polled[i];
@@ -868,18 +1017,23 @@ void server_serve(struct server *sv, const struct pollfd *fds, size_t n)
 			accept_all(sv);
 			continue;
 		}
-		if (fds[i].revents & (POLLIN | POLLHUP))
-			client_read(sv, c);
 		if (fds[i].revents & POLLERR)
 			c->dead = true;
 		if (!c->dead)
-			client_write(c);
+			client_write(sv, c);
+		/* POLLHUP: what it sent before hanging up is still read and answered. */
+		if (!c->dead && (fds[i].revents & (POLLIN | POLLHUP | POLLOUT)))
+			client_read(sv, c);
+		if (!c->dead)
+			client_write(sv, c);
 	}
-	/* Drop finished clients: dead ones, and those done sending whose replies are out. */
+	/* Drop finished clients: dead ones, those past their deadline, and those done
+	 * sending whose replies are out. */
+	now = now_ms();
 	for (uint32_t i = 0; i < sv->n_clients; i++) {
 		struct client *c = &sv->clients[i];
 
-		if (c->dead || (c->eof && c->out_off == c->out_len)) {
+		if (c->dead || now >= c->deadline_ms || (c->eof && out_pending(c) == 0)) {
 			client_free(c);
 			continue;
 		}

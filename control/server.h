@@ -19,6 +19,7 @@
 #define ASTER_CONTROL_SERVER_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -32,8 +33,21 @@ struct dplink;
 struct health;
 struct routing_config;
 
-#define SERVER_MAX_CLIENTS 64
-#define SERVER_MAX_LINE	   (64u << 20) /* an applied file of 100 000+ patterns fits */
+#define SERVER_MAX_CLIENTS   64
+#define SERVER_MAX_LINE	     (64u << 20) /* an applied file of 100 000+ patterns fits */
+#define SERVER_MAX_READ_LINE (64u << 10) /* a request of a caller who may not write */
+#define SERVER_OUT_HIGH	     (1u << 20)	 /* replies queued past this: the next request waits */
+#define SERVER_ACL_CACHE     64		 /* callers whose allow-list verdict is cached */
+#define SERVER_ACL_TTL_MS    10000	 /* how long a verdict is trusted */
+
+/* An allow-list verdict: the group database is asked once per caller per TTL, not once
+ * per request (a lookup can block on a directory service). */
+struct server_acl_entry {
+	uid_t uid;
+	gid_t gid;
+	bool may_read, may_write;
+	uint64_t expires_ms; /* CLOCK_MONOTONIC; 0 = free */
+};
 
 /* The state requests act on; owned by main.c, changed only by the server. */
 struct server_ctx {
@@ -45,6 +59,7 @@ struct server_ctx {
 	struct routing_config *cfg; /* the table in force (never NULL) */
 	char *yaml;		    /* its canonical YAML; NULL for the empty version 0 */
 	uint64_t version;
+	struct server_acl_entry acl_cache[SERVER_ACL_CACHE]; /* zeroed by the owner */
 };
 
 /* What a remote caller may do: the role its certificate identity maps to in the
@@ -77,10 +92,24 @@ struct server *server_open(struct server_ctx *ctx, char *err, size_t errlen);
 /* Close every connection and remove the socket. */
 void server_close(struct server *sv);
 
-/* The descriptors to poll (listening socket first, then clients); returns how many. */
+/*
+ * The descriptors to poll (listening socket first, then clients); returns how many. A
+ * client with more than SERVER_OUT_HIGH of replies unread is not polled for input: its
+ * next requests wait until it reads.
+ */
 size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap);
-/* Serve what poll() reported on the descriptors server_pollfds returned. */
+/*
+ * Serve what poll() reported on the descriptors server_pollfds returned, and close the
+ * clients whose deadline passed: a connection must complete a request, or take some of
+ * its replies, at least every `client_idle_ms` (settings), or it is closed.
+ */
 void server_serve(struct server *sv, const struct pollfd *fds, size_t n);
+/* Milliseconds until the next client deadline (for poll), or -1 with no clients. */
+int server_timeout_ms(const struct server *sv);
+
+/* What `peer` may do: the allow-lists (cached, SERVER_ACL_TTL_MS) or its remote role. */
+void server_peer_rights(struct server_ctx *ctx, const struct server_peer *peer, bool *may_read,
+			bool *may_write);
 
 /* Execute one request for `peer` and return the reply object (never NULL). A refused
  * request's reply also says what kind of refusal it is, in "kind" (docs/control.md): the

@@ -33,6 +33,7 @@ enum {
 	K_MAX_PATTERNS,
 	K_MAX_PATTERN_LEN,
 	K_DATAPLANE_TIMEOUT_MS,
+	K_CLIENT_IDLE_MS,
 	K_BENIGN_DROPS,
 	K_DURABILITY,
 	K_HISTORY_VERSIONS,
@@ -79,6 +80,9 @@ static const struct yaml_doc_key keys[K_N] = {
        s). */
     [K_DATAPLANE_TIMEOUT_MS] = {"dataplane_timeout_ms", YAML_DOC_INT, false, 100, 600000, 30000,
 				NULL, NULL},
+    /* An asterctl connection that neither completes a request nor reads a reply for this
+       long is closed (control/server.h). */
+    [K_CLIENT_IDLE_MS] = {"client_idle_ms", YAML_DOC_INT, false, 100, 3600000, 30000, NULL, NULL},
     [K_BENIGN_DROPS] = {"benign_drops", YAML_DOC_SEQ, false, 0, SETTINGS_BENIGN_MAX, 0, NULL, NULL},
     /* docs/control.md, "Durability": a sync per commit, or the never-reuse rule */
     [K_DURABILITY] = {"durability", YAML_DOC_STR, false, 4, 6, 0, "normal", "normal|full"},
@@ -286,6 +290,7 @@ static int fill(struct settings *s, struct yaml_doc *d, yaml_node_t **v)
 	    strcmp(yaml_doc_str(v[K_DURABILITY], &keys[K_DURABILITY]), "full") == 0;
 	s->history_versions =
 	    (uint64_t)yaml_doc_int(v[K_HISTORY_VERSIONS], &keys[K_HISTORY_VERSIONS]);
+	s->client_idle_ms = (uint32_t)yaml_doc_int(v[K_CLIENT_IDLE_MS], &keys[K_CLIENT_IDLE_MS]);
 	if (load_acl(d, v[K_READ_UIDS], false, &s->read, "read_uids") < 0 ||
 	    load_acl(d, v[K_READ_GROUPS], true, &s->read, "read_groups") < 0 ||
 	    load_acl(d, v[K_WRITE_UIDS], false, &s->write, "write_uids") < 0 ||
@@ -377,8 +382,10 @@ void settings_log(const struct settings *s, FILE *out)
 	}
 	fprintf(out,
 		"  max_subscribers: %u\n  max_patterns_per_subscriber: %u\n"
-		"  max_pattern_length: %u\n  dataplane_timeout_ms: %u\n  benign_drops:",
-		s->max_subscribers, s->max_patterns, s->max_pattern_len, s->dataplane_timeout_ms);
+		"  max_pattern_length: %u\n  dataplane_timeout_ms: %u\n  client_idle_ms: %u\n"
+		"  benign_drops:",
+		s->max_subscribers, s->max_patterns, s->max_pattern_len, s->dataplane_timeout_ms,
+		s->client_idle_ms);
 	for (uint32_t i = 0; i < s->n_benign; i++)
 		fprintf(out, " %s", s->benign_drops[i]);
 	fprintf(out, "\n  durability: %s\n  history_versions: %" PRIu64 "\n",

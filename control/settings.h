@@ -63,6 +63,7 @@ struct settings {
 	uint32_t dataplane_timeout_ms; /* one request to the dataplane (APPLY compiles) */
 	bool durability_full;	       /* fsync every store commit (docs/control.md) */
 	uint64_t history_versions;     /* versions the store keeps; 0: all */
+	uint32_t client_idle_ms;       /* an asterctl connection without progress is closed */
 	uint32_t n_benign;	       /* drop reasons that do not degrade health */
 	char benign_drops[SETTINGS_BENIGN_MAX][32];
 };
