@@ -394,23 +394,28 @@ static void command_text(const char *cmd, json_t *req, char *buf, size_t size)
 {
 	const char *a = NULL, *b = NULL;
 	json_t *o;
+	int n;
 
 	if (strcmp(cmd, "apply") == 0) {
-		snprintf(buf, size, "apply -f %s%s",
-			 str_field(req, "file") != NULL ? str_field(req, "file") : "-",
-			 json_is_true(json_object_get(req, "dry_run")) ? " --dry-run" : "");
-		return;
-	}
-	if (strcmp(cmd, "add-subscriber") == 0) {
-		o = json_object_get(req, "subscriber");
-		a = json_string_value(json_object_get(o, "name"));
-	} else if (strcmp(cmd, "remove-subscriber") == 0) {
-		a = str_field(req, "name");
+		n = snprintf(buf, size, "apply -f %s%s",
+			     str_field(req, "file") != NULL ? str_field(req, "file") : "-",
+			     json_is_true(json_object_get(req, "dry_run")) ? " --dry-run" : "");
 	} else {
-		a = str_field(req, "subscriber");
-		b = str_field(req, "pattern");
+		if (strcmp(cmd, "add-subscriber") == 0) {
+			o = json_object_get(req, "subscriber");
+			a = json_string_value(json_object_get(o, "name"));
+		} else if (strcmp(cmd, "remove-subscriber") == 0) {
+			a = str_field(req, "name");
+		} else {
+			a = str_field(req, "subscriber");
+			b = str_field(req, "pattern");
+		}
+		n = snprintf(buf, size, "%s%s%s%s%s", cmd, a ? " " : "", a ? a : "", b ? " " : "",
+			     b ? b : "");
 	}
-	snprintf(buf, size, "%s%s%s%s%s", cmd, a ? " " : "", a ? a : "", b ? " " : "", b ? b : "");
+	/* Too long: cut on a character boundary, and say so (the line stays valid UTF-8). */
+	if (n >= (int)size)
+		strcpy(buf + audit_utf8_prefix(buf, size - 4), "...");
 }
 
 static struct audit_entry audit_entry(const struct server_peer *peer, const char *command,
@@ -429,14 +434,16 @@ static struct audit_entry audit_entry(const struct server_peer *peer, const char
 	};
 }
 
-static void audit(struct server_ctx *ctx, const struct server_peer *peer, const char *command,
-		  const char *result, uint64_t before, uint64_t after)
+/* A change's line, synced before returning. 0 or -errno (also logged). */
+static int audit(struct server_ctx *ctx, const struct server_peer *peer, const char *command,
+		 const char *result, uint64_t before, uint64_t after)
 {
 	struct audit_entry e = audit_entry(peer, command, result, before, after);
 	int rc = audit_append(ctx->audit, &e);
 
 	if (rc < 0)
-		fprintf(stderr, "aster-control: audit log: %s\n", strerror(-rc));
+		fprintf(stderr, "aster-control: audit log: %s: %s\n", result, strerror(-rc));
+	return rc;
 }
 
 /* A request that changed nothing (denied, invalid, no changes): recorded without an
@@ -535,6 +542,17 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 		return fail_as(KIND_INTERNAL, "%s: cannot render the table: %s", cmd,
 			       strerror(errno));
 	}
+	/* Recorded before it is made: a change the audit log cannot take is not made. */
+	rc = audit(ctx, peer, what, "pending", before, before);
+	if (rc < 0) {
+		routing_config_free(next);
+		free(yaml);
+		json_decref(r);
+		return fail_as(
+		    KIND_INTERNAL,
+		    "%s: cannot record the change in the audit log (%s): nothing changed", cmd,
+		    strerror(-rc));
+	}
 	rc = store_replace(ctx->store, next, yaml, &after, err, sizeof(err));
 	if (rc < 0) {
 		routing_config_free(next);
@@ -550,7 +568,9 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 	ctx->yaml = yaml;
 	ctx->version = after;
 	dplink_set_table(ctx->link, after, yaml);
-	/* Stored first, then pushed: the store is the truth a restart or resync starts from. */
+	/* Stored first, then pushed: the store is the truth a restart or resync starts from.
+	 * The outcome line completes the "pending" one; if it cannot be written the change
+	 * stands, recorded by that line (docs/control.md, "Audit log format"). */
 	audit(ctx, peer, what, "ok", before, after);
 	json_object_set_new(r, "version", json_integer((json_int_t)after));
 	json_object_set_new(r, "dataplane", push_result(ctx));
