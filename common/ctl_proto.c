@@ -42,6 +42,8 @@ static size_t fixed_size(uint16_t type)
 static size_t text_len_offset(uint16_t type)
 {
 	switch (type) {
+	case CTL_HELLO_REPLY:
+		return offsetof(struct ctl_hello_reply, text_len);
 	case CTL_APPLY:
 		return offsetof(struct ctl_apply, text_len);
 	case CTL_APPLY_REPLY:
@@ -327,4 +329,13 @@ int ctl_delta_decode(const uint8_t *buf, uint32_t len, uint32_t n, struct rd_op 
 	*ops = v;
 	*strings = str;
 	return 0;
+}
+
+uint64_t ctl_table_digest(const char *text, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)text[i]) * 0x100000001b3ull;
+	return h != 0 ? h : 1;
 }

@@ -9,12 +9,15 @@
  * bools, enums or size_t on the wire. A connection starts with HELLO, whose
  * proto_version the dataplane checks (a mismatch, e.g. an aster-control of protocol 1,
  * is answered with ERROR "protocol version 1 not supported, this dataplane speaks 2"
- * and the connection closed). Every reply echoes the seq of its request.
+ * and the connection closed); its reply says what the dataplane can take (limits JSON)
+ * and what is in force (version and digest). Every reply echoes the seq of its request.
  *
- * Version 2 (docs/control.md, "Changes as deltas") adds DELTA: a change as the
- * operations it is made of (common/routing_delta.h), applied to the table in force when
- * that table is the version the delta was made from. The whole table (APPLY) stays for
- * a dataplane that just said HELLO, one at another version, and large changes.
+ * Version 2 (docs/control.md, "Changes as deltas", "The control protocol") adds DELTA:
+ * a change as the operations it is made of (common/routing_delta.h), applied to the
+ * table in force when that table is the version the delta was made from; the whole
+ * table (APPLY) stays for a dataplane that just said HELLO, one at another version, and
+ * large changes. It also adds the dataplane's limits to HELLO_REPLY and the digest of
+ * the table in force to HELLO_REPLY and STATUS_REPLY.
  */
 #ifndef ASTER_CTL_PROTO_H
 #define ASTER_CTL_PROTO_H
@@ -62,8 +65,11 @@ struct ctl_hello_reply {
 	uint64_t boot_id;	/* differs at every dataplane start */
 	uint64_t table_version; /* in force now; 0 = none / from a local file */
 	uint64_t started_ns;	/* CLOCK_REALTIME at start */
+	uint64_t table_digest;	/* ctl_table_digest of the table in force; 0 = none */
+	uint32_t text_len;	/* limits JSON that follows (docs/control.md); 0 = none said */
+	uint32_t reserved;
 };
-_Static_assert(sizeof(struct ctl_hello_reply) == 32, "ctl_hello_reply size");
+_Static_assert(sizeof(struct ctl_hello_reply) == 48, "ctl_hello_reply size");
 
 #define CTL_APPLY_DRY_RUN 0x1u /* build and validate, do not publish */
 
@@ -83,12 +89,14 @@ _Static_assert(sizeof(struct ctl_apply) == 16, "ctl_apply size");
 struct ctl_delta {
 	uint64_t base_version;	/* the table this change was made from */
 	uint64_t table_version; /* the version the table becomes */
+	uint64_t table_digest;	/* ctl_table_digest of the table it becomes, as an APPLY
+				 * would carry it: reported from then on; 0 = not said */
 	uint32_t flags;		/* CTL_APPLY_DRY_RUN */
 	uint32_t n_ops;
 	uint32_t text_len; /* the operation records' bytes that follow */
 	uint32_t reserved; /* 0 */
 };
-_Static_assert(sizeof(struct ctl_delta) == 32, "ctl_delta size");
+_Static_assert(sizeof(struct ctl_delta) == 40, "ctl_delta size");
 
 struct ctl_delta_op {
 	uint32_t kind;	      /* enum rd_kind (common/routing_delta.h) */
@@ -115,8 +123,9 @@ struct ctl_status_reply {
 	uint64_t boot_id;
 	uint32_t text_len; /* stats JSON (same shape as stats.json) that follows */
 	uint32_t reserved;
+	uint64_t table_digest; /* ctl_table_digest of the table in force; 0 = none */
 };
-_Static_assert(sizeof(struct ctl_status_reply) == 24, "ctl_status_reply size");
+_Static_assert(sizeof(struct ctl_status_reply) == 32, "ctl_status_reply size");
 
 struct ctl_error {
 	int32_t status;	   /* -EPROTONOSUPPORT, -EPROTO, -EINVAL ... */
@@ -169,5 +178,12 @@ uint8_t *ctl_delta_encode(const struct rd_op *ops, uint32_t n, size_t *len);
  */
 int ctl_delta_decode(const uint8_t *buf, uint32_t len, uint32_t n, struct rd_op **ops,
 		     char **strings, char *err, size_t errlen);
+
+/*
+ * The digest of a table: FNV-1a (64 bits) of its YAML exactly as APPLY carried it, never
+ * 0. Both sides compute it, so that aster-control sees drift in what is in force, not
+ * only in the version number (a detection of tables that differ, not a signature).
+ */
+uint64_t ctl_table_digest(const char *text, size_t len);
 
 #endif

@@ -60,9 +60,10 @@ class Conn:
         if mtype == ERROR:
             status, tl = struct.unpack_from("<iI", p)
             return {"error": status, "text": p[8:8 + tl].decode()}
-        pv, pid, boot, tver, started = struct.unpack("<IIQQQ", p)
+        pv, pid, boot, tver, started, digest, tl, _ = struct.unpack_from("<IIQQQQII", p)
+        limits = json.loads(p[48:48 + tl]) if tl else None
         return {"proto_version": pv, "pid": pid, "boot_id": boot, "table_version": tver,
-                "started_ns": started}
+                "started_ns": started, "table_digest": digest, "limits": limits}
 
     def apply(self, version, text, dry_run=False):
         body = text.encode()
@@ -83,7 +84,8 @@ class Conn:
             text = op.get("text", "").encode()
             rec += struct.pack("<IIIII", KINDS[op["kind"]], op.get("pos", 0), len(sub),
                                len(pat), len(text)) + sub + pat + text
-        seq = self.send(DELTA, struct.pack("<QQIIII", base, version, 1 if dry_run else 0,
+        # table_digest 0: not said (this client does not render the table it makes)
+        seq = self.send(DELTA, struct.pack("<QQQIIII", base, version, 0, 1 if dry_run else 0,
                                            len(ops), len(rec), 0) + rec)
         mtype, p = self.recv(seq)
         if mtype == ERROR:
@@ -96,8 +98,8 @@ class Conn:
     def status(self):
         seq = self.send(STATUS, b"")
         mtype, p = self.recv(seq)
-        tver, boot, tl, _ = struct.unpack_from("<QQII", p)
-        return json.loads(p[24:24 + tl])
+        tver, boot, tl, _, digest = struct.unpack_from("<QQIIQ", p)
+        return json.loads(p[32:32 + tl])
 
 
 def main(argv):

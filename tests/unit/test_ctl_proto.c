@@ -32,7 +32,7 @@ Test(ctl_proto, hello_bytes)
 	strcpy(h.client, "aster-control");
 	cr_assert_eq(ctl_encode(buf, sizeof(buf), CTL_HELLO, 7, &h, sizeof(h), NULL, 0), 56);
 	cr_expect_arr_eq(buf, want_hdr, sizeof(want_hdr));
-	cr_expect_eq(buf[16], 2, "proto_version");
+	cr_expect_eq(buf[16], CTL_PROTO_VERSION, "proto_version");
 	cr_expect_eq(buf[20], 0x34);
 	cr_expect_eq(buf[21], 0x12, "pid little-endian");
 	cr_expect_str_eq((const char *)buf + 24, "aster-control");
@@ -220,7 +220,7 @@ Test(ctl_proto, send_recv_socketpair)
 	close(sv[1]);
 }
 
-/* DELTA (protocol 2): a change as operation records after a 32-byte fixed part. */
+/* DELTA (protocol 2): a change as operation records after a 40-byte fixed part. */
 Test(ctl_proto, delta_round_trip)
 {
 	const struct rd_op ops[] = {
@@ -229,7 +229,8 @@ Test(ctl_proto, delta_round_trip)
 	    {.kind = RD_SUB_ADD, .pos = 2, .sub = "beta", .text = "name: beta\nfeed: itch\n"},
 	    {.kind = RD_SUB_REMOVE, .sub = "gamma"},
 	};
-	struct ctl_delta d = {.base_version = 41, .table_version = 42, .n_ops = 4}, back;
+	struct ctl_delta d = {.base_version = 41, .table_version = 42, .table_digest = 43, .n_ops = 4},
+			 back;
 	size_t len;
 	uint8_t *rec = ctl_delta_encode(ops, 4, &len);
 	const char *text;
@@ -241,15 +242,17 @@ Test(ctl_proto, delta_round_trip)
 	cr_assert_not_null(rec);
 	cr_expect_eq(len, 4 * sizeof(struct ctl_delta_op) + 5 + 12 + 5 + 4 + 4 + 22 + 5);
 	n = ctl_encode(buf, sizeof(buf), CTL_DELTA, 9, &d, sizeof(d), (const char *)rec, len);
-	cr_assert_eq(n, (int)(16 + 32 + len));
+	cr_assert_eq(n, (int)(16 + 40 + len));
 	cr_expect_eq(buf[6], CTL_DELTA);
 	cr_expect_eq(buf[16], 41, "base_version little-endian first");
 	cr_expect_eq(buf[24], 42);
-	cr_expect_eq(buf[32 + 4], 4, "n_ops");
+	cr_expect_eq(buf[32], 43, "table_digest");
+	cr_expect_eq(buf[16 + 28], 4, "n_ops");
 	cr_assert_eq(ctl_decode_payload(CTL_DELTA, buf + 16, (uint32_t)(n - 16), &back,
 					sizeof(back), &text, &text_len),
 		     0);
 	cr_expect_eq(back.table_version, 42);
+	cr_expect_eq(back.table_digest, 43);
 	cr_expect_eq(text_len, len);
 	cr_assert_eq(ctl_delta_decode((const uint8_t *)text, text_len, back.n_ops, &got, &strings,
 				      err, sizeof(err)),
@@ -309,4 +312,33 @@ Test(ctl_proto, delta_malformed_records_refused)
 	    ctl_delta_decode(rec, (uint32_t)len, 1u << 30, &got, &strings, err, sizeof(err)),
 	    -EPROTO);
 	free(rec);
+}
+
+/* HELLO_REPLY carries the dataplane's limits as text, its text_len in the fixed part. */
+Test(ctl_proto, hello_reply_with_limits)
+{
+	const char *limits = "{\"max_subscribers\":64,\"output_ports\":[\"out0\"]}";
+	struct ctl_hello_reply r = {.proto_version = CTL_PROTO_VERSION, .table_digest = 0xabcdef};
+	struct ctl_hello_reply got;
+	const char *text;
+	uint32_t text_len;
+	int n =
+	    ctl_encode(buf, sizeof(buf), CTL_HELLO_REPLY, 1, &r, sizeof(r), limits, strlen(limits));
+
+	cr_assert_eq(n, (int)(16 + 48 + strlen(limits)));
+	cr_expect_eq(buf[16 + 40], strlen(limits), "text_len at offset 40 of the fixed part");
+	cr_assert_eq(ctl_decode_payload(CTL_HELLO_REPLY, buf + 16, (uint32_t)(n - 16), &got,
+					sizeof(got), &text, &text_len),
+		     0);
+	cr_expect_eq(got.table_digest, 0xabcdef);
+	cr_expect_eq(text_len, strlen(limits));
+	cr_expect(memcmp(text, limits, text_len) == 0);
+}
+
+/* FNV-1a 64 of the bytes, never 0 (0 means "no table"). */
+Test(ctl_proto, table_digest)
+{
+	cr_expect_eq(ctl_table_digest("", 0), 0xcbf29ce484222325ull);
+	cr_expect_eq(ctl_table_digest("a", 1), 0xaf63dc4c8601ec8cull);
+	cr_expect_neq(ctl_table_digest("feeds: []\n", 10), ctl_table_digest("feeds: []\n ", 11));
 }
