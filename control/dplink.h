@@ -2,19 +2,23 @@
 /*
  * The link from aster-control to aster-dataplane's control socket (common/ctl_proto.h).
  *
- * Design: request/response with blocking I/O bounded by timeouts, driven from
- * aster-control's one event loop. Connecting never blocks (a Unix socket either accepts
- * or refuses at once); a request waits at most `dataplane_timeout_ms` (an APPLY compiles
- * Hyperscan databases). Changes are serialised by construction: while an APPLY is in
- * flight no other request is served, which is what operators expect of a table edit.
+ * Design: requests and replies in order over one connection, all I/O non-blocking and
+ * driven by aster-control's one event loop: a request is queued with a callback, sent as
+ * the socket takes it, and its reply read as it comes; the loop goes on serving asterctl,
+ * HTTP and health samples while the dataplane compiles a table (an APPLY of 10 000
+ * regexes takes seconds). Each request has a deadline: `dataplane_timeout_ms` for an
+ * APPLY, DPLINK_HELLO_MS for the rest; past it the link is dropped (the byte stream can
+ * no longer be trusted) and every queued request fails with -ETIMEDOUT.
  *
- * Sync rule (issue 3 §6): after every HELLO, every STATUS (sent every DPLINK_CHECK_MS as
- * a liveness and drift probe) and every table change, the full table is pushed when the
- * dataplane's table_version differs from the store's, or when its boot_id changed (it
- * restarted). A push the dataplane refused is not retried until the table or the
- * dataplane changes. While the dataplane is down the link reconnects with exponential
- * backoff (DPLINK_BACKOFF_MIN_MS doubling to DPLINK_BACKOFF_MAX_MS); meanwhile the
- * dataplane, if it is still running, keeps forwarding with its last table (fail-static).
+ * Sync rule (docs/control.md): after every HELLO, every STATUS (sent every
+ * DPLINK_CHECK_MS as a liveness and drift probe) and every table change, the full table
+ * is pushed when what the dataplane has in force differs from the store's table (its
+ * version, or, when the dataplane says it, the digest of its text), or when its boot_id
+ * changed (it restarted). A push the dataplane refused, or a table over the 64 MiB a
+ * message carries, is not tried again until the table or the dataplane changes. While the
+ * dataplane is down the link reconnects with exponential backoff (DPLINK_BACKOFF_MIN_MS
+ * doubling to DPLINK_BACKOFF_MAX_MS); meanwhile the dataplane, if it is still running,
+ * keeps forwarding with its last table (fail-static).
  */
 #ifndef ASTER_CONTROL_DPLINK_H
 #define ASTER_CONTROL_DPLINK_H
@@ -27,6 +31,7 @@
 #define DPLINK_BACKOFF_MAX_MS 5000
 #define DPLINK_CHECK_MS	      2000
 #define DPLINK_HELLO_MS	      2000 /* HELLO and STATUS answer without compiling */
+#define DPLINK_MAX_PORTS      16   /* output ports named in the dataplane's limits */
 
 struct settings;
 struct dplink;
@@ -41,36 +46,64 @@ struct dplink_result {
 	char error[256];	/* the dataplane's text when status != 0 */
 };
 
+/* What the dataplane said it can take, in its last HELLO_REPLY (docs/control.md). */
+struct dplink_limits {
+	bool known;		  /* it said (an older dataplane may not) */
+	uint32_t max_subscribers; /* 0 = not said */
+	uint32_t max_feeds;	  /* 0 = not said */
+	uint32_t n_ports;	  /* output ports; 0 = not said */
+	char ports[DPLINK_MAX_PORTS][32];
+};
+
+/*
+ * Outcome of a request: rc 0 with the reply, or -ENOTCONN / -ETIMEDOUT / -EPROTO /
+ * -EMSGSIZE / ... when none came (the link is then down, except for -EMSGSIZE: nothing
+ * was sent). Called once, from dplink_on_io or dplink_tick, never from the call that
+ * queued the request.
+ */
+typedef void (*dplink_apply_fn)(void *arg, int rc, const struct dplink_result *res);
+typedef void (*dplink_status_fn)(void *arg, int rc, const char *json, size_t len);
+
 /* The table the link keeps the dataplane in sync with; owned by the caller, who
  * updates it with dplink_set_table after each change. */
 struct dplink *dplink_open(const struct settings *s);
 void dplink_close(struct dplink *l);
 void dplink_set_table(struct dplink *l, uint64_t version, const char *yaml);
 
-/* The connected socket (to poll for input: only EOF or an ERROR is expected unasked),
- * or -1. */
+/* The socket to poll (or -1) and for what (POLLIN, and POLLOUT while a request is
+ * partly sent). */
 int dplink_fd(const struct dplink *l);
-/* The socket polled readable: read what came, disconnect on EOF or ERROR. */
-void dplink_on_readable(struct dplink *l);
-
-/* Reconnect when due, probe when due, push when out of sync. Returns the ms until it
- * wants to be called again. */
+short dplink_events(const struct dplink *l);
+/* Poll reported `revents` on dplink_fd: send, receive, complete requests. */
+void dplink_on_io(struct dplink *l, short revents);
+/* Reconnect, probe and push when due, enforce deadlines. Returns the ms until it wants
+ * to be called again. */
 int dplink_tick(struct dplink *l);
 
 /*
- * Push the current table now (after a change). 0 with `res` filled (res->status tells
- * whether the dataplane accepted it), or -ENOTCONN / -ETIMEDOUT / -EPROTO / ... when no
- * reply came (the link is then down and will resync on reconnect).
+ * Queue an APPLY of `yaml` as `version` (dry run: built and checked, not published);
+ * `yaml` must stay valid until `done` is called. 0, or -ENOTCONN when the dataplane is
+ * not connected (nothing queued, `done` not called).
  */
-int dplink_push(struct dplink *l, struct dplink_result *res);
+int dplink_apply(struct dplink *l, uint64_t version, const char *yaml, bool dry_run,
+		 dplink_apply_fn done, void *arg);
+/* Queue an APPLY of the current table (dplink_set_table) now, after a change. */
+int dplink_push(struct dplink *l, dplink_apply_fn done, void *arg);
+/* Queue a STATUS: `done` gets the stats JSON. 0 or -ENOTCONN. */
+int dplink_status(struct dplink *l, dplink_status_fn done, void *arg);
 
-/* Ask for the dataplane's statistics: 0 with *json the stats JSON text (malloc'd). */
-int dplink_status(struct dplink *l, char **json);
+/* Whether no request is queued or in flight (a caller waiting synchronously loops on
+ * dplink_on_io / dplink_tick until it is). */
+bool dplink_idle(const struct dplink *l);
 
-bool dplink_connected(const struct dplink *l);
+bool dplink_connected(const struct dplink *l);	    /* HELLO answered */
 uint64_t dplink_dp_version(const struct dplink *l); /* valid while connected */
 uint64_t dplink_boot_id(const struct dplink *l);
 uint32_t dplink_pid(const struct dplink *l);
+/* Whether the dataplane has the store's table in force (version and, when it says it,
+ * digest). */
+bool dplink_in_sync(const struct dplink *l);
+const struct dplink_limits *dplink_limits(const struct dplink *l);
 /* The last push's outcome and the last failure, for status output. */
 const struct dplink_result *dplink_last_push(const struct dplink *l);
 const char *dplink_last_error(const struct dplink *l);

@@ -26,6 +26,9 @@
 #include <microhttpd.h>
 
 #define ERR_LEN		   1024
+/* /health answers 503 "unknown" once the loop's last sample is older than this: the loop
+ * samples every HEALTH_SAMPLE_MS, so it is busy (a long parse, a slow disk). */
+#define HTTP_STALE_MS	   1000
 #define HTTP_CONNECTIONS   64 /* per listener */
 #define HTTP_PER_IP	   16
 #define HTTP_TIMEOUT_S	   10
@@ -83,6 +86,7 @@ struct http {
 	uint64_t seq;
 	char *health;
 	int healthy;
+	uint64_t published_ms; /* CLOCK_MONOTONIC of the last http_publish */
 	char *status;	   /* pretty, for GET /status */
 	char *status_line; /* compact, for events */
 	char *metrics;
@@ -120,6 +124,21 @@ static uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The last sample, said to be stale, and how stale (malloc'd; NULL out of memory). */
+static char *stale_body(const char *last, uint64_t age_ms)
+{
+	size_t size = strlen(last) + 256;
+	char *b = malloc(size);
+
+	if (b != NULL)
+		snprintf(b, size,
+			 "{\"state\": \"unknown\", \"reasons\": [\"stale: aster-control has not "
+			 "sampled health for %llu ms (its event loop is busy)\"], \"last_sample\": "
+			 "%s}\n",
+			 (unsigned long long)age_ms, last);
+	return b;
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -689,8 +708,16 @@ static enum MHD_Result serve_sample(struct http *h, struct MHD_Connection *c, co
 	/* Copied under the lock (the loop swaps the texts at each sample), sent after. */
 	pthread_mutex_lock(&h->lock);
 	if (strcmp(url, "/health") == 0) {
-		body = strdup(h->health != NULL ? h->health : not_ready);
+		uint64_t age = mono_ms() - h->published_ms;
+
 		code = h->health != NULL && h->healthy ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE;
+		/* Never a healthy answer from a sample the loop has not renewed. */
+		if (h->health != NULL && age > HTTP_STALE_MS) {
+			body = stale_body(h->health, age);
+			code = MHD_HTTP_SERVICE_UNAVAILABLE;
+		} else {
+			body = strdup(h->health != NULL ? h->health : not_ready);
+		}
 	} else if (strcmp(url, "/status") == 0) {
 		body = strdup(h->status != NULL ? h->status : not_ready);
 	} else {
@@ -1114,6 +1141,7 @@ void http_publish(struct http *h, json_t *health, int healthy, json_t *status, c
 	old[3] = h->metrics;
 	h->health = hs;
 	h->healthy = healthy;
+	h->published_ms = mono_ms();
 	h->status = ss;
 	h->status_line = line;
 	h->metrics = metrics;

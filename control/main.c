@@ -93,7 +93,7 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 			timeout = rc;
 		fds[0] = (struct pollfd){.fd = sfd, .events = POLLIN};
 		dp_fd = dplink_fd(ctx->link);
-		fds[1] = (struct pollfd){.fd = dp_fd, .events = POLLIN};
+		fds[1] = (struct pollfd){.fd = dp_fd, .events = dplink_events(ctx->link)};
 		/* Requests of the HTTP API wait for this loop (http.h). */
 		fds[2] = (struct pollfd){.fd = http_fd(http), .events = POLLIN};
 		base = 3;
@@ -115,7 +115,7 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 			}
 		}
 		if (dp_fd >= 0 && fds[1].revents != 0 && dplink_fd(ctx->link) == dp_fd)
-			dplink_on_readable(ctx->link);
+			dplink_on_io(ctx->link, fds[1].revents);
 		if (fds[2].revents & POLLIN)
 			http_run(http, ctx);
 		server_serve(sv, fds + base, n);
@@ -234,6 +234,10 @@ int main(int argc, char **argv)
 	rc = run(&ctx, sv, http, sfd);
 
 	http_stop(http);
+	/* Requests still with the dataplane are answered (failed) while their clients are
+	 * still there to take the reply. */
+	dplink_close(ctx.link);
+	ctx.link = NULL;
 out_server:
 	server_close(sv);
 out_sfd:

@@ -2,6 +2,7 @@
 /* The asterctl socket and the commands it serves: see server.h. */
 #include "server.h"
 #include "audit.h"
+#include "ctl_proto.h"
 #include "dplink.h"
 #include "health.h"
 #include "routing_config.h"
@@ -35,6 +36,10 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	uint64_t deadline_ms; /* closed then unless a request completes or a reply moves */
+	uint64_t id;	      /* how a reply that comes later finds it */
+	bool waiting;	      /* its request waits for the dataplane: nothing more is read */
+	bool resume;	      /* the reply came: look at what else it sent */
+	bool deferred;	      /* its change waits for another one to finish */
 	bool eof;	      /* the peer finished sending */
 	bool dead;	      /* to be removed */
 };
@@ -44,6 +49,7 @@ struct server {
 	int lfd;
 	uint32_t n_clients;
 	uint64_t refused; /* connections refused with "too many clients" */
+	uint64_t next_id;
 	struct client clients[SERVER_MAX_CLIENTS];
 	struct client *polled[SERVER_MAX_CLIENTS + 1]; /* fds[i] <-> polled[i]; [0] = listener */
 };
@@ -202,29 +208,18 @@ static json_t *cmd_get(struct server_ctx *ctx, json_t *req)
 	return r;
 }
 
-static json_t *cmd_stats(struct server_ctx *ctx, json_t *req)
-{
-	json_error_t jerr;
-	char *text;
-	json_t *r, *stats, *hs;
-	int rc;
+/* A request waiting for the dataplane's answer, and where its reply goes. */
+struct waiter {
+	struct server_ctx *ctx;
+	server_reply_fn done;
+	void *arg;
+};
 
-	(void)req;
-	rc = dplink_connected(ctx->link) ? dplink_status(ctx->link, &text) : -ENOTCONN;
-	if (rc == 0) {
-		stats = json_loads(text, 0, &jerr);
-		free(text);
-		if (stats == NULL)
-			return fail_as(KIND_INTERNAL, "stats: the dataplane sent invalid JSON: %s",
-				       jerr.text);
-		r = ok();
-		json_object_set_new(r, "source", json_string("dataplane"));
-		json_object_set_new(r, "dataplane_version",
-				    json_integer((json_int_t)dplink_dp_version(ctx->link)));
-		json_object_set_new(r, "stats", stats);
-		return r;
-	}
-	/* No control connection: the health segment still holds the last counters. */
+/* No control connection: the health segment still holds the last counters. */
+static json_t *stats_from_health(struct server_ctx *ctx)
+{
+	json_t *r, *stats, *hs;
+
 	if (health_snapshot(ctx->health) == NULL)
 		return fail_as(KIND_UNAVAILABLE, "stats: dataplane unreachable: %s",
 			       dplink_last_error(ctx->link));
@@ -237,6 +232,41 @@ static json_t *cmd_stats(struct server_ctx *ctx, json_t *req)
 	json_object_set_new(r, "source", json_string("health file"));
 	json_object_set_new(r, "stats", stats);
 	return r;
+}
+
+static void stats_done(void *arg, int rc, const char *text, size_t len)
+{
+	struct waiter *w = arg;
+	json_error_t jerr;
+	json_t *r, *stats;
+
+	if (rc != 0) {
+		r = stats_from_health(w->ctx);
+	} else if ((stats = json_loadb(text, len, 0, &jerr)) == NULL) {
+		r = fail_as(KIND_INTERNAL, "stats: the dataplane sent invalid JSON: %s", jerr.text);
+	} else {
+		r = ok();
+		json_object_set_new(r, "source", json_string("dataplane"));
+		json_object_set_new(r, "dataplane_version",
+				    json_integer((json_int_t)dplink_dp_version(w->ctx->link)));
+		json_object_set_new(r, "stats", stats);
+	}
+	w->done(w->arg, r);
+	free(w);
+}
+
+static void cmd_stats(struct server_ctx *ctx, json_t *req, server_reply_fn done, void *arg)
+{
+	struct waiter *w = malloc(sizeof(*w));
+
+	(void)req;
+	if (w == NULL) {
+		done(arg, fail_as(KIND_INTERNAL, "stats: out of memory"));
+		return;
+	}
+	*w = (struct waiter){.ctx = ctx, .done = done, .arg = arg};
+	if (dplink_status(ctx->link, stats_done, w) != 0)
+		stats_done(w, -ENOTCONN, NULL, 0);
 }
 
 static json_t *cmd_health(struct server_ctx *ctx, json_t *req)
@@ -459,37 +489,206 @@ static bool audit_refusal(struct server_ctx *ctx, const struct server_peer *peer
 	return rc == 0;
 }
 
-static json_t *push_result(struct server_ctx *ctx)
+/* The dataplane's part of a change reply. */
+static json_t *dataplane_json(int rc, const struct dplink_result *res)
 {
-	struct dplink_result res;
-	int rc;
-
-	if (!dplink_connected(ctx->link))
-		return json_pack("{s:b, s:s}", "reached", 0, "message",
-				 "dataplane unreachable: will sync on reconnect");
-	rc = dplink_push(ctx->link, &res);
 	if (rc != 0) {
 		char msg[300];
 
-		snprintf(msg, sizeof(msg), "dataplane unreachable (%s): will sync on reconnect",
-			 strerror(-rc));
+		if (rc == -ENOTCONN)
+			snprintf(msg, sizeof(msg), "dataplane unreachable: will sync on reconnect");
+		else
+			snprintf(msg, sizeof(msg),
+				 "dataplane unreachable (%s): will sync on reconnect",
+				 strerror(-rc));
 		return json_pack("{s:b, s:s}", "reached", 0, "message", msg);
 	}
 	return json_pack("{s:b, s:i, s:s, s:I, s:I, s:I, s:I}", "reached", 1, "status",
-			 (int)res.status, "error", res.error, "table_version",
-			 (json_int_t)res.table_version, "build_ns", (json_int_t)res.build_ns,
-			 "publish_ns", (json_int_t)res.publish_ns, "round_trip_ns",
-			 (json_int_t)res.round_trip_ns);
+			 (int)res->status, "error", res->error, "table_version",
+			 (json_int_t)res->table_version, "build_ns", (json_int_t)res->build_ns,
+			 "publish_ns", (json_int_t)res->publish_ns, "round_trip_ns",
+			 (json_int_t)res->round_trip_ns);
 }
 
-static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer, const char *cmd,
-			  json_t *req)
+/*
+ * What the dataplane can take that aster-control can know before asking it: the size of
+ * one control message, and the limits its last HELLO said (docs/control.md). The dry run
+ * checks the rest when the dataplane is there.
+ */
+static int check_dataplane_limits(const struct server_ctx *ctx, const struct routing_config *cfg,
+				  const char *yaml, char *err, size_t errlen)
+{
+	const struct dplink_limits *lim = dplink_limits(ctx->link);
+	size_t len = strlen(yaml);
+
+	if (len + sizeof(struct ctl_apply) > CTL_MAX_PAYLOAD) {
+		snprintf(err, errlen,
+			 "limit: the table is %zu bytes of YAML, over the %u one control message "
+			 "to the dataplane carries",
+			 len, CTL_MAX_PAYLOAD - (unsigned)sizeof(struct ctl_apply));
+		return -E2BIG;
+	}
+	if (!lim->known)
+		return 0;
+	if (lim->max_subscribers != 0 && cfg->n_subs > lim->max_subscribers) {
+		snprintf(err, errlen,
+			 "limit: %u subscribers, the dataplane takes at most %u (max_subscribers "
+			 "of its profile)",
+			 cfg->n_subs, lim->max_subscribers);
+		return -E2BIG;
+	}
+	if (lim->max_feeds != 0 && cfg->n_feeds > lim->max_feeds) {
+		snprintf(err, errlen, "limit: %u feeds, the dataplane takes at most %u",
+			 cfg->n_feeds, lim->max_feeds);
+		return -E2BIG;
+	}
+	for (uint32_t p = 0; lim->n_ports != 0 && p < cfg->n_ports; p++) {
+		char names[DPLINK_MAX_PORTS * 34] = "";
+		size_t o = 0;
+		uint32_t i;
+
+		for (i = 0; i < lim->n_ports; i++)
+			if (strcmp(lim->ports[i], cfg->ports[p].name) == 0)
+				break;
+		if (i < lim->n_ports)
+			continue;
+		for (i = 0; i < lim->n_ports && o < sizeof(names); i++)
+			o += (size_t)snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+					      lim->ports[i]);
+		snprintf(err, errlen,
+			 "%s:%u: ports: port \"%s\" is not an output port of the dataplane (it has "
+			 "%s)",
+			 cfg->path, cfg->ports[p].cfg_line, cfg->ports[p].name, names);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A change between its checks and its reply: it may wait for the dataplane twice (the
+ * dry run, then the APPLY). One at a time (server_ctx.change_busy). */
+struct change {
+	struct server_ctx *ctx;
+	struct server_peer peer;
+	char identity[128], address[128];
+	char cmd[32], what[512];
+	struct routing_config *next;
+	char *yaml;
+	json_t *reply; /* built so far */
+	uint64_t before;
+	bool dry; /* the operator's dry run */
+	server_reply_fn done;
+	void *arg;
+};
+
+static void change_finish(struct change *ch, json_t *reply)
+{
+	ch->ctx->change_busy = false;
+	routing_config_free(ch->next);
+	free(ch->yaml);
+	json_decref(ch->reply);
+	ch->done(ch->arg, reply);
+	free(ch);
+}
+
+static void change_pushed(void *arg, int rc, const struct dplink_result *res)
+{
+	struct change *ch = arg;
+	json_t *r = json_incref(ch->reply);
+
+	json_object_set_new(r, "dataplane", dataplane_json(rc, res));
+	change_finish(ch, r);
+}
+
+/* Recorded, stored, pushed. */
+static void change_commit(struct change *ch)
+{
+	struct server_ctx *ctx = ch->ctx;
+	char err[ERR_LEN] = "", result[ERR_LEN + 8];
+	uint64_t after = ch->before;
+	json_t *r;
+	int rc;
+
+	/* Recorded before it is made: a change the audit log cannot take is not made. */
+	rc = audit(ctx, &ch->peer, ch->what, "pending", ch->before, ch->before);
+	if (rc < 0) {
+		change_finish(ch, fail_as(KIND_INTERNAL,
+					  "%s: cannot record the change in the audit log (%s): "
+					  "nothing changed",
+					  ch->cmd, strerror(-rc)));
+		return;
+	}
+	rc = store_replace(ctx->store, ch->next, ch->yaml, &after, err, sizeof(err));
+	if (rc < 0) {
+		snprintf(result, sizeof(result), "error: %s", err);
+		audit(ctx, &ch->peer, ch->what, result, ch->before, ch->before);
+		change_finish(ch, fail_as(KIND_INTERNAL, "%s: store: %s", ch->cmd, err));
+		return;
+	}
+	routing_config_free(ctx->cfg);
+	free(ctx->yaml);
+	ctx->cfg = ch->next;
+	ctx->yaml = ch->yaml;
+	ch->next = NULL;
+	ch->yaml = NULL;
+	ctx->version = after;
+	dplink_set_table(ctx->link, after, ctx->yaml);
+	/* Stored first, then pushed: the store is the truth a restart or resync starts from.
+	 * The outcome line completes the "pending" one; if it cannot be written the change
+	 * stands, recorded by that line (docs/control.md, "Audit log format"). */
+	audit(ctx, &ch->peer, ch->what, "ok", ch->before, after);
+	json_object_set_new(ch->reply, "version", json_integer((json_int_t)after));
+	rc = dplink_push(ctx->link, change_pushed, ch);
+	if (rc != 0) {
+		r = json_incref(ch->reply);
+		json_object_set_new(r, "dataplane", dataplane_json(rc, NULL));
+		change_finish(ch, r);
+	}
+}
+
+/* The dataplane built the table without publishing it (or could not be asked). */
+static void change_checked(void *arg, int rc, const struct dplink_result *res)
+{
+	struct change *ch = arg;
+	char result[ERR_LEN + 64];
+	json_t *r;
+
+	if (rc == 0 && res->status != 0) {
+		/* Nothing stored: the dataplane would refuse it (docs/control.md). */
+		if (!ch->dry) {
+			snprintf(result, sizeof(result), "error: dataplane refused: %s",
+				 res->error);
+			audit_refusal(ch->ctx, &ch->peer, ch->what, result);
+		}
+		change_finish(ch, fail_as(KIND_INVALID, "%s: the dataplane refuses the table: %s%s",
+					  ch->cmd, res->error, ch->dry ? "" : "; nothing stored"));
+		return;
+	}
+	if (ch->dry) {
+		r = json_incref(ch->reply);
+		json_object_set_new(r, "version", json_integer((json_int_t)ch->before));
+		json_object_set_new(r, "dry_run", json_true());
+		json_object_set_new(r, "dataplane",
+				    rc == 0
+					? dataplane_json(rc, res)
+					: json_pack("{s:b, s:s}", "reached", 0, "message",
+						    "dataplane unreachable: not checked by it"));
+		change_finish(ch, r);
+		return;
+	}
+	/* Checked by the dataplane, or it is gone: stored all the same, then pushed when it
+	 * is back (checked against the limits of its last HELLO only). */
+	change_commit(ch);
+}
+
+static void cmd_change(struct server_ctx *ctx, const struct server_peer *peer, const char *cmd,
+		       json_t *req, server_reply_fn done, void *arg)
 {
 	bool dry = json_is_true(json_object_get(req, "dry_run"));
 	char err[ERR_LEN] = "", result[ERR_LEN + 8], what[512], *diff = NULL, *yaml = NULL;
 	struct routing_config *next;
-	uint64_t before = ctx->version, after = ctx->version;
+	uint64_t before = ctx->version;
 	size_t n_changes = 0;
+	struct change *ch;
 	json_t *r;
 	int rc, why;
 
@@ -502,6 +701,22 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 		next = NULL;
 		why = E2BIG;
 	}
+	if (next != NULL) {
+		yaml = table_emit_yaml(next);
+		if (yaml == NULL) {
+			why = errno;
+			snprintf(err, sizeof(err), "%s: cannot render the table: %s", cmd,
+				 strerror(why));
+		} else if ((rc = check_dataplane_limits(ctx, next, yaml, err, sizeof(err))) < 0) {
+			why = -rc;
+		}
+		if (yaml == NULL || err[0] != '\0') {
+			routing_config_free(next);
+			free(yaml);
+			next = NULL;
+			yaml = NULL;
+		}
+	}
 	if (next == NULL) {
 		/* Nothing was stored: the running table is unchanged (issue 3 §"Tests"). */
 		if (err[0] == '\0')
@@ -509,72 +724,69 @@ static json_t *cmd_change(struct server_ctx *ctx, const struct server_peer *peer
 		snprintf(result, sizeof(result), "error: %s", err);
 		if (!dry)
 			audit_refusal(ctx, peer, what, result);
-		return fail_as(why == ENOENT   ? KIND_NOT_FOUND
-			       : why == EEXIST ? KIND_CONFLICT
-			       : why == E2BIG  ? KIND_LIMIT
-			       : why == ENOMEM ? KIND_INTERNAL
-					       : KIND_INVALID,
-			       "%s", err);
+		done(arg, fail_as(why == ENOENT	  ? KIND_NOT_FOUND
+				  : why == EEXIST ? KIND_CONFLICT
+				  : why == E2BIG  ? KIND_LIMIT
+				  : why == ENOMEM ? KIND_INTERNAL
+						  : KIND_INVALID,
+				  "%s", err));
+		return;
 	}
 	diff = table_diff(ctx->cfg, next, &n_changes);
 	if (diff == NULL) {
 		routing_config_free(next);
-		return fail_as(KIND_INTERNAL, "%s: cannot compute the diff: %s", cmd,
-			       strerror(errno));
+		free(yaml);
+		done(arg, fail_as(KIND_INTERNAL, "%s: cannot compute the diff: %s", cmd,
+				  strerror(errno)));
+		return;
 	}
 	r = ok();
 	json_object_set_new(r, "changes", json_integer((json_int_t)n_changes));
 	json_object_set_new(r, "diff", diff_lines(diff));
 	json_object_set_new(r, "version_before", json_integer((json_int_t)before));
 	free(diff);
-	if (n_changes == 0 || dry) {
+	ch = n_changes != 0 ? calloc(1, sizeof(*ch)) : NULL;
+	if (ch == NULL) {
 		routing_config_free(next);
+		free(yaml);
+		if (n_changes != 0) {
+			json_decref(r);
+			done(arg, fail_as(KIND_INTERNAL, "%s: out of memory", cmd));
+			return;
+		}
 		json_object_set_new(r, "version", json_integer((json_int_t)before));
 		json_object_set_new(r, "dry_run", json_boolean(dry));
 		if (!dry)
 			audit_refusal(ctx, peer, what, "no changes");
-		return r;
+		done(arg, r);
+		return;
 	}
-	yaml = table_emit_yaml(next);
-	if (yaml == NULL) {
-		routing_config_free(next);
-		json_decref(r);
-		return fail_as(KIND_INTERNAL, "%s: cannot render the table: %s", cmd,
-			       strerror(errno));
+	*ch = (struct change){
+	    .ctx = ctx,
+	    .peer = *peer,
+	    .next = next,
+	    .yaml = yaml,
+	    .reply = r,
+	    .before = before,
+	    .dry = dry,
+	    .done = done,
+	    .arg = arg,
+	};
+	/* The caller's strings live only as long as its request: keep copies. */
+	if (peer->identity != NULL) {
+		snprintf(ch->identity, sizeof(ch->identity), "%s", peer->identity);
+		ch->peer.identity = ch->identity;
 	}
-	/* Recorded before it is made: a change the audit log cannot take is not made. */
-	rc = audit(ctx, peer, what, "pending", before, before);
-	if (rc < 0) {
-		routing_config_free(next);
-		free(yaml);
-		json_decref(r);
-		return fail_as(
-		    KIND_INTERNAL,
-		    "%s: cannot record the change in the audit log (%s): nothing changed", cmd,
-		    strerror(-rc));
+	if (peer->address != NULL) {
+		snprintf(ch->address, sizeof(ch->address), "%s", peer->address);
+		ch->peer.address = ch->address;
 	}
-	rc = store_replace(ctx->store, next, yaml, &after, err, sizeof(err));
-	if (rc < 0) {
-		routing_config_free(next);
-		free(yaml);
-		json_decref(r);
-		snprintf(result, sizeof(result), "error: %s", err);
-		audit(ctx, peer, what, result, before, before);
-		return fail_as(KIND_INTERNAL, "%s: store: %s", cmd, err);
-	}
-	routing_config_free(ctx->cfg);
-	free(ctx->yaml);
-	ctx->cfg = next;
-	ctx->yaml = yaml;
-	ctx->version = after;
-	dplink_set_table(ctx->link, after, yaml);
-	/* Stored first, then pushed: the store is the truth a restart or resync starts from.
-	 * The outcome line completes the "pending" one; if it cannot be written the change
-	 * stands, recorded by that line (docs/control.md, "Audit log format"). */
-	audit(ctx, peer, what, "ok", before, after);
-	json_object_set_new(r, "version", json_integer((json_int_t)after));
-	json_object_set_new(r, "dataplane", push_result(ctx));
-	return r;
+	snprintf(ch->cmd, sizeof(ch->cmd), "%s", cmd);
+	snprintf(ch->what, sizeof(ch->what), "%s", what);
+	ctx->change_busy = true;
+	/* Stored only once the dataplane has built it in a dry run, when it is there. */
+	if (dplink_apply(ctx->link, before + 1, yaml, true, change_checked, ch) != 0)
+		change_checked(ch, -ENOTCONN, NULL);
 }
 
 /* ------------------------------------------------------------------ dispatch */
@@ -630,20 +842,25 @@ void server_peer_rights(struct server_ctx *ctx, const struct server_peer *peer, 
 	*may_read = e->may_read;
 }
 
-json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req)
+bool server_execute_async(struct server_ctx *ctx, const struct server_peer *peer, json_t *req,
+			  server_reply_fn done, void *arg)
 {
 	const char *cmd = str_field(req, "cmd");
 	const struct command *c = NULL;
 	bool may_write, may_read;
 	char what[512];
 
-	if (cmd == NULL)
-		return fail("request without \"cmd\"");
+	if (cmd == NULL) {
+		done(arg, fail("request without \"cmd\""));
+		return true;
+	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(commands[i].name, cmd) == 0)
 			c = &commands[i];
-	if (c == NULL)
-		return fail("unknown command \"%s\"", cmd);
+	if (c == NULL) {
+		done(arg, fail("unknown command \"%s\"", cmd));
+		return true;
+	}
 	server_peer_rights(ctx, peer, &may_read, &may_write);
 	if ((c->changes && !may_write) || !may_read) {
 		if (c->changes)
@@ -664,35 +881,84 @@ json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, j
 	}
 	if (c->changes && !may_write) {
 		if (peer->identity != NULL)
-			return fail_as(KIND_DENIED,
-				       "permission denied: \"%s\" may not change the table (%s); "
-				       "not in write_certs",
-				       peer->identity, cmd);
-		return fail_as(KIND_DENIED,
-			       "permission denied: uid %u may not change the table (%s); not in "
-			       "write_uids or write_groups",
-			       (unsigned)peer->uid, cmd);
+			done(arg,
+			     fail_as(KIND_DENIED,
+				     "permission denied: \"%s\" may not change the table (%s); "
+				     "not in write_certs",
+				     peer->identity, cmd));
+		else
+			done(arg,
+			     fail_as(KIND_DENIED,
+				     "permission denied: uid %u may not change the table (%s); "
+				     "not in write_uids or write_groups",
+				     (unsigned)peer->uid, cmd));
+		return true;
 	}
 	if (!may_read) {
 		if (peer->identity != NULL)
-			return fail_as(KIND_DENIED,
-				       "permission denied: \"%s\" is not in read_certs or "
-				       "write_certs",
-				       peer->identity);
-		return fail_as(KIND_DENIED,
-			       "permission denied: uid %u is not in read_uids, read_groups, "
-			       "write_uids or write_groups",
-			       (unsigned)peer->uid);
+			done(arg, fail_as(KIND_DENIED,
+					  "permission denied: \"%s\" is not in read_certs or "
+					  "write_certs",
+					  peer->identity));
+		else
+			done(arg,
+			     fail_as(KIND_DENIED,
+				     "permission denied: uid %u is not in read_uids, read_groups, "
+				     "write_uids or write_groups",
+				     (unsigned)peer->uid));
+		return true;
 	}
+	/* Changes one at a time: this one waits for the one with the dataplane now. */
+	if (c->changes && ctx->change_busy)
+		return false;
 	if (c->changes)
-		return cmd_change(ctx, peer, cmd, req);
-	if (strcmp(cmd, "get") == 0)
-		return cmd_get(ctx, req);
-	if (strcmp(cmd, "stats") == 0)
-		return cmd_stats(ctx, req);
-	if (strcmp(cmd, "health") == 0)
-		return cmd_health(ctx, req);
-	return cmd_status(ctx, req);
+		cmd_change(ctx, peer, cmd, req, done, arg);
+	else if (strcmp(cmd, "stats") == 0)
+		cmd_stats(ctx, req, done, arg);
+	else if (strcmp(cmd, "get") == 0)
+		done(arg, cmd_get(ctx, req));
+	else if (strcmp(cmd, "health") == 0)
+		done(arg, cmd_health(ctx, req));
+	else
+		done(arg, cmd_status(ctx, req));
+	return true;
+}
+
+struct sync_reply {
+	bool done;
+	json_t *reply;
+};
+
+static void sync_done(void *arg, json_t *reply)
+{
+	struct sync_reply *w = arg;
+
+	w->reply = reply;
+	w->done = true;
+}
+
+/* Run the dataplane link alone until what is queued on it moves (a synchronous caller
+ * waiting for its answer). */
+static void wait_link(struct server_ctx *ctx)
+{
+	struct pollfd p = {.fd = dplink_fd(ctx->link), .events = dplink_events(ctx->link)};
+	int timeout = dplink_tick(ctx->link);
+
+	if (p.fd < 0)
+		return;
+	if (poll(&p, 1, timeout) > 0)
+		dplink_on_io(ctx->link, p.revents);
+}
+
+json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req)
+{
+	struct sync_reply w = {0};
+
+	while (!server_execute_async(ctx, peer, req, sync_done, &w))
+		wait_link(ctx);
+	while (!w.done)
+		wait_link(ctx);
+	return w.reply;
 }
 
 /* ------------------------------------------------------------------ socket */
@@ -809,7 +1075,8 @@ size_t server_pollfds(struct server *sv, struct pollfd *fds, size_t cap)
 	sv->polled[n++] = NULL;
 	for (uint32_t i = 0; i < sv->n_clients && n < cap; i++) {
 		struct client *c = &sv->clients[i];
-		bool want_in = !c->eof && out_pending(c) <= SERVER_OUT_HIGH;
+		bool want_in =
+		    !c->eof && !c->waiting && !c->deferred && out_pending(c) <= SERVER_OUT_HIGH;
 
 		fds[n] = (struct pollfd){
 		    .fd = c->fd,
@@ -880,6 +1147,7 @@ static void accept_all(struct server *sv)
 		c = &sv->clients[sv->n_clients++];
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
+		c->id = ++sv->next_id;
 		c->peer = (struct server_peer){.pid = cred.pid, .uid = cred.uid, .gid = cred.gid};
 		/* Only a caller who may change the table has a reason to send a whole table. */
 		server_peer_rights(sv->ctx, &c->peer, &may_read, &may_write);
@@ -916,37 +1184,88 @@ static int queue_reply(struct client *c, json_t *reply)
 	return 0;
 }
 
-static void handle_line(struct server *sv, struct client *c, const char *line, size_t len)
-{
-	json_error_t jerr;
-	json_t *req = json_loadb(line, len, 0, &jerr), *reply;
+/* A reply for a client, found by its id: it may have gone meanwhile. */
+struct client_ref {
+	struct server *sv;
+	uint64_t id;
+};
 
-	if (!json_is_object(req)) {
-		reply = fail("bad request: %s", req == NULL ? jerr.text : "not a JSON object");
-	} else {
-		reply = server_execute(sv->ctx, &c->peer, req);
+static void client_done(void *arg, json_t *reply)
+{
+	struct client_ref *ref = arg;
+	struct server *sv = ref->sv;
+	struct client *c = NULL;
+
+	for (uint32_t i = 0; i < sv->n_clients && c == NULL; i++)
+		if (sv->clients[i].id == ref->id && !sv->clients[i].dead)
+			c = &sv->clients[i];
+	free(ref);
+	if (c == NULL) {
+		json_decref(reply);
+		return;
 	}
-	json_decref(req);
 	if (queue_reply(c, reply) < 0)
 		c->dead = true;
+	c->waiting = false;
+	c->resume = true;
 	/* A request completed: the caller is alive. Taken after the work, which may last. */
 	c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
 }
 
-/* Answer the complete requests already received, while the replies queued stay under
+/* One request line; false when it must wait for a change in progress (not consumed). */
+static bool handle_line(struct server *sv, struct client *c, const char *line, size_t len)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(line, len, 0, &jerr);
+	struct client_ref *ref;
+
+	if (!json_is_object(req)) {
+		json_decref(req);
+		if (queue_reply(c, fail("bad request: %s",
+					req == NULL ? jerr.text : "not a JSON object")) < 0)
+			c->dead = true;
+		c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
+		return true;
+	}
+	ref = malloc(sizeof(*ref));
+	if (ref == NULL) {
+		json_decref(req);
+		c->dead = true;
+		return true;
+	}
+	*ref = (struct client_ref){.sv = sv, .id = c->id};
+	/* Its time is ours until the reply: no deadline meanwhile. */
+	c->waiting = true;
+	c->deadline_ms = UINT64_MAX;
+	if (!server_execute_async(sv->ctx, &c->peer, req, client_done, ref)) {
+		free(ref);
+		c->waiting = false;
+		c->deferred = true;
+		json_decref(req);
+		return false;
+	}
+	json_decref(req);
+	return true;
+}
+
+/* Answer the complete requests already received, one at a time (a request waiting for
+ * the dataplane holds the next ones back), while the replies queued stay under
  * SERVER_OUT_HIGH. */
 static void handle_lines(struct server *sv, struct client *c)
 {
 	size_t start = 0;
 	char *nl;
 
-	while (!c->dead && out_pending(c) <= SERVER_OUT_HIGH) {
+	while (!c->dead && !c->waiting && !c->deferred && out_pending(c) <= SERVER_OUT_HIGH) {
 		nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned);
 		if (nl == NULL) {
 			c->scanned = c->in_len;
 			break;
 		}
-		handle_line(sv, c, c->in + start, (size_t)(nl - (c->in + start)));
+		if (!handle_line(sv, c, c->in + start, (size_t)(nl - (c->in + start)))) {
+			c->scanned = start; /* the same line again, once the change is done */
+			break;
+		}
 		start = (size_t)(nl - c->in) + 1;
 		c->scanned = start;
 	}
@@ -963,7 +1282,8 @@ static void client_read(struct server *sv, struct client *c)
 		ssize_t r;
 
 		handle_lines(sv, c);
-		if (c->dead || c->eof || out_pending(c) > SERVER_OUT_HIGH)
+		if (c->dead || c->eof || c->waiting || c->deferred ||
+		    out_pending(c) > SERVER_OUT_HIGH)
 			return;
 		if (c->in_len >= c->max_line) {
 			queue_reply(c, fail("request longer than %zu bytes%s", c->max_line,
@@ -990,11 +1310,12 @@ static void client_read(struct server *sv, struct client *c)
 		}
 		r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
 		if (r == 0) {
-			/* A last request without its newline still counts. */
-			if (c->in_len != 0)
-				handle_line(sv, c, c->in, c->in_len);
-			c->in_len = c->scanned = 0;
+			/* A last request without its newline still counts: as a line. */
 			c->eof = true;
+			if (c->in_len != 0 && c->in_len < c->in_cap) {
+				c->in[c->in_len++] = '\n';
+				handle_lines(sv, c);
+			}
 			return;
 		}
 		if (r < 0) {
@@ -1037,7 +1358,8 @@ void server_serve(struct server *sv, const struct pollfd *fds, size_t n)
 			accept_all(sv);
 			continue;
 		}
-		if (fds[i].revents & POLLERR)
+		/* Gone while its request waits: the reply has nowhere to go. */
+		if ((fds[i].revents & POLLERR) || (c->waiting && (fds[i].revents & POLLHUP)))
 			c->dead = true;
 		if (!c->dead)
 			client_write(sv, c);
@@ -1047,13 +1369,28 @@ void server_serve(struct server *sv, const struct pollfd *fds, size_t n)
 		if (!c->dead)
 			client_write(sv, c);
 	}
+	/* Requests held back: a reply came, or the change they waited for is done. */
+	for (uint32_t i = 0; i < sv->n_clients; i++) {
+		struct client *c = &sv->clients[i];
+
+		if (c->dead || c->waiting || !(c->resume || (c->deferred && !sv->ctx->change_busy)))
+			continue;
+		if (c->deferred)
+			c->deadline_ms = now_ms() + sv->ctx->set->client_idle_ms;
+		c->resume = c->deferred = false;
+		client_read(sv, c);
+		if (!c->dead)
+			client_write(sv, c);
+	}
 	/* Drop finished clients: dead ones, those past their deadline, and those done
-	 * sending whose replies are out. */
+	 * sending whose replies are out (none waits for the dataplane). */
 	now = now_ms();
 	for (uint32_t i = 0; i < sv->n_clients; i++) {
 		struct client *c = &sv->clients[i];
 
-		if (c->dead || now >= c->deadline_ms || (c->eof && out_pending(c) == 0)) {
+		if (c->dead || now >= c->deadline_ms ||
+		    (c->eof && !c->waiting && !c->deferred && out_pending(c) == 0 &&
+		     (c->in_len == 0 || memchr(c->in, '\n', c->in_len) == NULL))) {
 			client_free(c);
 			continue;
 		}

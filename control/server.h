@@ -11,8 +11,10 @@
  * A connection may carry several requests; they are answered in order.
  *
  * A change flows: permission -> the edit (table_*) or the parse of the applied file ->
- * limits -> diff -> (dry run: reply with the diff) -> store_replace, one transaction ->
- * push to the dataplane -> audit line -> reply with the diff, the version and the
+ * limits (settings, one control message, the dataplane's last HELLO) -> diff -> the
+ * dataplane's dry run (when it is connected; refused: nothing stored) -> (the operator's
+ * dry run: reply with the diff) -> audit "pending" -> store_replace, one transaction ->
+ * audit "ok" -> push to the dataplane -> reply with the diff, the version and the
  * dataplane's APPLY_REPLY, or "dataplane unreachable: will sync on reconnect".
  */
 #ifndef ASTER_CONTROL_SERVER_H
@@ -60,6 +62,7 @@ struct server_ctx {
 	char *yaml;		    /* its canonical YAML; NULL for the empty version 0 */
 	uint64_t version;
 	struct server_acl_entry acl_cache[SERVER_ACL_CACHE]; /* zeroed by the owner */
+	bool change_busy; /* a change waits for the dataplane: the next one waits for it */
 };
 
 /* What a remote caller may do: the role its certificate identity maps to in the
@@ -111,9 +114,21 @@ int server_timeout_ms(const struct server *sv);
 void server_peer_rights(struct server_ctx *ctx, const struct server_peer *peer, bool *may_read,
 			bool *may_write);
 
-/* Execute one request for `peer` and return the reply object (never NULL). A refused
+/* Where a reply goes (never NULL; the callee owns it). */
+typedef void (*server_reply_fn)(void *arg, json_t *reply);
+
+/*
+ * Execute one request for `peer`. The reply goes to `done`: before this returns, or, for
+ * a request that waits for the dataplane (a change and its dry run, stats), later from
+ * the event loop (dplink_on_io, dplink_tick), which meanwhile serves everyone else.
+ * Returns false, without calling `done`, for a change while another one waits for the
+ * dataplane: changes are made one at a time, so the caller tries again later. A refused
  * request's reply also says what kind of refusal it is, in "kind" (docs/control.md): the
- * HTTPS API turns it into the HTTP status. */
+ * HTTPS API turns it into the HTTP status.
+ */
+bool server_execute_async(struct server_ctx *ctx, const struct server_peer *peer, json_t *req,
+			  server_reply_fn done, void *arg);
+/* The same, waiting for the reply: while the dataplane answers, only its link runs. */
 json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req);
 
 #endif
