@@ -1256,6 +1256,8 @@ static void handle_lines(struct server *sv, struct client *c)
 	size_t start = 0;
 	char *nl;
 
+	if (c->in == NULL) /* nothing received yet */
+		return;
 	while (!c->dead && !c->waiting && !c->deferred && out_pending(c) <= SERVER_OUT_HIGH) {
 		nl = memchr(c->in + c->scanned, '\n', c->in_len - c->scanned);
 		if (nl == NULL) {
