@@ -14,7 +14,7 @@
  * hosts aster runs on (x86-64, arm64) the structs are already in wire order. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "ctl_proto assumes a little-endian host");
 
-static size_t fixed_size(uint16_t type)
+size_t ctl_fixed_size(uint16_t type)
 {
 	switch (type) {
 	case CTL_HELLO:
@@ -84,7 +84,7 @@ int ctl_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, const void
 	};
 	size_t total = sizeof(h) + fixed_len + text_len;
 
-	if (fixed_len != fixed_size(type) || fixed_len + text_len > CTL_MAX_PAYLOAD || total > cap)
+	if (fixed_len != ctl_fixed_size(type) || fixed_len + text_len > CTL_MAX_PAYLOAD || total > cap)
 		return -EMSGSIZE;
 	if (text_len != 0 && text_len_offset(type) == SIZE_MAX)
 		return -EINVAL;
@@ -117,7 +117,7 @@ int ctl_decode_payload(uint16_t type, const uint8_t *payload, uint32_t len, void
 	size_t off = text_len_offset(type);
 	uint32_t tl = 0;
 
-	if (fixed_len != fixed_size(type) || len < fixed_len)
+	if (fixed_len != ctl_fixed_size(type) || len < fixed_len)
 		return -EPROTO;
 	if (fixed_len != 0)
 		memcpy(fixed, payload, fixed_len);

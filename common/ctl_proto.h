@@ -146,6 +146,9 @@ int ctl_encode(uint8_t *buf, size_t cap, uint16_t type, uint32_t seq, const void
  */
 int ctl_decode_hdr(struct ctl_hdr *h);
 
+/* Bytes of the fixed part of a message of type `type`, SIZE_MAX for an unknown type. */
+size_t ctl_fixed_size(uint16_t type);
+
 /*
  * Split a payload of type `type` into its fixed part (copied to `fixed`, host order) and
  * text (pointer into `payload`, length checked against the fixed part's text_len).

@@ -10,33 +10,13 @@
  *    does: every message is taken whole or refused, never read past its end.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ctl_proto.h"
 #include "fuzz.h"
-
-/* The fixed part of each type, in the largest buffer any of them needs. */
-static size_t fixed_len(uint16_t type)
-{
-	switch (type) {
-	case CTL_HELLO:
-		return sizeof(struct ctl_hello);
-	case CTL_HELLO_REPLY:
-		return sizeof(struct ctl_hello_reply);
-	case CTL_APPLY:
-		return sizeof(struct ctl_apply);
-	case CTL_APPLY_REPLY:
-		return sizeof(struct ctl_apply_reply);
-	case CTL_STATUS_REPLY:
-		return sizeof(struct ctl_status_reply);
-	case CTL_ERROR:
-		return sizeof(struct ctl_error);
-	default:
-		return 0;
-	}
-}
 
 static void decode_stream(const uint8_t *data, size_t size)
 {
@@ -63,7 +43,9 @@ static void decode_stream(const uint8_t *data, size_t size)
 		CHECK(h.len <= CTL_MAX_PAYLOAD);
 		if (h.len > size - sizeof(h))
 			return;
-		fl = fixed_len(h.type);
+		fl = ctl_fixed_size(h.type);
+		if (fl == SIZE_MAX)
+			fl = 0; /* an unknown type: refused whatever its fixed part */
 		if (ctl_decode_payload(h.type, data + sizeof(h), h.len, &fixed, fl, &text,
 				       &text_len) == 0) {
 			CHECK(fl + text_len == h.len);
