@@ -7,17 +7,10 @@ set -euo pipefail
 NEED_REPLAY=0
 . "$(dirname "$0")/lib.sh"
 
-CONTROL="$BUILD/control/aster-control"
 ASTERCTL=("$BUILD/control/asterctl" --socket "$W/sock/asterctl.sock")
-CPID=""
-stop_control() {
-	[ -z "$CPID" ] || kill "$CPID" 2>/dev/null || true
-	[ -z "$CPID" ] || wait "$CPID" 2>/dev/null || true
-	CPID=""
-}
-trap 'stop_control; rm -rf "$W"' EXIT
+trap 'control_stop; rm -rf "$W"' EXIT
 
-start_control() { # start_control AUDIT_LOG
+with_audit_log() { # with_audit_log AUDIT_LOG: aster-control writing its audit there
 	cat >"$W/settings.yaml" <<YAML
 db: $W/control.db
 socket_dir: $W/sock
@@ -27,14 +20,7 @@ audit_log: $1
 http_port: 0
 max_pattern_length: 4096
 YAML
-	"$CONTROL" --settings "$W/settings.yaml" >>"$W/control.log" 2>&1 &
-	CPID=$!
-	for _ in $(seq 100); do
-		"${ASTERCTL[@]}" status >/dev/null 2>&1 && return 0
-		kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
-		sleep 0.05
-	done
-	fail "aster-control did not answer"
+	control_start "$W/settings.yaml"
 }
 version() {
 	"${ASTERCTL[@]}" status -o json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])'
@@ -43,7 +29,7 @@ version() {
 gen feed --messages 100 --symbols 20 --subscribers 3 --seed 11
 
 # An audit log that takes nothing: the change is refused and nothing is stored.
-start_control /dev/full
+with_audit_log /dev/full
 rc=0
 "${ASTERCTL[@]}" apply -f "$W/feed/routing.yaml" >"$W/full.out" 2>"$W/full.err" || rc=$?
 [ "$rc" = 1 ] || fail "apply with the audit log full: exit $rc: $(cat "$W/full.out" "$W/full.err")"
@@ -51,11 +37,11 @@ rc=0
 	fail "apply with the audit log full: $(cat "$W/full.err")"
 [ "$(version)" = 0 ] || fail "the table moved to version $(version) with no audit record"
 echo "audit log full: $(cat "$W/full.err")"
-stop_control
+control_stop
 
 # A working log: each change is "pending" then "ok"; a 600-byte pattern of two-byte
 # characters is recorded, cut on a character boundary.
-start_control "$W/audit.log"
+with_audit_log "$W/audit.log"
 "${ASTERCTL[@]}" apply -f "$W/feed/routing.yaml" >"$W/apply.out" 2>&1 || fail "apply: $(cat "$W/apply.out")"
 pat="^$(printf 'é%.0s' $(seq 300))\$"
 "${ASTERCTL[@]}" add-pattern sub0001 "$pat" >"$W/long.out" 2>&1 || fail "add-pattern: $(cat "$W/long.out")"

@@ -15,16 +15,14 @@ set -euo pipefail
 NEED_REPLAY=0
 . "$(dirname "$0")/lib.sh"
 
-CONTROL="$BUILD/control/aster-control"
 ASTERCTL="$BUILD/control/asterctl"
 SOCK="$W/sock/asterctl.sock"
-CPID="" SPID=""
+SPID=""
 stop_all() {
 	[ -z "$SPID" ] || kill "$SPID" 2>/dev/null || true
 	[ -z "$SPID" ] || wait "$SPID" 2>/dev/null || true
-	[ -z "$CPID" ] || kill "$CPID" 2>/dev/null || true
-	[ -z "$CPID" ] || wait "$CPID" 2>/dev/null || true
-	SPID="" CPID=""
+	SPID=""
+	control_stop
 }
 trap 'stop_all; chmod -R u+rwX "$W" 2>/dev/null; rm -rf "$W"' EXIT
 command -v strace >/dev/null || fail "strace not installed (scripts/bootstrap)"
@@ -42,13 +40,7 @@ read_groups: [adm]
 write_groups: [adm]
 max_subscribers: 4096
 YAML
-"$CONTROL" --settings "$W/settings.yaml" >"$W/control.log" 2>&1 &
-CPID=$!
-for _ in $(seq 100); do
-	"$ASTERCTL" --socket "$SOCK" status >/dev/null 2>&1 && break
-	kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
-	sleep 0.05
-done
+control_start "$W/settings.yaml"
 # A table whose `get subscribers` reply is ~100 KB: a few unread replies pass 1 MiB.
 gen feed --messages 100 --symbols 400 --subscribers 300 --seed 3
 "$ASTERCTL" --socket "$SOCK" apply -f "$W/feed/routing.yaml" >"$W/apply.out" 2>&1 ||

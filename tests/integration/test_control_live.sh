@@ -55,7 +55,7 @@ live_profile 200000 # every message is checked: no hold may time out (netns.sh)
 sed -i 's/iface=aster-in0,qpairs=1"/iface=aster-in0,qpairs=1,framecnt=8192"/' "$W/live.yaml"
 grep -q 'framecnt=8192' "$W/live.yaml" || fail "cannot deepen the af_packet ring in $W/live.yaml"
 dataplane_start
-control_start
+control_start "$W/settings.yaml"
 "${ASTERCTL[@]}" apply -f "$W/feed/routing.yaml" >"$W/apply1.out" 2>&1 || fail "apply: $(cat "$W/apply1.out")"
 grep -qF "dataplane: version 1 in force" "$W/apply1.out" || fail "first apply not in force: $(cat "$W/apply1.out")"
 # DPDK telemetry: the dataplane's own view of its health.
@@ -79,93 +79,13 @@ rc=0
 echo "protocol version 1 refused: $(cat "$W/v1.out")"
 capture_start "$W/out.pcap"
 
-# The change driver: a model of the table, changed one step at a time, either by writing
-# the model to a file for `asterctl apply -f` or by the imperative command that makes the
-# same change. Every step must move the store by exactly one version (the next number,
-# but after aster-control was killed: docs/control.md, "Durability") and be in force in
-# the dataplane when asterctl returns. The versions made are listed in made.txt.
-cat >"$W/drive.py" <<'PY'
-import json, os, random, subprocess, sys, yaml
-w, first, last, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ctl = sys.argv[5:]
-random.seed(seed)
-state = f"{w}/model.yaml"
-cfg = yaml.safe_load(open(state if os.path.exists(state) else f"{w}/feed/routing.yaml"))
-syms = ["^A", "^B", "^C", "^M", "^S", "^[D-F]", "^(AB|CD)", "X$", "^Q", "^Z", "O", "^AAPL$"]
-extra = cfg.get("x-extra", 0)
-
-def run(*args):
-    r = subprocess.run(ctl + list(args) + ["-o", "json"], capture_output=True, text=True)
-    if r.returncode != 0:
-        sys.exit(f"asterctl {' '.join(args)}: exit {r.returncode}: {r.stderr.strip()}")
-    return json.loads(r.stdout)
-
-worst = 0
-prev = None
-for step in range(first, last + 1):
-    subs = cfg["subscribers"]
-    while True:
-        op = random.choice(["addpat", "addpat", "delpat", "types", "addsub", "delsub"])
-        s = random.choice(subs)
-        if op == "addpat":
-            p = random.choice(syms)
-            if p in s["symbols"]:
-                continue
-            s["symbols"].append(p)
-            cmd = ("add-pattern", s["name"], p)
-        elif op == "delpat":
-            if len(s["symbols"]) < 2:
-                continue
-            p = s["symbols"].pop(random.randrange(len(s["symbols"])))
-            cmd = ("remove-pattern", s["name"], p)
-        elif op == "types":
-            if "types" in s:
-                del s["types"]
-            else:
-                s["types"] = random.choice(["AFD", "AFECXDUPQ", "RAF", "SAF"])
-            cmd = None  # a type-filter edit goes through apply -f
-        elif op == "addsub":
-            extra += 1
-            n = {"name": f"live{extra:03d}", "feed": "itch", "port": "out0",
-                 "dst": {"mac": f"02:00:00:00:9{extra // 256:01x}:{extra % 256:02x}",
-                         "ip": f"10.9.{extra // 256}.{extra % 256}", "port": 40000 + extra},
-                 "session": f"LIVE{extra:06d}", "symbols": [random.choice(syms)]}
-            subs.append(n)
-            cmd = ("add-subscriber", n["name"], "--feed", "itch", "--port", "out0",
-                   "--dst-mac", n["dst"]["mac"], "--dst-ip", n["dst"]["ip"],
-                   "--dst-port", str(n["dst"]["port"]), "--session", n["session"],
-                   "--symbols", n["symbols"][0])
-        else:
-            if len(subs) <= 4:
-                continue
-            gone = subs.pop(random.randrange(len(subs)))
-            cmd = ("remove-subscriber", gone["name"])
-        break
-    if cmd is None or random.random() < 0.5:
-        with open(f"{w}/next.yaml", "w") as f:
-            yaml.safe_dump({k: cfg[k] for k in ("feeds", "ports", "subscribers")}, f,
-                           default_flow_style=None, width=1 << 20)
-        r = run("apply", "-f", f"{w}/next.yaml")
-    else:
-        r = run(*cmd)
-    d = r["dataplane"]
-    v = r["version"]
-    if (prev is not None and r["version_before"] != prev) or v <= r["version_before"] or \
-            (v != r["version_before"] + 1 and step != first):
-        sys.exit(f"step {step}: versions {r['version_before']} -> {v} (previous {prev})")
-    if not d.get("reached") or d.get("status") != 0 or d.get("table_version") != v:
-        sys.exit(f"step {step}: dataplane did not take version {v}: {d}")
-    prev = v
-    with open(f"{w}/made.txt", "a") as f:
-        f.write(f"{v}\n")
-    worst = max(worst, d["round_trip_ns"])
-cfg["x-extra"] = extra
-yaml.safe_dump(cfg, open(state, "w"), default_flow_style=None, width=1 << 20)
-print(f"changes {first}..{last} applied through asterctl (versions up to {prev}), slowest command-to-in-force {worst / 1e6:.2f} ms")
-PY
+# The change driver (tests/tools/live_drive.py): each step one change, by apply -f or by
+# the imperative command, one version each (the next number, but after aster-control was
+# killed: docs/control.md, "Durability"), in force in the dataplane when asterctl
+# returns. The versions made are listed in made.txt.
 
 drive() { # drive FIRST LAST SEED
-	/usr/bin/python3 "$W/drive.py" "$W" "$1" "$2" "$3" "${ASTERCTL[@]}" >>"$W/drive.log" 2>&1 ||
+	/usr/bin/python3 "$ROOT/tests/tools/live_drive.py" "$W" "$1" "$2" "$3" "${ASTERCTL[@]}" >>"$W/drive.log" 2>&1 ||
 		fail "changes $1..$2: $(tail -n 1 "$W/drive.log")"
 }
 
@@ -195,7 +115,7 @@ sleep 0.5
 rx_during=$(/usr/bin/python3 "$ROOT/tests/tools/ctl_client.py" "$W/dp.sock" status |
 	/usr/bin/python3 -c 'import json,sys; r=json.load(sys.stdin); print(sum(f["messages"] for f in r["feeds"].values()))')
 [ "$rx_during" -gt "$rx_before" ] || fail "forwarding stopped with aster-control down ($rx_before -> $rx_during messages)"
-control_start
+control_start "$W/settings.yaml"
 [ "$(status_field 'r["version"]')" = 30 ] || fail "version after kill -9: $(status_field 'r["version"]'), want 30"
 wait_in_sync
 echo "aster-control killed (-9) and restarted mid-traffic: dataplane went on ($rx_before -> $rx_during messages), table version 30 intact"

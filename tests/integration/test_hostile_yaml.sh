@@ -15,8 +15,7 @@ CONTROL="$BUILD/control/aster-control"
 ASTERCTL="$BUILD/control/asterctl"
 PROFILE="$ROOT/pmd_config/net_pcap.yaml"
 MEM_KB=1048576
-CPID=""
-trap 'if [ -n "$CPID" ]; then kill "$CPID" 2>/dev/null; wait "$CPID" 2>/dev/null; fi; rm -rf "$W"' EXIT
+trap 'control_stop; rm -rf "$W"' EXIT
 
 /usr/bin/python3 - "$W" <<'PY'
 import sys
@@ -98,16 +97,7 @@ audit_log: $W/audit.log
 http_port: 0
 max_subscribers: 4096
 YAML
-(
-	ulimit -v "$MEM_KB"
-	exec "$CONTROL" --settings "$W/settings.yaml"
-) >"$W/control.log" 2>&1 &
-CPID=$!
-for _ in $(seq 100); do
-	"$ASTERCTL" --socket "$W/sock/asterctl.sock" status >/dev/null 2>&1 && break
-	kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
-	sleep 0.05
-done
+CONTROL_MEM_KB=$MEM_KB control_start "$W/settings.yaml"
 refused asterctl_bomb "alias_bomb.yaml:218: document: more than 2097152 nodes" \
 	"$ASTERCTL" --socket "$W/sock/asterctl.sock" apply -f "$W/alias_bomb.yaml"
 "$ASTERCTL" --socket "$W/sock/asterctl.sock" status -o json >"$W/status.json" ||
