@@ -23,7 +23,8 @@ aster_sudo() {
 
 # The libFuzzer tree (tests/fuzz): clang, -Dfuzz=true, apart from the gcc builds.
 ASTER_FUZZ_BUILD=$ASTER_ROOT/build-fuzz
-ASTER_FUZZ_TARGETS=(fuzz_ctl_proto fuzz_decode fuzz_profile fuzz_request fuzz_routing)
+ASTER_FUZZ_TARGETS=(fuzz_ctl_proto fuzz_decode fuzz_profile fuzz_recovery fuzz_request fuzz_retransmit
+	fuzz_routing)
 
 # Configure (once) and build the fuzz targets; the build log goes to $1.
 aster_fuzz_build() {
