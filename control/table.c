@@ -111,7 +111,11 @@ static void sb_quote_n(struct sbuf *b, const char *s, size_t n)
 
 			sb_put(b, esc, 2);
 		} else if (c < 0x20 || c == 0x7f) {
-			sb_printf(b, "\\x%02x", c);
+			/* written out by hand: a table can hold millions of these */
+			char esc[4] = {'\\', 'x', "0123456789abcdef"[c >> 4],
+				       "0123456789abcdef"[c & 15]};
+
+			sb_put(b, esc, 4);
 		} else if (c == 0xc2 && i + 1 < n && (uint8_t)s[i + 1] == 0x85) {
 			sb_put(b, "\\N", 2);
 			i++;
