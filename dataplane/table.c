@@ -246,8 +246,13 @@ int table_apply(struct table *t, struct routing_config *cfg, uint64_t version, b
 	if (rs == NULL)
 		return -errno;
 	if (dry_run) {
+		/* the slots too: a table within max_subscribers may still not fit beside the
+		 * one in force, whose slots are freed only after the swap */
+		rc = slots_plan(&t->slots, t->cfg, cfg, &p, err, errlen);
+		if (rc == 0)
+			slots_plan_free(&p);
 		router_state_free(rs);
-		return 0;
+		return rc;
 	}
 	rc = slots_plan(&t->slots, t->cfg, cfg, &p, err, errlen);
 	if (rc == 0) {
