@@ -18,6 +18,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "ctl.h"
 #include "lcore.h"
 #include "port.h"
 #include "profile.h"
@@ -42,6 +43,7 @@ struct dp_args {
 	bool linger; /* after completion, serve telemetry until SIGINT/SIGTERM */
 	/* live */
 	const char *ctl_socket;
+	struct ctl_access ctl_access; /* --ctl-allow-uid */
 	const char *health_file;
 	/* compiles (both modes) */
 	const char *compile_cache; /* --compile-cache DIR, or NULL: none */

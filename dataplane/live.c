@@ -156,8 +156,8 @@ static int live_run(struct dp *dp)
 	if (l.health != NULL && (l.mcast = mcast_create(dp->table, dp->map, dp->pools.tx)) == NULL)
 		snprintf(err, sizeof(err), "out of memory for the multicast membership state");
 	if (l.mcast != NULL)
-		ctl = ctl_start(dp->table, dp->map, dp->args->ctl_socket, boot_id, &hooks, err,
-				sizeof(err));
+		ctl = ctl_start(dp->table, dp->map, dp->args->ctl_socket, &dp->args->ctl_access,
+				boot_id, &hooks, err, sizeof(err));
 	if (ctl == NULL) {
 		mcast_free(l.mcast); /* never ticked: sends nothing */
 		health_writer_free(l.health);

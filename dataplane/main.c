@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -66,7 +67,8 @@ static void usage(FILE *f)
 	fprintf(
 	    f,
 	    "usage: aster-dataplane [--profile PMD.yaml] [--config ROUTING.yaml]\n"
-	    "                       [--ctl-socket PATH] [--health-file PATH]      (live)\n"
+	    "                       [--ctl-socket PATH] [--ctl-allow-uid USER[,USER...]]\n"
+	    "                       [--health-file PATH]                           (live)\n"
 	    "       aster-dataplane --config ROUTING.yaml --feed IN.pcap [--feed IN2.pcap ...]\n"
 	    "                       --out DIR [--profile PMD.yaml] [--stall-timeout SECONDS]\n"
 	    "                       [--linger]                                     (replay)\n"
@@ -75,7 +77,9 @@ static void usage(FILE *f)
 	    "                       [--compile-threads N]\n"
 	    "\n"
 	    "Live (no --feed): polls the profile's rx_ports, sends to its tx_ports, and serves\n"
-	    "aster-control on the control socket (default " DEFAULT_CTL_SOCKET "),\n"
+	    "aster-control on the control socket (default " DEFAULT_CTL_SOCKET "; only the\n"
+	    "users of --ctl-allow-uid, names or uids, may use it: by default the dataplane's\n"
+	    "own user, as whom aster-control runs too),\n"
 	    "writing the health segment to the health file (default " DEFAULT_HEALTH_FILE ").\n"
 	    "The table from --config is in force until aster-control applies another; without\n"
 	    "it nothing is forwarded until then. Runs until SIGINT or SIGTERM.\n"
@@ -96,6 +100,28 @@ static void usage(FILE *f)
 	    "compile workers (default: one per CPU of the control thread).\n");
 }
 
+/* --ctl-allow-uid: user names or uids, comma separated, added to the allow-list. */
+static void parse_allow(const char *list, struct ctl_access *acc)
+{
+	char buf[1024], *save = NULL;
+
+	if (snprintf(buf, sizeof(buf), "%s", list) >= (int)sizeof(buf))
+		die(EXIT_USAGE, "--ctl-allow-uid: list too long");
+	for (char *u = strtok_r(buf, ",", &save); u != NULL; u = strtok_r(NULL, ",", &save)) {
+		const struct passwd *pw = getpwnam(u);
+		char *end;
+		unsigned long uid = strtoul(u, &end, 10);
+
+		if (pw != NULL)
+			uid = pw->pw_uid;
+		else if (*u == '\0' || *end != '\0' || *u == '-' || uid >= UINT32_MAX)
+			die(EXIT_USAGE, "--ctl-allow-uid: '%s' is neither a user nor a uid", u);
+		if (acc->n_uids == CTL_MAX_ALLOW)
+			die(EXIT_USAGE, "--ctl-allow-uid: at most %d users", CTL_MAX_ALLOW);
+		acc->uids[acc->n_uids++] = (uint32_t)uid;
+	}
+}
+
 static void parse_args(int argc, char **argv, struct dp_args *a)
 {
 	static const struct option opts[] = {
@@ -109,6 +135,7 @@ static void parse_args(int argc, char **argv, struct dp_args *a)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"linger", no_argument, NULL, 'L'},
 	    {"ctl-socket", required_argument, NULL, 'S'},
+	    {"ctl-allow-uid", required_argument, NULL, 'U'},
 	    {"health-file", required_argument, NULL, 'F'},
 	    {"compile-cache", required_argument, NULL, 'C'},
 	    {"compile-cache-mb", required_argument, NULL, 'M'},
@@ -172,6 +199,9 @@ static void parse_args(int argc, char **argv, struct dp_args *a)
 				a->compile_threads = (uint32_t)v;
 			break;
 		}
+		case 'U':
+			parse_allow(optarg, &a->ctl_access);
+			break;
 		case 'f':
 			if (a->n_feeds == DP_MAX_FEEDS)
 				die(EXIT_USAGE, "--feed: at most %d input files", DP_MAX_FEEDS);

@@ -1,9 +1,10 @@
 #!/bin/bash
 # The store and the dataplane agree (docs/control.md "Change flow"), against a live
 # aster-dataplane on net_null ports:
-#  - a table the dataplane refuses (an output port its profile lacks, more subscribers
-#    than its max_subscribers) is refused by its dry run, with one line, and never
-#    stored; `apply --dry-run` asks the dataplane too;
+#  - a table the dataplane cannot take is refused, with one line, and never stored:
+#    against the limits its HELLO said (an output port its profile lacks, more
+#    subscribers than its max_subscribers), or by its dry run (eight new subscribers
+#    while four are in force need twelve slots of eight); `apply --dry-run` too;
 #  - a table over the 64 MiB one control message carries is refused, never stored, and
 #    the link stays up (no connect, push, drop loop);
 #  - while the dataplane compiles a table (seconds of Hyperscan), aster-control goes on
@@ -104,6 +105,16 @@ for i in range(5):
     s["dst"]["port"] += 100 + i
     c["subscribers"].append(s)
 dump("nine.yaml", c)
+# eight subscribers, none of those in force: within max_subscribers, but the slots of
+# the four in force are only freed after the swap (the dry run says so)
+c = copy.deepcopy(base)
+c["subscribers"] = []
+for i in range(8):
+    s = copy.deepcopy(base["subscribers"][0])
+    s["name"], s["session"] = "fresh%d" % i, "FRESH%d" % i
+    s["dst"]["port"] += 300 + i
+    c["subscribers"].append(s)
+dump("fresh.yaml", c)
 # 2000 distinct regexes on 4 subscribers: seconds of Hyperscan in the dataplane
 c = copy.deepcopy(base)
 for k, s in enumerate(c["subscribers"]):
@@ -132,12 +143,16 @@ with open(f"{w}/huge.yaml", "w") as f:
                 % (k, k, k + 1, k + 1, k, ", ".join([pat] * 2900)))
 PY
 
-refused port 'port "out9" is not an output port' apply -f "$W/port.yaml"
-grep -qF "nothing stored" "$W/port.err" || fail "port: $(cat "$W/port.err")"
+refused port 'port "out9" is not an output port of the dataplane (it has out0)' apply -f "$W/port.yaml"
 in_force 1
 refused port_dry 'port "out9" is not an output port' apply -f "$W/port.yaml" --dry-run
 in_force 1
-refused nine "9 subscribers exceed max_subscribers 8" apply -f "$W/nine.yaml"
+refused nine "9 subscribers, the dataplane takes at most 8" apply -f "$W/nine.yaml"
+in_force 1
+refused fresh "no free subscriber slot" apply -f "$W/fresh.yaml"
+grep -qF "nothing stored" "$W/fresh.err" || fail "fresh: $(cat "$W/fresh.err")"
+in_force 1
+refused fresh_dry "no free subscriber slot" apply -f "$W/fresh.yaml" --dry-run
 in_force 1
 refused huge "over the" apply -f "$W/huge.yaml"
 grep -qF "one control message to the dataplane carries" "$W/huge.err" || fail "huge: $(cat "$W/huge.err")"
@@ -147,9 +162,11 @@ grep -c "dataplane connected" "$W/control.log" >"$W/connects"
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1])]
 errs = [l for l in lines if l["result"].startswith("error: dataplane refused")]
-if len(errs) != 2 or any(l["before"] != l["after"] for l in errs):
+lims = [l for l in lines if "not an output port of the dataplane" in l["result"] or
+        "the dataplane takes at most" in l["result"]]
+if len(errs) != 1 or len(lims) != 2 or any(l["before"] != l["after"] for l in errs + lims):
     sys.exit("FAIL test_control_dataplane: audit: %s" % [(l["command"], l["result"][:60]) for l in lines])
-print("audit: %d changes refused by the dataplane's dry run, recorded, nothing stored" % len(errs))
+print("audit: %d changes refused against the dataplane's limits, %d by its dry run, recorded, nothing stored" % (len(lims), len(errs)))
 PY
 
 # The dataplane compiles for seconds: aster-control answers meanwhile.

@@ -34,7 +34,10 @@ class Conn:
 
     def send(self, mtype, payload, version=PROTO):
         self.seq += 1
-        self.s.sendall(HDR.pack(MAGIC, version, mtype, self.seq, len(payload)) + payload)
+        try:
+            self.s.sendall(HDR.pack(MAGIC, version, mtype, self.seq, len(payload)) + payload)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # refused before it read anything: its ERROR is still there to read
         return self.seq
 
     def recv_exact(self, n):
@@ -50,7 +53,8 @@ class Conn:
         magic, version, mtype, seq, n = HDR.unpack(self.recv_exact(HDR.size))
         if magic != MAGIC:
             raise ValueError("bad magic %#x" % magic)
-        if seq != want_seq:
+        # an ERROR may come before any request was read (a peer refused at accept: seq 0)
+        if seq != want_seq and not (mtype == ERROR and seq == 0):
             raise ValueError("reply seq %d, request %d" % (seq, want_seq))
         return mtype, self.recv_exact(n)
 
