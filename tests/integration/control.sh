@@ -1,17 +1,29 @@
-# Sourced by the tests that run aster-control (after lib.sh): start it with the settings
-# in $W/settings.yaml, logging to $W/control.log, and wait until CONTROL_READY (a command,
-# as an array: asterctl status over the socket or the HTTPS API) succeeds; stop it.
+# Sourced by the tests that run aster-control (after lib.sh): control_start [SETTINGS]
+# starts it with SETTINGS (default $W/settings.yaml), logging to $W/control.log, and waits
+# until CONTROL_READY (a command, as an array: asterctl status over the socket or the
+# HTTPS API; by default asterctl status on the settings' socket_dir) succeeds;
+# CONTROL_MEM_KB, when set, bounds its address space (ulimit -v); control_stop stops it.
 # CPID is its pid while it runs. The caller's EXIT trap calls control_stop.
 CPID=""
 control_start() {
-	"$BUILD/control/aster-control" --settings "$W/settings.yaml" >>"$W/control.log" 2>&1 &
+	local settings=${1:-$W/settings.yaml} ready
+	if [ -n "${CONTROL_READY+x}" ]; then
+		ready=("${CONTROL_READY[@]}")
+	else
+		ready=("$BUILD/control/asterctl" --socket
+			"$(sed -n 's/^socket_dir: *//p' "$settings")/asterctl.sock" status)
+	fi
+	(
+		[ -z "${CONTROL_MEM_KB:-}" ] || ulimit -v "$CONTROL_MEM_KB"
+		exec "$BUILD/control/aster-control" --settings "$settings"
+	) >>"$W/control.log" 2>&1 &
 	CPID=$!
 	for _ in $(seq 100); do
-		"${CONTROL_READY[@]}" >/dev/null 2>&1 && return 0
+		"${ready[@]}" >/dev/null 2>&1 && return 0
 		kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
 		sleep 0.05
 	done
-	fail "aster-control did not answer ${CONTROL_READY[*]}"
+	fail "aster-control did not answer ${ready[*]}"
 }
 
 control_stop() {

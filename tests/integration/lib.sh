@@ -97,30 +97,3 @@ for line in open(sys.argv[1]):
 json.dump(replies, sys.stdout)
 PY
 }
-
-# control_start SETTINGS: aster-control in the background ($CPID, its log appended to
-# $W/control.log) until asterctl answers on the settings' socket_dir; control_stop ends
-# it. CONTROL_MEM_KB, when set, bounds its address space (ulimit -v).
-CPID=""
-control_start() {
-	local sock
-	sock="$(sed -n 's/^socket_dir: *//p' "$1")/asterctl.sock"
-	(
-		[ -z "${CONTROL_MEM_KB:-}" ] || ulimit -v "$CONTROL_MEM_KB"
-		exec "$BUILD/control/aster-control" --settings "$1"
-	) >>"$W/control.log" 2>&1 &
-	CPID=$!
-	for _ in $(seq 100); do
-		"$BUILD/control/asterctl" --socket "$sock" status >/dev/null 2>&1 && return 0
-		kill -0 "$CPID" 2>/dev/null || fail "aster-control exited: $(tail -n 1 "$W/control.log")"
-		sleep 0.05
-	done
-	fail "aster-control did not answer on $sock"
-}
-
-control_stop() {
-	[ -n "$CPID" ] || return 0
-	kill "$CPID" 2>/dev/null || true
-	wait "$CPID" 2>/dev/null || true
-	CPID=""
-}

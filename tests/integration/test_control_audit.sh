@@ -6,6 +6,7 @@
 set -euo pipefail
 NEED_REPLAY=0
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 
 ASTERCTL=("$BUILD/control/asterctl" --socket "$W/sock/asterctl.sock")
 trap 'control_stop; rm -rf "$W"' EXIT

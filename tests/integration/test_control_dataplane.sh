@@ -13,6 +13,7 @@
 #    its sample is stale (503) instead of repeating the last one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 
 DP="$BUILD/dataplane/aster-dataplane"
 ASTERCTL=("$BUILD/control/asterctl" --socket "$W/sock/asterctl.sock")

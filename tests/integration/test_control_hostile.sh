@@ -14,6 +14,7 @@
 set -euo pipefail
 NEED_REPLAY=0
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 
 ASTERCTL="$BUILD/control/asterctl"
 SOCK="$W/sock/asterctl.sock"

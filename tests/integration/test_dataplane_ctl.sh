@@ -14,6 +14,7 @@
 #  - SIGTERM with such peers connected: the dataplane is gone within 3 s.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 
 DP="$BUILD/dataplane/aster-dataplane"
 CTL=(/usr/bin/python3 "$ROOT/tests/tools/ctl_client.py")

@@ -9,6 +9,7 @@
 set -euo pipefail
 NEED_REPLAY=0
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 
 DP="$BUILD/dataplane/aster-dataplane"
 CONTROL="$BUILD/control/aster-control"
