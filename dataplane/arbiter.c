@@ -453,18 +453,24 @@ void arbiter_flush(struct arbiter *a)
 		drain(a);
 }
 
-void arbiter_discard(struct arbiter *a)
+uint64_t arbiter_discard(struct arbiter *a)
 {
+	uint64_t msgs = 0;
+
 	for (unsigned int i = 0; i < ARBITER_MAX_LINES; i++) {
-		if (a->cand[i].valid && a->cand[i].pkt.handle != NULL)
+		if (a->cand[i].valid && a->cand[i].pkt.handle != NULL) {
+			msgs += a->cand[i].pkt.n_msgs;
 			a->ops->release(a->ctx, a->cand[i].pkt.handle);
+		}
 		a->cand[i].valid = false;
 	}
 	while (a->n_held > 0) {
+		msgs += held_at(a, 0)->pkt.n_msgs;
 		a->ops->release(a->ctx, held_at(a, 0)->pkt.handle);
 		a->held_head = (uint16_t)((a->held_head + 1) & HOLD_MASK);
 		a->n_held--;
 	}
+	return msgs;
 }
 
 uint32_t arbiter_missing(const struct arbiter *a, struct arbiter_gap *out, uint32_t max)

@@ -146,8 +146,9 @@ bool arbiter_accept(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t n
 void arbiter_poll(struct arbiter *a, uint64_t now_tsc);
 
 /* The feed is leaving the table: release every held packet without delivering it.
- * Called off the polling cores once nothing routes the feed any more. */
-void arbiter_discard(struct arbiter *a);
+ * Called off the polling cores once nothing routes the feed any more. Returns the
+ * messages those packets carried (counted by the caller: drops.feed_removed). */
+uint64_t arbiter_discard(struct arbiter *a);
 
 /* End of input: nothing more will arrive; declare remaining gaps, deliver and release all. */
 void arbiter_flush(struct arbiter *a);

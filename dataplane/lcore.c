@@ -350,6 +350,12 @@ void lcore_map_publish(struct lcore_map *m, struct router_state *rs)
 	router_publish(&m->router, rs, m->qsbr);
 }
 
+void lcore_map_synchronize(struct lcore_map *m)
+{
+	if (m->qsbr != NULL)
+		rte_rcu_qsbr_synchronize(m->qsbr, RTE_QSBR_THRID_INVALID);
+}
+
 static void block_sub(const struct stats_block *b, uint32_t slot, struct counter_sub *t)
 {
 	if (b == NULL || slot >= b->n_subs)

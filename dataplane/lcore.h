@@ -113,6 +113,9 @@ const struct router_state *lcore_map_router(const struct lcore_map *m);
 /* Make `rs` the rule set in force: one pointer store, then wait until every RX lcore
  * was quiescent, then free the previous one. */
 void lcore_map_publish(struct lcore_map *m, struct router_state *rs);
+/* Wait until every RX lcore was quiescent (a grace period), e.g. before freeing what
+ * was detached from them. */
+void lcore_map_synchronize(struct lcore_map *m);
 /* Raw sums of subscriber slot `slot` over every lcore's counters. */
 void lcore_map_sub_counters(const struct lcore_map *m, uint32_t slot, struct counter_sub *t);
 

@@ -198,7 +198,9 @@ const uint16_t *rx_ports(const struct rx_lcore *lc, uint16_t *n);
 struct rx_feed *rx_feed_create(struct rx_lcore *lc, uint32_t slot, uint8_t n_lines);
 void rx_feed_attach(struct rx_lcore *lc, struct rx_feed *fd);	    /* before the publish */
 struct rx_feed *rx_feed_detach(struct rx_lcore *lc, uint32_t slot); /* after the grace */
-void rx_feed_free(struct rx_feed *fd); /* held packets go back to their pool */
+/* After a second grace period (housekeeping walks every attached feed): held packets go
+ * back to their pool; returns the messages they carried. */
+uint64_t rx_feed_free(struct rx_feed *fd);
 /* The feed in slot `slot` of this lcore, NULL if none. */
 const struct rx_feed *rx_feed_at(const struct rx_lcore *lc, uint32_t slot);
 /* Counters and table log of a feed, from another thread. */

@@ -5,6 +5,7 @@
  * readers of its counters. The per-packet path is rx.c.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_cycles.h>
@@ -139,12 +140,30 @@ const uint16_t *rx_ports(const struct rx_lcore *lc, uint16_t *n)
 	return lc->ports;
 }
 
+/* A feed's state comes and goes with tables: on the lcore's socket, or, in a sanitizer
+ * build, on the C heap, where AddressSanitizer sees a use after it was freed. */
+#ifdef __SANITIZE_ADDRESS__
+static void *feed_zalloc(size_t n, unsigned int socket)
+{
+	void *p = aligned_alloc(RTE_CACHE_LINE_SIZE, RTE_ALIGN_CEIL(n, RTE_CACHE_LINE_SIZE));
+
+	(void)socket;
+	if (p != NULL)
+		memset(p, 0, n);
+	return p;
+}
+#define feed_free free
+#else
+#define feed_zalloc zalloc
+#define feed_free   rte_free
+#endif
+
 struct rx_feed *rx_feed_create(struct rx_lcore *lc, uint32_t slot, uint8_t n_lines)
 {
-	struct rx_feed *fd = zalloc(sizeof(*fd), rte_lcore_to_socket_id(lc->lcore_id));
+	struct rx_feed *fd = feed_zalloc(sizeof(*fd), rte_lcore_to_socket_id(lc->lcore_id));
 
 	if (fd == NULL || (fd->locates = router_locates_create(lc->max_subs)) == NULL) {
-		rte_free(fd);
+		feed_free(fd);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -167,14 +186,17 @@ struct rx_feed *rx_feed_detach(struct rx_lcore *lc, uint32_t slot)
 	return fd;
 }
 
-void rx_feed_free(struct rx_feed *fd)
+uint64_t rx_feed_free(struct rx_feed *fd)
 {
+	uint64_t msgs;
+
 	if (fd == NULL)
-		return;
-	arbiter_discard(&fd->arb); /* held packets go back undelivered */
+		return 0;
+	msgs = arbiter_discard(&fd->arb); /* held packets go back undelivered */
 	router_locates_free(fd->locates);
 	rte_free(fd->rec);
-	rte_free(fd);
+	feed_free(fd);
+	return msgs;
 }
 
 struct rx_feed *rx_feed_of(struct rx_lcore *lc, uint32_t slot)

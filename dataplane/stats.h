@@ -38,7 +38,8 @@
 	X(RING_FULL, "ring_full")	    /* M: RX->TX ring full (live mode only) */             \
 	X(TX_FULL, "tx_full")		    /* M: NIC TX queue full (live mode only) */            \
 	X(IGMP, "igmp")			/* P: IGMP query or report (mcast.c answers queries) */    \
-	X(BAD_CHECKSUM, "bad_checksum") /* P: NIC flagged a bad IPv4/UDP checksum (offload) */
+	X(BAD_CHECKSUM, "bad_checksum") /* P: NIC flagged a bad IPv4/UDP checksum (offload) */     \
+	X(FEED_REMOVED, "feed_removed") /* M: held by a feed when a table removed it */
 
 enum stats_drop {
 	DROP_NONE = 0,

@@ -33,6 +33,7 @@ struct table {
 	struct router_state *prebuilt; /* from table_prebuild, used by the next apply */
 	struct slots slots;
 	struct counter_sub *sub_base; /* [max_subs] a slot's counters when it was reused */
+	uint64_t feed_removed;	      /* messages held by feeds when they were removed */
 	struct atleast *alo;	      /* live: histories, retransmission, recovery (§6) */
 };
 
@@ -192,21 +193,35 @@ static void sub_place(struct table *t, const struct routing_config *cfg, uint32_
 	lcore_map_sub_counters(t->map, slot, &t->sub_base[slot]);
 }
 
-/* Nothing routes by the old table any more: free what only it used, and make `cfg`
- * the table in force. */
+/*
+ * Nothing routes by the old table any more: make `cfg` the table in force and free what
+ * only the old one used. A removed feed is detached from its RX lcore first and freed
+ * only after one more grace period, since the lcore's housekeeping walks every attached
+ * feed whatever the table; the messages it still held are counted (feed_removed).
+ */
 static void retire(struct table *t, struct routing_config *cfg, uint64_t version,
 		   uint64_t generation, struct slots_plan *p)
 {
 	struct routing_config *old = t->cfg;
+	struct rx_feed *gone[ROUTER_MAX_FEED_SLOTS];
+	uint32_t n_gone = 0;
+	uint64_t msgs = 0;
 
 	pthread_mutex_lock(&t->lock);
 	for (uint32_t k = 0; k < ROUTER_MAX_FEED_SLOTS; k++)
 		if (slots_feed_removed(&t->slots, p, k))
-			rx_feed_free(rx_feed_detach(lcore_map_feed_lcore(t->map, k), k));
+			gone[n_gone++] = rx_feed_detach(lcore_map_feed_lcore(t->map, k), k);
 	slots_commit(&t->slots, p);
 	t->cfg = cfg;
 	t->version = version;
 	t->generation = generation;
+	pthread_mutex_unlock(&t->lock);
+	if (n_gone != 0)
+		lcore_map_synchronize(t->map);
+	for (uint32_t i = 0; i < n_gone; i++)
+		msgs += rx_feed_free(gone[i]);
+	pthread_mutex_lock(&t->lock);
+	t->feed_removed += msgs;
 	pthread_mutex_unlock(&t->lock);
 	routing_config_free(old);
 }
@@ -589,4 +604,5 @@ void table_drops(const struct table *t, uint64_t drops[DROP__MAX])
 		drops[DROP_LATE] += c.late;
 		drops[DROP_STALE_SESSION] += c.stale_session;
 	}
+	drops[DROP_FEED_REMOVED] += t->feed_removed;
 }
