@@ -2,7 +2,7 @@
 """Check a live run whose routing table changed while traffic flowed (issue #3).
 
     live_check.py --versions DIR --feed a.pcap [--feed b.pcap] --out-pcap out.pcap
-                  --status status.json
+                  --status status.json [--drops]
 
 DIR holds v<N>.yaml for every table version that was applied (N = the version number the
 dataplane was given). status.json is the dataplane's STATUS reply after the run (its
@@ -11,6 +11,8 @@ feed (union of the lines, docs/protocol.md §3.3) is routed by the version in fo
 with the locate bindings carried across versions; each subscriber's captured stream must
 be exactly what those versions give it: contiguous sequence numbers from 1, the message
 blocks in feed order, nothing extra, nothing missing, and no drop counted anywhere.
+With --drops (a run that provokes ring_full and tx_full), a subscriber's stream may lack
+messages, and what it lacks must be what its `dropped` counter says.
 """
 import argparse
 import glob
@@ -50,6 +52,15 @@ def main(argv):
     ap.add_argument("--feed", action="append", required=True)
     ap.add_argument("--out-pcap", required=True)
     ap.add_argument("--status", required=True)
+    ap.add_argument("--drops", action="store_true",
+                    help="messages may be dropped on the way out (ring_full, tx_full): "
+                         "each subscriber's captured messages must be its expected ones "
+                         "in order with some left out, and captured + the subscriber's "
+                         "dropped counter must equal what the tables routed to it")
+    ap.add_argument("--uncaptured-port", action="append", default=[],
+                    help="with --drops: an output port not captured; its subscribers' "
+                         "`messages` counter (what was framed) must be what was routed to "
+                         "them, their `dropped` at most that")
     a = ap.parse_args(argv)
 
     versions = {}
@@ -117,7 +128,7 @@ def main(argv):
                 cache[key] = dest
             for s in dest:
                 e = expect.setdefault((s.mac, s.ip, s.dport),
-                                      [s.name, s.session, s.max_payload, []])
+                                      [s.name, s.session, s.max_payload, [], s.port])
                 e[3].append(b)
 
     # the capture: group by destination, check sequence continuity and content
@@ -137,16 +148,45 @@ def main(argv):
         cnt = (p[18] << 8) | p[19]
         if cnt == 0:
             continue
-        if seq != g[0]:
+        if seq != g[0] and not a.drops:
             fails.append("%s: sequence %d, expected %d" % (expect.get(dst, ["?"])[0], seq, g[0]))
         g[0] = seq + cnt
         g[1].extend(ac.split_blocks(p[20:]))
         e = expect.get(dst)
         if e is not None and (p[:10] != e[1] or len(p) > e[2]):
             fails.append("%s: session %r or payload %d > %d" % (e[0], p[:10], len(p), e[2]))
-    for dst, (name, _sess, _mp, blocks) in expect.items():
+    accounted = []
+    for dst, (name, _sess, _mp, blocks, port) in expect.items():
         g = got.get(dst, [1, []])[1]
-        if g != blocks:
+        if a.drops and port in a.uncaptured_port:
+            # not captured: the dataplane's own account. `messages` counts what was
+            # framed for the subscriber, `dropped` what of it (or before framing) did
+            # not leave; framed + dropped before framing must be what was routed to it
+            framed = st["subscribers"].get(name, {}).get("messages", 0)
+            dropped = st["subscribers"].get(name, {}).get("dropped", 0)
+            if framed != len(blocks) or dropped > framed:
+                fails.append("%s (%s): %d framed, %d dropped, %d routed to it"
+                             % (name, port, framed, dropped, len(blocks)))
+            accounted.append("%s (uncaptured) %d-%d sent of %d" % (name, framed, dropped,
+                                                                   len(blocks)))
+        elif a.drops:
+            # in order, some left out: every captured message is the next expected one
+            # that was not dropped
+            i = 0
+            for n, m in enumerate(g):
+                while i < len(blocks) and blocks[i] != m:
+                    i += 1
+                if i == len(blocks):
+                    fails.append("%s: captured message %d is not among those routed to it "
+                                 "(or out of order)" % (name, n + 1))
+                    break
+                i += 1
+            dropped = st["subscribers"].get(name, {}).get("dropped", 0)
+            if len(g) + dropped != len(blocks):
+                fails.append("%s: %d delivered + %d dropped != %d routed to it"
+                             % (name, len(g), dropped, len(blocks)))
+            accounted.append("%s %d+%d=%d" % (name, len(g), dropped, len(blocks)))
+        elif g != blocks:
             n = next((i for i, (x, y) in enumerate(zip(g, blocks)) if x != y),
                      min(len(g), len(blocks)))
             fails.append("%s: %d messages captured, %d expected; first difference at "
@@ -155,11 +195,11 @@ def main(argv):
         if dst not in expect and got[dst][1]:
             fails.append("frames to %s:%d which no table version routes to"
                          % (".".join(str(x) for x in dst[1].to_bytes(4, "big")), dst[2]))
-    for reason in ("ring_full", "tx_full", "no_mbuf", "too_large"):
+    for reason in ("no_mbuf", "too_large") + (() if a.drops else ("ring_full", "tx_full")):
         if st["drops"].get(reason):
             fails.append("drops.%s = %d" % (reason, st["drops"][reason]))
     for name, s in st["subscribers"].items():
-        if s["dropped"]:
+        if s["dropped"] and not a.drops:
             fails.append("subscriber %s dropped %d" % (name, s["dropped"]))
     if fails:
         for f in fails[:10]:
@@ -169,6 +209,8 @@ def main(argv):
     changes = sum(len(st["table_log"][f.name]) for f in feeds)
     print("OK: %d input frames; %d table versions routed traffic; %d subscriber streams, "
           "%d messages, each routed by the table in force" % (total, changes, len(expect), n_msgs))
+    if a.drops:
+        print("delivered+dropped=routed per subscriber: " + ", ".join(accounted))
     return 0
 
 
