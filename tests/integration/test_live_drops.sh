@@ -1,10 +1,13 @@
 #!/bin/bash
 # The live drop paths, provoked (docs/protocol.md §3.6; docs/architecture.md): aster-
 # dataplane live in a network namespace with a 64-entry RX->TX ring and two output
-# ports served by one TX lcore: out0 on af_packet behind a rate-limited queue (tbf, 20 s
-# deep: the kernel holds the frames, af_packet's TX waits for room, so the TX lcore is
-# slow and the ring fills: `ring_full`), and out1 a net_ring port nobody reads (its
-# queue fills and TX bursts come back short: `tx_full`). The feed is sent at 8000 frames/s.
+# ports served by one TX lcore: out0 on af_packet (captured at the far end) and out1 a
+# net_ring port nobody reads. The feed is sent in two halves at 8000 frames/s:
+#  1. with the TX lcore's thread moved onto the RX lcore's CPU at SCHED_IDLE, so it
+#     runs only for a slice now and then while the RX lcore polls: the ring fills,
+#     `ring_full`;
+#  2. with the TX lcore back on its CPU at normal priority: out1's queue (1024 frames)
+#     fills and TX bursts come back short, `tx_full`.
 # Both reasons must be counted, and for every subscriber the messages delivered plus
 # its `dropped` counter must equal what the table routed to it (tests/tools/
 # live_check.py --drops, an independent model of the router): on out0 the messages
@@ -21,9 +24,9 @@ cp "$W/feed/routing.yaml" "$W/versions/v1.yaml"
 live_profile
 # (af_packet bypasses the interface's queue unless told not to)
 sed -i -e 's/^ring_size:.*/ring_size: 64/' -e 's/^burst:.*/burst: 64/' \
-	-e 's/iface=aster-out0,qpairs=1"}/iface=aster-out0,qpairs=1,qdisc_bypass=0"}\n  - {name: out1, dev: "net_ring0"}/' \
+	-e 's/iface=aster-out0,qpairs=1"}/iface=aster-out0,qpairs=1"}\n  - {name: out1, dev: "net_ring0"}/' \
 	"$W/live.yaml"
-grep -q '^ring_size: 64' "$W/live.yaml" && grep -q 'qdisc_bypass=0' "$W/live.yaml" &&
+grep -q '^ring_size: 64' "$W/live.yaml" &&
 	grep -q 'net_ring0' "$W/live.yaml" || fail "cannot derive the profile in $W/live.yaml"
 # every other subscriber on out1
 /usr/bin/python3 - "$W/versions/v1.yaml" <<'PY'
@@ -36,14 +39,38 @@ yaml.safe_dump(cfg, open(sys.argv[1], "w"), default_flow_style=None)
 PY
 
 netns_up
-# what passes the interface is never dropped by the kernel (a deep queue), only slowed
-ip netns exec "$NS_DUT" tc qdisc add dev aster-out0 root tbf rate 4mbit burst 10kb latency 20s ||
-	fail "tc tbf on aster-out0"
 dataplane_start
 "${CTL[@]}" "$W/dp.sock" apply 1 "$W/versions/v1.yaml" >"$W/apply1.json" || fail "apply: $(cat "$W/apply1.json")"
 capture_start "$W/out.pcap"
-ip netns exec "$NS_EXCH" tcpreplay -q -i feed0 --pps 8000 "$W/feed/a.pcap" >"$W/tcpreplay.log" 2>&1 ||
-	fail "tcpreplay: $(tail -n 1 "$W/tcpreplay.log")"
+# the feed's two halves, as two pcaps
+/usr/bin/python3 - "$W/feed/a.pcap" "$W/half1.pcap" "$W/half2.pcap" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+head, recs, off = data[:24], [], 24
+while off + 16 <= len(data):
+    n = struct.unpack_from("<I" if data[:4] == b"\xd4\xc3\xb2\xa1" else ">I", data, off + 8)[0]
+    recs.append(data[off:off + 16 + n])
+    off += 16 + n
+half = len(recs) // 2
+for path, part in ((sys.argv[2], recs[:half]), (sys.argv[3], recs[half:])):
+    open(path, "wb").write(head + b"".join(part))
+PY
+# the TX lcore (lcore 2 in the profile) and the RX lcore's CPU (lcore 1)
+TX_TID=$(ps -T -p "$DP_PID" -o spid=,comm= | awk '$2 == "rte-worker-2" {print $1}')
+[ -n "$TX_TID" ] || fail "no thread rte-worker-2 in the dataplane: $(ps -T -p "$DP_PID" -o comm= | tr '\n' ' ')"
+RX_CPU=$(sed -n 's/.*{id: 1, cpu: \([0-9]*\), roles: \[rx\]}.*/\1/p' "$W/live.yaml")
+TX_CPU=$(sed -n 's/.*{id: 2, cpu: \([0-9]*\), roles: \[tx\]}.*/\1/p' "$W/live.yaml")
+[ -n "$RX_CPU" ] && [ -n "$TX_CPU" ] || fail "cannot read the lcores' CPUs from $W/live.yaml"
+send() {
+	ip netns exec "$NS_EXCH" tcpreplay -q -i feed0 --pps 8000 "$1" >>"$W/tcpreplay.log" 2>&1 ||
+		fail "tcpreplay: $(tail -n 1 "$W/tcpreplay.log")"
+}
+taskset -p -c "$RX_CPU" "$TX_TID" >/dev/null && chrt --idle -p 0 "$TX_TID" ||
+	fail "cannot starve the TX lcore's thread $TX_TID"
+send "$W/half1.pcap"
+chrt --other -p 0 "$TX_TID" && taskset -p -c "$TX_CPU" "$TX_TID" >/dev/null ||
+	fail "cannot restore the TX lcore's thread $TX_TID"
+send "$W/half2.pcap"
 # until the slowed queue has drained: the dataplane's sent count stops moving
 prev=-1
 for _ in $(seq 100); do
