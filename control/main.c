@@ -122,7 +122,9 @@ static int run(struct server_ctx *ctx, struct server *sv, struct http *http, int
 	}
 }
 
-int main(int argc, char **argv)
+/* The command line: 0 to go on, -1 when help was given (exit 0), otherwise the exit
+ * status of a usage error. */
+static int parse_args(int argc, char **argv, const char **path, bool *check)
 {
 	static const struct option opts[] = {
 	    {"settings", required_argument, NULL, 's'},
@@ -130,27 +132,19 @@ int main(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct settings set;
-	struct server_ctx ctx = {.set = &set};
-	struct server *sv = NULL;
-	struct http *http = NULL;
-	const char *path = NULL;
-	char err[ERR_LEN];
-	bool check = false;
-	sigset_t sigs;
-	int opt, sfd, rc = 1;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "s:ch", opts, NULL)) != -1) {
 		switch (opt) {
 		case 's':
-			path = optarg;
+			*path = optarg;
 			break;
 		case 'c':
-			check = true;
+			*check = true;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return -1;
 		default:
 			usage(stderr);
 			return 2;
@@ -160,37 +154,68 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aster-control: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	return 0;
+}
+
+/* The store, and the table in force it holds (rendered for the dataplane's HELLO). On
+ * failure one line is printed and nothing stays open. */
+static int table_open(struct server_ctx *ctx)
+{
+	const struct settings *set = ctx->set;
+	char err[ERR_LEN];
+
+	ctx->store = store_open(set->db, err, sizeof(err));
+	if (ctx->store == NULL) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		return -1;
+	}
+	if (store_set_durability(ctx->store, set->durability_full, set->history_versions, err,
+				 sizeof(err)) < 0 ||
+	    store_load(ctx->store, &ctx->cfg, &ctx->version, err, sizeof(err)) < 0) {
+		fprintf(stderr, "aster-control: %s\n", err);
+		store_close(ctx->store);
+		return -1;
+	}
+	if (ctx->version != 0) {
+		ctx->yaml = table_emit_yaml(ctx->cfg);
+		if (ctx->yaml == NULL) {
+			fprintf(stderr,
+				"aster-control: cannot render table version %" PRIu64 ": %s\n",
+				ctx->version, strerror(errno));
+			routing_config_free(ctx->cfg);
+			store_close(ctx->store);
+			return -1;
+		}
+	}
+	fprintf(stderr, "aster-control: table version %" PRIu64 ": %u feeds, %u subscribers\n",
+		ctx->version, ctx->cfg->n_feeds, ctx->cfg->n_subs);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct settings set;
+	struct server_ctx ctx = {.set = &set};
+	struct server *sv = NULL;
+	struct http *http = NULL;
+	const char *path = NULL;
+	char err[ERR_LEN];
+	bool check = false;
+	sigset_t sigs;
+	int sfd, rc;
+
+	rc = parse_args(argc, argv, &path, &check);
+	if (rc != 0)
+		return rc == -1 ? 0 : rc;
+	rc = 1;
 	if (settings_load(&set, path, err, sizeof(err)) < 0) {
 		fprintf(stderr, "aster-control: %s\n", err);
 		return 1;
 	}
 	settings_log(&set, stderr);
 
-	ctx.store = store_open(set.db, err, sizeof(err));
-	if (ctx.store == NULL) {
-		fprintf(stderr, "aster-control: %s\n", err);
+	if (table_open(&ctx) < 0)
 		return 1;
-	}
-	if (store_set_durability(ctx.store, set.durability_full, set.history_versions, err,
-				 sizeof(err)) < 0) {
-		fprintf(stderr, "aster-control: %s\n", err);
-		goto out_store;
-	}
-	if (store_load(ctx.store, &ctx.cfg, &ctx.version, err, sizeof(err)) < 0) {
-		fprintf(stderr, "aster-control: %s\n", err);
-		goto out_store;
-	}
-	if (ctx.version != 0) {
-		ctx.yaml = table_emit_yaml(ctx.cfg);
-		if (ctx.yaml == NULL) {
-			fprintf(stderr,
-				"aster-control: cannot render table version %" PRIu64 ": %s\n",
-				ctx.version, strerror(errno));
-			goto out_cfg;
-		}
-	}
-	fprintf(stderr, "aster-control: table version %" PRIu64 ": %u feeds, %u subscribers\n",
-		ctx.version, ctx.cfg->n_feeds, ctx.cfg->n_subs);
 	if (check) {
 		rc = 0;
 		goto out_cfg;
@@ -249,7 +274,6 @@ out_link:
 out_cfg:
 	free(ctx.yaml);
 	routing_config_free(ctx.cfg);
-out_store:
 	store_close(ctx.store);
 	return rc;
 }
