@@ -27,6 +27,10 @@
 static struct retransmit_port port;
 static struct retransmit_sub subs[2];
 static struct history hist[2];
+static struct token_bucket bucket[2];
+static struct history_hint hint[2];
+static struct counter_sub sub_c[2];
+static struct counter_port port_c;
 static uint8_t buf[CAP][2048], *frames[CAP];
 static uint32_t lens[CAP];
 static uint64_t now = 1;
@@ -40,6 +44,9 @@ static void setup(void)
 	port.udp = 31999;
 	port.subs = subs;
 	port.n_subs = 2;
+	port.rate = 100000;
+	port.tsc_hz = HZ;
+	port.c = &port_c;
 	for (int i = 0; i < 2; i++) {
 		void *mem = aligned_alloc(64, (history_mem_size(200) + 63) & ~(size_t)63);
 
@@ -49,18 +56,21 @@ static void setup(void)
 		subs[i].max_payload = 200 + 300 * (uint16_t)i;
 		history_init(&hist[i], 200, mem);
 		subs[i].hist = &hist[i];
+		subs[i].bucket = &bucket[i];
+		subs[i].hint = &hint[i];
+		subs[i].c = &sub_c[i];
 		for (uint64_t s = 1; s <= 500; s++) {
-			/* ITCH 5.0 system event messages (12 bytes): what mold_parse accepts */
-			uint8_t m[12] = {'S'};
+			/* one frame per ITCH 5.0 system event message (12 bytes): what
+			 * mold_parse accepts, as a block (u16 length + message) */
+			uint8_t b[2 + 12] = {0, 12, 'S'};
 
-			m[11] = (uint8_t)s;
-			history_append(&hist[i], s, m, sizeof(m));
+			b[13] = (uint8_t)s;
+			history_frame(&hist[i], s, b, sizeof(b), 1);
 		}
-		history_commit(&hist[i]);
+		retransmit_bucket_start(&bucket[i], port.rate, HZ, now);
 	}
 	for (int i = 0; i < CAP; i++)
 		frames[i] = buf[i];
-	retransmit_port_start(&port, 100000, HZ, now);
 }
 
 static void check_answer(const uint8_t *f, uint32_t len)
