@@ -63,6 +63,23 @@
 #define COUNTER_FEED(X) COUNTER_FEED_RX(X) COUNTER_ARBITER(X) COUNTER_RECOVERY(X)
 
 /*
+ * Per line of a feed (docs/protocol.md §3.3), for the feed's RX stage (packets) and its
+ * arbiter (won, lost, struct arbiter_line). Exported nested in the feed's object
+ * ("lines": {NAME: {...}}), in telemetry as line_NAME, and to Prometheus as
+ * aster_line_<name>_total labelled by feed and line. Over a feed's lines, won sums to
+ * `messages - recovered` and lost to the duplicates its lines carried (duplicates also
+ * counts those of recovery answers). A line that never wins while another does is
+ * probably down.
+ */
+#define COUNTER_LINE_RX(X) X(packets, "Feed packets received on the line")
+#define COUNTER_LINE_ARBITER(X)                                                                    \
+	X(won, "Feed messages delivered from the line: it carried them first")                     \
+	X(lost, "Feed messages the line carried after another line had delivered them")
+#define COUNTER_LINE(X) COUNTER_LINE_RX(X) COUNTER_LINE_ARBITER(X)
+
+#define COUNTER_MAX_LINES 8 /* a feed's lines at most (routing_config.h, RC_MAX_LINES) */
+
+/*
  * Per subscriber: messages, packets, heartbeats and end-of-session packets written by
  * the RX lcore that frames its stream, retransmissions (docs/protocol.md §6.2) by the TX
  * lcore that serves its port, drops by whichever lcore dropped them (summed over
@@ -106,6 +123,11 @@
 /* One feed's counters, summed from where they are written. */
 struct counter_feed {
 	COUNTER_FEED(COUNTER_FIELD)
+};
+
+/* One line's counters. */
+struct counter_line {
+	COUNTER_LINE(COUNTER_FIELD)
 };
 
 /* One subscriber's counters (a per-lcore block, or their sum). */

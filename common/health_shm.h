@@ -15,13 +15,14 @@
 #include "counter.h"
 
 #define HEALTH_MAGIC	  0x484c5453u /* "STLH" */
-#define HEALTH_VERSION	  3u	      /* 3: port counters, feeds' recovery gauges */
+#define HEALTH_VERSION	  4u	      /* 4: feeds' lines; 3: port counters, recovery gauges */
 #define HEALTH_PERIOD_MS  100
 #define HEALTH_MAX_LCORES 32
 #define HEALTH_MAX_PORTS  32
 #define HEALTH_MAX_DROPS  32
 #define HEALTH_MAX_FEEDS  64
 #define HEALTH_MAX_SUBS	  4096
+#define HEALTH_MAX_LINES  COUNTER_MAX_LINES
 #define HEALTH_NAME	  32
 
 /* Thresholds of the health model, shared by its two readers: aster-control (the full
@@ -55,12 +56,19 @@ struct health_counter {
 	uint64_t value;
 };
 
+struct health_line {
+	char name[HEALTH_NAME];
+	struct counter_line c;
+};
+
 struct health_feed {
 	char name[HEALTH_NAME];
 	struct counter_feed c;
 	/* gauges (docs/protocol.md §6.3): ranges being recovered now, packets held */
 	uint64_t recovery_open_ranges;
 	uint64_t held_packets;
+	uint32_t n_lines, reserved;
+	struct health_line lines[HEALTH_MAX_LINES]; /* in the order of the feed's `lines` */
 };
 
 struct health_sub {

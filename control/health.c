@@ -242,6 +242,24 @@ static json_t *name_value(const char *name, size_t n)
 	return json_stringn(name, strnlen(name, n));
 }
 
+/* A feed's lines by name, each with its counters (COUNTER_LINE). */
+static json_t *lines_json(const struct health_feed *f)
+{
+	json_t *lines = json_object();
+
+	for (uint32_t l = 0; l < f->n_lines && l < HEALTH_MAX_LINES; l++) {
+		char name[HEALTH_NAME + 1];
+		json_t *c = json_object();
+
+		snprintf(name, sizeof(name), "%.*s", HEALTH_NAME, f->lines[l].name);
+#define X(n, help) json_object_set_new(c, #n, json_integer((json_int_t)f->lines[l].c.n));
+		COUNTER_LINE(X)
+#undef X
+		json_object_set_new(lines, name, c);
+	}
+	return lines;
+}
+
 json_t *health_status_json(const struct health *h)
 {
 	json_t *o = health_json(h), *a, *m, *e;
@@ -291,6 +309,7 @@ json_t *health_status_json(const struct health *h)
 		json_object_set_new(c, "recovery_open_ranges",
 				    json_integer((json_int_t)f->recovery_open_ranges));
 		json_object_set_new(c, "held_packets", json_integer((json_int_t)f->held_packets));
+		json_object_set_new(c, "lines", lines_json(f));
 		json_object_set_new(m, name, c);
 	}
 	json_object_set_new(o, "feeds", m);
@@ -359,9 +378,31 @@ static void row_family(FILE *f, const char *type, const char *metric, const char
 	}
 }
 
+/* aster_line_<name>_total{feed, line}: the counter at `value_off` of struct counter_line
+ * for every line of the `nf` feeds. */
+static void line_family(FILE *f, const char *metric, const char *help, const struct health_shm *s,
+			uint32_t nf, size_t value_off)
+{
+	family(f, metric, "counter", help);
+	for (uint32_t i = 0; i < nf; i++) {
+		const struct health_feed *fd = &s->feeds[i];
+
+		for (uint32_t l = 0; l < fd->n_lines && l < HEALTH_MAX_LINES; l++) {
+			uint64_t v;
+
+			memcpy(&v, (const uint8_t *)&fd->lines[l].c + value_off, sizeof(v));
+			fprintf(f, "%s{feed=\"", metric);
+			label(f, fd->name, HEALTH_NAME);
+			fputs("\",line=\"", f);
+			label(f, fd->lines[l].name, HEALTH_NAME);
+			fprintf(f, "\"} %" PRIu64 "\n", v);
+		}
+	}
+}
+
 /* One family per entry of common/counter.h's lists: aster_feed_<name>_total labelled by
- * feed, aster_subscriber_<name>_total by subscriber, aster_port_<name>_total by port;
- * and the feeds' recovery gauges. */
+ * feed, aster_subscriber_<name>_total by subscriber, aster_port_<name>_total by port,
+ * aster_line_<name>_total by feed and line; and the feeds' recovery gauges. */
 static void counter_families(FILE *f, const struct health_shm *s)
 {
 	uint32_t nf = s->n_feeds < HEALTH_MAX_FEEDS ? s->n_feeds : HEALTH_MAX_FEEDS;
@@ -382,6 +423,10 @@ static void counter_families(FILE *f, const struct health_shm *s)
 	row_family(f, "counter", "aster_port_" #n "_total", help, "port", s->ports,                \
 		   sizeof(s->ports[0]), offsetof(struct health_port, c.n), np);
 	COUNTER_PORT(X)
+#undef X
+#define X(n, help)                                                                                 \
+	line_family(f, "aster_line_" #n "_total", help, s, nf, offsetof(struct counter_line, n));
+	COUNTER_LINE(X)
 #undef X
 	row_family(f, "gauge", "aster_feed_recovery_open_ranges",
 		   "Ranges the feed is recovering from its exchange's server now (6.3)", "feed",

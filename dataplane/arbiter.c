@@ -22,6 +22,7 @@
 
 #define HOLD_MASK (ARBITER_HOLD_MAX - 1)
 #define HIST_MASK (ARBITER_GAP_HISTORY - 1)
+#define LINE_MASK (ARBITER_MAX_LINES - 1) /* keeps a caller's bad line index in bounds */
 
 _Static_assert((ARBITER_GAP_HISTORY & HIST_MASK) == 0, "gap history is indexed by mask");
 _Static_assert(256 % ARBITER_GAP_HISTORY == 0, "gap_hist_next (u8) wraps on a slot boundary");
@@ -59,11 +60,21 @@ static uint64_t lines_max(const struct arbiter *a)
 	return m;
 }
 
+/* `n` messages `line` carried were delivered already (from another line, or its own
+ * overlap): duplicates of the feed, lost by the line. */
+static inline void count_duplicates(struct arbiter *a, uint8_t line, uint64_t n)
+{
+	counter_add(&a->c.duplicates, n);
+	if (line != ARBITER_LINE_RECOVERY)
+		counter_add(&a->line_c[line & LINE_MASK].lost, n);
+}
+
 /*
- * Messages [first, end), all below `expected`, arrived again: late when their sequence
- * number lies in a remembered declared gap, duplicate otherwise (docs/protocol.md §3.7 names both).
+ * Messages [first, end), all below `expected`, arrived again on `line`: late when their
+ * sequence number lies in a remembered declared gap, duplicate otherwise
+ * (docs/protocol.md §3.7 names both).
  */
-static void count_old(struct arbiter *a, uint64_t first, uint64_t end)
+static void count_old(struct arbiter *a, uint8_t line, uint64_t first, uint64_t end)
 {
 	uint64_t late = 0;
 
@@ -77,7 +88,7 @@ static void count_old(struct arbiter *a, uint64_t first, uint64_t end)
 		}
 	}
 	counter_add(&a->c.late, late);
-	counter_add(&a->c.duplicates, end - first - late);
+	count_duplicates(a, line, end - first - late);
 }
 
 /* `p` covers `expected` (p->seq <= expected < end): deliver its new messages. */
@@ -86,11 +97,14 @@ static void deliver_new(struct arbiter *a, const struct arbiter_pkt *p)
 	uint64_t skip = a->expected - p->seq;
 	uint64_t end = pkt_end(p);
 
-	count_old(a, p->seq, a->expected);
+	if (skip > 0) /* the usual packet starts at expected: nothing old to count */
+		count_old(a, p->line, p->seq, a->expected);
 	a->ops->deliver(a->ctx, p, (uint16_t)skip);
 	counter_add(&a->c.messages, end - a->expected);
 	if (p->line == ARBITER_LINE_RECOVERY)
 		counter_add(&a->c.recovered, end - a->expected);
+	else
+		counter_add(&a->line_c[p->line & LINE_MASK].won, end - a->expected);
 	a->expected = end;
 }
 
@@ -106,7 +120,7 @@ static void release_ready(struct arbiter *a)
 		if (pkt_end(&h->pkt) > a->expected)
 			deliver_new(a, &h->pkt);
 		else
-			count_old(a, h->pkt.seq, pkt_end(&h->pkt));
+			count_old(a, h->pkt.line, h->pkt.seq, pkt_end(&h->pkt));
 		a->held_head = (uint16_t)((a->held_head + 1) & HOLD_MASK);
 		a->n_held--;
 		a->ops->release(a->ctx, handle);
@@ -322,13 +336,13 @@ static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_
 		/* Heartbeat / end of session: only the line progress above (docs/protocol.md §3.3).
 		 */
 	} else if (end <= a->expected) {
-		count_old(a, pkt->seq, end);
+		count_old(a, pkt->line, pkt->seq, end);
 	} else {
 		if (pkt->seq > a->expected)
 			resolve(a, pkt->seq); /* e.g. a single line: the loss is proven now */
 		if (pkt->seq > a->expected) {
 			if (held_covers(a, pkt)) {
-				counter_add(&a->c.duplicates, pkt->n_msgs);
+				count_duplicates(a, pkt->line, pkt->n_msgs);
 				goto out;
 			}
 			if (a->n_held == a->hold_max) {
@@ -346,7 +360,7 @@ static bool take(struct arbiter *a, const struct arbiter_pkt *pkt, uint64_t now_
 			deliver_new(a, pkt);
 			release_ready(a);
 		} else {
-			count_old(a, pkt->seq, end);
+			count_old(a, pkt->line, pkt->seq, end);
 		}
 	}
 out:
@@ -385,7 +399,7 @@ static bool screen(struct arbiter *a, struct arbiter_cand *c, const struct arbit
 		} else if (pkt->n_msgs > 0 && pkt->seq == c->pkt.seq &&
 			   pkt_end(pkt) <= pkt_end(&c->pkt)) {
 			/* the line repeats its candidate (a duplicate copy) */
-			counter_add(&a->c.duplicates, pkt->n_msgs);
+			count_duplicates(a, pkt->line, pkt->n_msgs);
 			*kept = false;
 			return true;
 		} else {

@@ -51,7 +51,7 @@ struct arbiter_pkt {
 	const uint8_t *session; /* 10 bytes inside `mold` */
 	uint64_t seq;
 	uint16_t n_msgs; /* 0 for heartbeat / end of session */
-	uint8_t line;	 /* index of the line it arrived on */
+	uint8_t line;	 /* index of the line it arrived on (< n_lines), or ARBITER_LINE_RECOVERY */
 };
 
 struct arbiter_ops {
@@ -68,6 +68,15 @@ struct arbiter_ops {
 struct arbiter_counters {
 	COUNTER_ARBITER(COUNTER_FIELD)
 };
+
+/* The same, per line (COUNTER_LINE_ARBITER): which line delivered first, which came
+ * second. Answers of the recovery server count in `recovered`, not here. */
+struct arbiter_line {
+	COUNTER_LINE_ARBITER(COUNTER_FIELD)
+};
+
+_Static_assert(ARBITER_MAX_LINES == COUNTER_MAX_LINES, "per-line counters cover every line");
+_Static_assert((ARBITER_MAX_LINES & (ARBITER_MAX_LINES - 1)) == 0, "lines are indexed by mask");
 
 /*
  * Who fills the ranges missing on every line when the feed recovers upstream
@@ -125,6 +134,7 @@ struct arbiter {
 	struct arbiter_held held[ARBITER_HOLD_MAX];
 
 	struct arbiter_counters c;
+	struct arbiter_line line_c[ARBITER_MAX_LINES];
 
 	/* upstream recovery (recovery_attach), NULL when the feed has none (and in replay) */
 	struct arbiter_listener *rec;

@@ -117,6 +117,11 @@ static void put_counters(struct health_shm *h, const struct table *t)
 		table_feed_recovering(t, n, &ranges, &held);
 		h->feeds[n].recovery_open_ranges = ranges;
 		h->feeds[n].held_packets = held;
+		h->feeds[n].n_lines = cfg->feeds[n].n_lines;
+		for (uint16_t l = 0; l < cfg->feeds[n].n_lines && l < HEALTH_MAX_LINES; l++) {
+			copy_name(h->feeds[n].lines[l].name, cfg->feeds[n].lines[l].name);
+			table_line_counters(t, n, (uint8_t)l, &h->feeds[n].lines[l].c);
+		}
 	}
 	h->n_feeds = n;
 	for (n = 0; cfg != NULL && n < cfg->n_subs && n < HEALTH_MAX_SUBS; n++) {

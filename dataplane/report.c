@@ -30,6 +30,25 @@ static void latency_totals(const struct lcore_map *m, struct latency_summary *s)
 	latency_summarize(&acc, rte_get_tsc_hz(), s);
 }
 
+/* Feed `i`'s lines by name, each with its counters (COUNTER_LINE). */
+static json_t *lines_json(const struct table *t, uint32_t i)
+{
+	const struct rc_feed *fd = &table_config(t)->feeds[i];
+	json_t *lines = json_object();
+
+	for (uint16_t l = 0; l < fd->n_lines; l++) {
+		struct counter_line c;
+		json_t *o = json_object();
+
+		table_line_counters(t, i, (uint8_t)l, &c);
+#define X(n, help) json_object_set_new(o, #n, json_integer((json_int_t)c.n));
+		COUNTER_LINE(X)
+#undef X
+		json_object_set_new(lines, fd->lines[l].name, o);
+	}
+	return lines;
+}
+
 /* "feeds" or "subscribers": each one's counters (common/counter.h) by name. */
 static json_t *counters_json(const struct table *t, bool feeds)
 {
@@ -53,6 +72,7 @@ static json_t *counters_json(const struct table *t, bool feeds)
 			/* gauges: upstream recovery now (docs/protocol.md §6.3) */
 			json_object_set_new(o, "recovery_open_ranges", json_integer(ranges));
 			json_object_set_new(o, "held_packets", json_integer(held));
+			json_object_set_new(o, "lines", lines_json(t, i));
 		} else {
 			table_sub_counters(t, i, &s);
 #define X(c, help) json_object_set_new(o, #c, json_integer((json_int_t)s.c));
@@ -232,6 +252,30 @@ static int tel_names(struct rte_tel_data *d, bool feeds)
 	return 0;
 }
 
+/* Feed `i`'s lines into /aster/feed,NAME: line_NAME, a dict of its counters (telemetry
+ * nests one level only). */
+static void tel_lines(struct rte_tel_data *d, uint32_t i)
+{
+	const struct rc_feed *fd = &table_config(tel_table)->feeds[i];
+
+	for (uint16_t l = 0; l < fd->n_lines; l++) {
+		struct rte_tel_data *o = rte_tel_data_alloc();
+		struct counter_line c;
+		char key[RC_NAME_MAX + 8];
+
+		if (o == NULL)
+			return;
+		table_line_counters(tel_table, i, (uint8_t)l, &c);
+		rte_tel_data_start_dict(o);
+#define X(n, help) rte_tel_data_add_dict_u64(o, #n, c.n);
+		COUNTER_LINE(X)
+#undef X
+		snprintf(key, sizeof(key), "line_%s", fd->lines[l].name);
+		if (rte_tel_data_add_dict_container(d, key, o, 0) != 0)
+			rte_tel_data_free(o);
+	}
+}
+
 /* /aster/feed,NAME and /aster/subscriber,NAME: one's counters (common/counter.h). */
 static int tel_counters(const char *params, struct rte_tel_data *d, bool feed)
 {
@@ -258,6 +302,7 @@ static int tel_counters(const char *params, struct rte_tel_data *d, bool feed)
 #undef X
 				rte_tel_data_add_dict_u64(d, "recovery_open_ranges", ranges);
 				rte_tel_data_add_dict_u64(d, "held_packets", held);
+				tel_lines(d, (uint32_t)i);
 			} else {
 				table_sub_counters(tel_table, (uint32_t)i, &s);
 #define X(n, help) rte_tel_data_add_dict_u64(d, #n, s.n);

@@ -206,6 +206,7 @@ const struct rx_feed *rx_feed_at(const struct rx_lcore *lc, uint32_t slot);
 /* Counters and table log of a feed, from another thread. */
 void rx_feed_counters(const struct rx_feed *fd, struct counter_feed *c);
 uint64_t rx_feed_line_packets(const struct rx_feed *fd, uint8_t line);
+void rx_feed_line_counters(const struct rx_feed *fd, uint8_t line, struct counter_line *c);
 /* The last `max` (at most RX_FEED_LOG) entries of its table log, oldest first. */
 uint32_t rx_feed_log(const struct rx_feed *fd, struct rx_feed_log *out, uint32_t max);
 

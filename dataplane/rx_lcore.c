@@ -281,6 +281,17 @@ uint64_t rx_feed_line_packets(const struct rx_feed *fd, uint8_t line)
 	return fd != NULL && line < ARBITER_MAX_LINES ? counter_read(&fd->line_packets[line]) : 0;
 }
 
+void rx_feed_line_counters(const struct rx_feed *fd, uint8_t line, struct counter_line *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (fd == NULL || line >= ARBITER_MAX_LINES)
+		return;
+	c->packets = counter_read(&fd->line_packets[line]);
+#define X(n, help) c->n = counter_read(&fd->arb.line_c[line].n);
+	COUNTER_LINE_ARBITER(X)
+#undef X
+}
+
 uint32_t rx_feed_log(const struct rx_feed *fd, struct rx_feed_log *out, uint32_t max)
 {
 	uint64_t n = fd != NULL ? __atomic_load_n(&fd->n_log, __ATOMIC_ACQUIRE) : 0;

@@ -588,6 +588,11 @@ uint64_t table_line_packets(const struct table *t, uint32_t i, uint8_t line)
 	return rx_feed_line_packets(feed_of(t, i), line);
 }
 
+void table_line_counters(const struct table *t, uint32_t i, uint8_t line, struct counter_line *c)
+{
+	rx_feed_line_counters(feed_of(t, i), line, c);
+}
+
 uint32_t table_feed_log(const struct table *t, uint32_t i, struct rx_feed_log *out, uint32_t max)
 {
 	return rx_feed_log(feed_of(t, i), out, max);

@@ -99,6 +99,8 @@ void table_sub_counters(const struct table *t, uint32_t i, struct counter_sub *c
 void table_feed_recovering(const struct table *t, uint32_t i, uint32_t *ranges, uint32_t *held);
 /* Frames received on line `line` of feed `i`. */
 uint64_t table_line_packets(const struct table *t, uint32_t i, uint8_t line);
+/* Counters of line `line` of feed `i` (common/counter.h, COUNTER_LINE). */
+void table_line_counters(const struct table *t, uint32_t i, uint8_t line, struct counter_line *c);
 /* From which (session, sequence) on feed `i` was routed by which table version: the
  * last `max` entries, oldest first. */
 uint32_t table_feed_log(const struct table *t, uint32_t i, struct rx_feed_log *out, uint32_t max);

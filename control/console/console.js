@@ -253,7 +253,8 @@ function matrix(title, sets, path) {
       `<td>${esc(n)}${silent ? ' <span class="bad">never wins</span>' : ""}</td>`;
     for (const c of cols) {
       const p = path.concat([n]).concat(c.split("."));
-      const bad = TROUBLE.test(c) && rose(p, RECENT_MS);
+      /* Lines: one loses what another won, the normal A/B case; not trouble. */
+      const bad = TROUBLE.test(c) && !(won && c === "lost") && rose(p, RECENT_MS);
       t += `<td class="n${bad ? " bad" : ""}" data-c="${esc(c)}">${fmtInt(flat[c])}</td>` +
         `<td class="n">${fmtRate(rate(p))}</td>`;
     }
@@ -328,8 +329,8 @@ function renderFeeds(doc) {
     state.feedCharts = {};
     root.innerHTML = names.map(n => `<div class="card feed" data-feed="${esc(n)}"><h2></h2>` +
       '<div class="feed-recovery"></div>' +
-      '<div class="feed-grid"><div class="feed-table"></div><div class="chart small"><canvas></canvas></div></div>' +
-      '<div class="feed-nested"></div></div>').join("") ||
+      '<div class="feed-grid"><div class="feed-table"></div>' +
+      '<div><div class="chart small"><canvas></canvas></div><div class="feed-nested"></div></div></div></div>').join("") ||
       '<div class="card empty">No feed: the dataplane reports none yet.</div>';
     root.dataset.names = names.join("\n");
   }
@@ -341,7 +342,7 @@ function renderFeeds(doc) {
       lines.map(l => esc(l.name) + " " + esc(l.group) + ":" + l.port).join(" \u00b7 ") +
       `${gapping ? ' <span class="bad">gaps rising</span>' : ""}</span>`;
     card.querySelector(".feed-recovery").innerHTML = recoveryTiles(name, f);
-    /* Plain counters first, then each nested set (per line, recovery, ...). */
+    /* Plain counters on the left; each nested set (per line, ...) under the chart. */
     let rows = '<table class="data"><thead><tr><th>counter</th><th class="n">total</th>' +
       '<th class="n">per second</th></tr></thead><tbody>';
     const nested = [];
@@ -354,7 +355,7 @@ function renderFeeds(doc) {
     for (const k of nested) {
       const v = f[k];
       if (Object.values(v).every(x => x && typeof x === "object")) {
-        out += `<div class="feed-lines">${matrix(k, v, ["feeds", name, k])}</div>`;
+        out += `<div class="feed-lines" data-set="${esc(k)}">${matrix(k, v, ["feeds", name, k])}</div>`;
       } else {
         out += `<h3>${esc(k)}</h3><table class="data"><tbody>`;
         for (const c of Object.keys(flatten(v)))

@@ -100,6 +100,10 @@ n = 0
 for f, c in st["feeds"].items():
     assert metric("aster_feed_messages_total", 'feed="%s"' % f) == c["messages"], f
     n += 1
+    for l, lc in c["lines"].items():
+        for k in ("packets", "won", "lost"):
+            assert metric("aster_line_%s_total" % k, 'feed="%s",line="%s"' % (f, l)) == lc[k], (f, l, k)
+            n += 1
 for s, c in st["subscribers"].items():
     assert metric("aster_subscriber_messages_total", 'subscriber="%s"' % s) == c["messages"], s
     assert metric("aster_subscriber_dropped_total", 'subscriber="%s"' % s) == c["dropped"], s

@@ -22,6 +22,11 @@ def want(cond, what):
 want(replies.get("/aster/feeds") == ["itch"], "/aster/feeds")
 feed = replies.get("/aster/feed", {})
 for k, v in st["feeds"]["itch"].items():
+    if k == "lines":  # telemetry nests one level: each line is line_<name>
+        want(len(v) == 2 and all(c["won"] > 0 for c in v.values()), f"stats.json lines {v}")
+        for l, c in v.items():
+            want(feed.get("line_" + l) == c, f"/aster/feed,itch line_{l}, stats.json {c}")
+        continue
     want(feed.get(k) == v, f"/aster/feed,itch {k} = {feed.get(k)}, stats.json {v}")
 want(replies.get("/aster/subscriber") == st["subscribers"]["sub0001"], "/aster/subscriber,sub0001")
 want(replies.get("/aster/drops") == st["drops"], "/aster/drops")

@@ -198,7 +198,14 @@ def read_feeds(c):
         const rec = {};
         f.querySelectorAll('.feed-recovery .tile[data-v]').forEach(t => { rec[t.dataset.c] = t.dataset.v; });
         const st = f.querySelector('.feed-recovery [data-c=recovery_state] .value');
-        out[f.dataset.feed] = {counters: m, recovery: rec, state: st ? st.textContent : null}; });
+        const lines = {};
+        f.querySelectorAll('.feed-lines[data-set=lines] tr[data-row]').forEach(r => {
+          const l = {flagged: r.classList.contains('trouble-now')};
+          r.querySelectorAll('td[data-c]').forEach(td => {
+            l[td.dataset.c] = td.textContent; l[td.dataset.c + '/s'] = td.nextElementSibling.textContent; });
+          lines[r.dataset.row] = l; });
+        out[f.dataset.feed] = {counters: m, recovery: rec, state: st ? st.textContent : null,
+                               lines: lines}; });
       return {sample: Number(document.body.dataset.sample), feeds: out};""")
 
 
@@ -225,13 +232,43 @@ def check_feeds(c, keeper):
             r += k in counters
         if r and not shown["state"]:
             die(f"feeds: {name} reports recovery figures but the page shows no recovery state")
+        # Per line (docs/console.md, "Feeds"): packets, won and lost as /status says; every
+        # message won by one line or recovered, every duplicate lost by one line (this
+        # feed has no recovery: no answer is a duplicate); both lines carry traffic, so
+        # neither has won nothing; a line is flagged "never wins" exactly when it won none
+        # in the last second while another did.
+        lines = counters.get("lines") or die(f"feeds: /status has no lines for {name}")
+        if sorted(shown["lines"]) != sorted(lines):
+            die(f"feeds: {name} shows lines {sorted(shown['lines'])}, /status has {sorted(lines)}")
+        for ln, lc in lines.items():
+            for k, want in lc.items():
+                if number(shown["lines"][ln].get(k)) != want:
+                    die(f"feeds: {name} line {ln} {k} = {shown['lines'][ln].get(k)}, /status of "
+                        f"sample {v['sample']} says {want}")
+                n += 1
+            if lc["won"] <= 0:
+                die(f"feeds: {name} line {ln} won {lc['won']} while both lines carry the feed")
+        rates = {ln: float(l["won/s"].replace(",", "")) if l["won/s"] not in ("", "-") else 0.0
+                 for ln, l in shown["lines"].items()}
+        for ln, l in shown["lines"].items():
+            silent = rates[ln] == 0 and any(r > 0 for r in rates.values())
+            if l["flagged"] != silent:
+                die(f"feeds: {name} line {ln} flagged {l['flagged']} with won/s {rates}")
+        if sum(l["won"] for l in lines.values()) + counters["recovered"] != counters["messages"]:
+            die(f"feeds: {name} lines won {[l['won'] for l in lines.values()]} + recovered "
+                f"{counters['recovered']} != messages {counters['messages']}")
+        if sum(l["lost"] for l in lines.values()) != counters["duplicates"]:
+            die(f"feeds: {name} lines lost {[l['lost'] for l in lines.values()]} != duplicates "
+                f"{counters['duplicates']}")
         rate = shown["counters"].get("messages", [None, "-"])[1]
         if not rate or rate == "-" or float(rate.replace(",", "")) <= 0:
             die(f"feeds: {name} shows {rate!r} messages/s while traffic flows")
     first = v["feeds"][next(iter(doc["feeds"]))]
+    won = {ln: l["won"] for ln, l in first["lines"].items()}
+    lost = {ln: l["lost"] for ln, l in first["lines"].items()}
     print(f"feeds: sample {v['sample']}: {n} counters of {len(doc['feeds'])} feed(s) as /status says, "
           f"{r} of them in the recovery summary (state {first['state']!r}); "
-          f"messages/s shown {first['counters']['messages'][1]}")
+          f"messages/s shown {first['counters']['messages'][1]}; per line won {won}, lost {lost}")
 
 
 def read_subscribers(c):

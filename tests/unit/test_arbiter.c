@@ -204,6 +204,55 @@ Test(arbiter, duplicates_from_line_b)
 	expect_all_released();
 }
 
+/* Sum of one per-line counter over the first `lines` lines. */
+static uint64_t lines_sum(uint8_t lines, bool won)
+{
+	uint64_t n = 0;
+
+	for (uint8_t l = 0; l < lines; l++)
+		n += won ? T.a.line_c[l].won : T.a.line_c[l].lost;
+	return n;
+}
+
+/*
+ * Per line (common/counter.h, COUNTER_LINE): won counts the messages a line delivered,
+ * lost those it carried after another line (or its own overlap) had; answers of the
+ * recovery server count as recovered and duplicates, on no line.
+ */
+Test(arbiter, won_and_lost_per_line)
+{
+	setup(2, 16, 0);
+	feed(0, 1, 3);		  /* A wins 1 2 3 */
+	feed(1, 1, 3);		  /* B loses 1 2 3 */
+	feed(1, 4, 2);		  /* B wins 4 5 */
+	feed(0, 4, 3);		  /* A loses 4 5, wins 6 */
+	cr_assert(feed(0, 9, 2)); /* A ahead: held */
+	feed(1, 7, 4);		  /* B wins 7..10, then A's held 9 10 are lost */
+	cr_assert_eq(T.a.n_held, 0);
+	for (uint64_t s = 11; s <= 20; s += 2)
+		feed(0, s, 2); /* B silent: A wins 11..20 */
+	cr_assert_eq(T.a.line_c[0].won, 3 + 1 + 10);
+	cr_assert_eq(T.a.line_c[0].lost, 2 + 2);
+	cr_assert_eq(T.a.line_c[1].won, 2 + 4);
+	cr_assert_eq(T.a.line_c[1].lost, 3);
+
+	feed(ARBITER_LINE_RECOVERY, 21, 2); /* an answer delivers 21 22 */
+	feed(ARBITER_LINE_RECOVERY, 21, 2); /* and again: duplicates of no line */
+	feed(0, 21, 3);			    /* A loses 21 22, wins 23 */
+	expect_delivered_range(1, 23, NULL, 0);
+	cr_assert_eq(T.a.c.recovered, 2);
+	cr_assert_eq(T.a.line_c[0].won, 15);
+	cr_assert_eq(T.a.line_c[0].lost, 6);
+	cr_assert_eq(T.a.line_c[1].won, 6);
+	cr_assert_eq(T.a.line_c[1].lost, 3);
+	cr_assert_eq(lines_sum(2, true) + T.a.c.recovered, T.a.c.messages);
+	cr_assert_eq(lines_sum(2, false) + 2, T.a.c.duplicates);
+	for (uint8_t l = 2; l < ARBITER_MAX_LINES; l++)
+		cr_assert(T.a.line_c[l].won == 0 && T.a.line_c[l].lost == 0);
+	arbiter_flush(&T.a);
+	expect_all_released();
+}
+
 Test(arbiter, partial_overlap_rechunked)
 {
 	setup(2, 16, 0);
@@ -811,6 +860,8 @@ static void random_run(uint64_t seed, uint8_t lines, uint16_t hold_max, unsigned
 	cr_assert_eq(T.a.c.messages + T.a.c.gap_messages, N_SEQ);
 	cr_assert_eq(T.a.c.messages + T.a.c.duplicates + T.a.c.late, offered);
 	cr_assert_eq(T.a.c.messages, T.n_delivered);
+	cr_assert_eq(lines_sum(lines, true), T.a.c.messages, "every message won by one line");
+	cr_assert_eq(lines_sum(lines, false), T.a.c.duplicates, "every duplicate lost by one");
 	uint32_t k = 0;
 	uint64_t runs = 0;
 	for (uint64_t s = 1; s <= N_SEQ; s++) {

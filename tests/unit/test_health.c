@@ -265,13 +265,28 @@ Test(health, torn_segment_is_not_read)
 	cr_expect(strstr(reasons(), "never consistent") != NULL, "%s", reasons());
 }
 
+/* /metrics `m` has `metric{labels} v` and `help` as its HELP line; /status's `obj` has
+ * `name` = v. */
+static void expect_exported(const char *m, const char *metric, const char *labels, const char *help,
+			    json_t *obj, const char *name, uint64_t v)
+{
+	char line[256];
+
+	snprintf(line, sizeof(line), "\n%s{%s} %llu\n", metric, labels, (unsigned long long)v);
+	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line + 1);
+	snprintf(line, sizeof(line), "# HELP %s %s\n", metric, help);
+	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line);
+	cr_expect_eq(json_integer_value(json_object_get(obj, name)), (json_int_t)v, "/status %s",
+		     name);
+}
+
 /* Every counter of common/counter.h's lists reaches /metrics (aster_feed_<name>_total,
- * aster_subscriber_<name>_total) and /status with its own value: adding a counter to a
- * list is enough to export it. */
+ * aster_subscriber_<name>_total, aster_line_<name>_total) and /status with its own
+ * value: adding a counter to a list is enough to export it. */
 Test(health, every_listed_counter_is_exported)
 {
 	uint64_t v = 11;
-	char line[160];
+	char labels[64];
 
 #define X(n, help) shm->feeds[0].c.n = v++;
 	COUNTER_FEED(X)
@@ -279,6 +294,13 @@ Test(health, every_listed_counter_is_exported)
 #define X(n, help) shm->subs[0].c.n = v++;
 	COUNTER_SUB(X)
 #undef X
+	shm->feeds[0].n_lines = 2;
+	for (int l = 0; l < 2; l++) {
+		snprintf(shm->feeds[0].lines[l].name, HEALTH_NAME, "%c", 'A' + l);
+#define X(n, help) shm->feeds[0].lines[l].c.n = v++;
+		COUNTER_LINE(X)
+#undef X
+	}
 	tick();
 	health_sample(h, &in_sync);
 	char *m = health_metrics(h);
@@ -289,23 +311,25 @@ Test(health, every_listed_counter_is_exported)
 	cr_assert_not_null(m);
 	v = 11;
 #define X(n, help)                                                                                 \
-	snprintf(line, sizeof(line), "\naster_feed_" #n "_total{feed=\"itch\"} %llu\n",            \
-		 (unsigned long long)v);                                                           \
-	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line + 1);                           \
-	cr_expect(strstr(m, "# HELP aster_feed_" #n "_total " help "\n") != NULL, #n " help");     \
-	cr_expect_eq(json_integer_value(json_object_get(feed, #n)), (json_int_t)v, "/status " #n); \
-	v++;
+	expect_exported(m, "aster_feed_" #n "_total", "feed=\"itch\"", help, feed, #n, v++);
 	COUNTER_FEED(X)
 #undef X
 #define X(n, help)                                                                                 \
-	snprintf(line, sizeof(line),                                                               \
-		 "\naster_subscriber_" #n "_total{subscriber=\"alpha\"} %llu\n",                   \
-		 (unsigned long long)v);                                                           \
-	cr_expect(strstr(m, line) != NULL, "metrics lack %s", line + 1);                           \
-	cr_expect_eq(json_integer_value(json_object_get(sub, #n)), (json_int_t)v, "/status " #n);  \
-	v++;
+	expect_exported(m, "aster_subscriber_" #n "_total", "subscriber=\"alpha\"", help, sub, #n, \
+			v++);
 	COUNTER_SUB(X)
 #undef X
+	json_t *lines = json_object_get(feed, "lines");
+	cr_assert_eq(json_object_size(lines), 2);
+	for (int l = 0; l < 2; l++) {
+		char ln[2] = {(char)('A' + l), 0};
+		json_t *o = json_object_get(lines, ln);
+
+		snprintf(labels, sizeof(labels), "feed=\"itch\",line=\"%s\"", ln);
+#define X(n, help) expect_exported(m, "aster_line_" #n "_total", labels, help, o, #n, v++);
+		COUNTER_LINE(X)
+#undef X
+	}
 	json_decref(st);
 	free(m);
 }
