@@ -83,12 +83,17 @@
  * Per subscriber: messages, packets, heartbeats and end-of-session packets written by
  * the RX lcore that frames its stream, retransmissions (docs/protocol.md §6.2) by the TX
  * lcore that serves its port, drops by whichever lcore dropped them (summed over
- * lcores when read).
+ * lcores when read): `dropped` is their total, `dropped_<reason>` each reason of it
+ * (the reasons of dataplane/stats.h that concern one subscriber's messages).
  */
 #define COUNTER_SUB(X)                                                                             \
 	X(messages, "Messages sent to the subscriber")                                             \
 	X(packets, "Packets sent to the subscriber")                                               \
 	X(dropped, "Messages due to the subscriber but not sent")                                  \
+	X(dropped_ring_full, "Messages dropped: the RX->TX ring was full (live mode)")             \
+	X(dropped_tx_full, "Messages dropped: the output port's TX queue refused the frame")       \
+	X(dropped_too_large, "Messages dropped: larger than the subscriber's max_payload")         \
+	X(dropped_no_mbuf, "Messages dropped: no output buffer")                                   \
 	X(heartbeats, "Heartbeats sent to the subscriber (docs/protocol.md 6.1)")                  \
 	X(end_of_session, "End-of-session packets sent to the subscriber at shutdown (6.1)")       \
 	X(retransmit_requests, "Retransmission requests served (docs/protocol.md 6.2)")            \

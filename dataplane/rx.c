@@ -49,6 +49,7 @@ static void drop_rest(struct rx_lcore *lc, struct rx_stage *s, unsigned int done
 
 		drop(lc, DROP_RING_FULL, n);
 		counter_add(&lc->st->subs[m->hash.usr].dropped, n);
+		counter_add(&lc->st->subs[m->hash.usr].dropped_ring_full, n);
 		rte_pktmbuf_free(m);
 	}
 }
@@ -164,8 +165,11 @@ static void publish(struct rx_lcore *lc, uint32_t sub, const uint8_t *msg, uint1
 	enum publisher_result r = publisher_append(&lc->pubs[sub], sub, msg, len, &lc->pub_ops, lc);
 
 	if (unlikely(r != PUB_OK)) {
+		struct counter_sub *c = &lc->st->subs[sub];
+
 		drop(lc, r == PUB_TOO_LARGE ? DROP_TOO_LARGE : DROP_NO_MBUF, 1);
-		counter_add(&lc->st->subs[sub].dropped, 1);
+		counter_add(&c->dropped, 1);
+		counter_add(r == PUB_TOO_LARGE ? &c->dropped_too_large : &c->dropped_no_mbuf, 1);
 		return;
 	}
 	if (!lc->dirty[sub]) {

@@ -166,6 +166,7 @@ static void tx_send(struct tx_lcore *tx, uint16_t slot)
 
 		counter_add(&tx->st->drops[DROP_TX_FULL], msgs);
 		counter_add(&tx->st->subs[pkts[i]->hash.usr].dropped, msgs);
+		counter_add(&tx->st->subs[pkts[i]->hash.usr].dropped_tx_full, msgs);
 		rte_pktmbuf_free(pkts[i]);
 	}
 	counter_add(&tx->st->tx_done, n);

@@ -8,7 +8,10 @@
 #     `ring_full`;
 #  2. with the TX lcore back on its CPU at normal priority: out1's queue (1024 frames)
 #     fills and TX bursts come back short, `tx_full`.
-# Both reasons must be counted, and for every subscriber the messages delivered plus
+# Both reasons must be counted, per subscriber too (each one's `dropped` is the sum of
+# its `dropped_<reason>`, and each reason summed over the subscribers is the dataplane's
+# drops.<reason>; out1's subscribers are refused by its TX queue), and for every
+# subscriber the messages delivered plus
 # its `dropped` counter must equal what the table routed to it (tests/tools/
 # live_check.py --drops, an independent model of the router): on out0 the messages
 # captured at the far end, in feed order; on out1 its `messages` counter. Nothing is
@@ -84,10 +87,26 @@ sleep 1
 capture_stop
 /usr/bin/python3 - "$W/status.json" <<'PY' || fail "drops not provoked"
 import json, sys
-d = json.load(open(sys.argv[1]))["drops"]
+st = json.load(open(sys.argv[1]))
+d, subs = st["drops"], st["subscribers"]
 print("drops: ring_full %d, tx_full %d" % (d.get("ring_full", 0), d.get("tx_full", 0)))
 if not d.get("ring_full") or not d.get("tx_full"):
     sys.exit("FAIL: want both ring_full and tx_full counted: %s" % d)
+reasons = ("ring_full", "tx_full", "too_large", "no_mbuf")
+for name, s in subs.items():
+    if s["dropped"] != sum(s["dropped_" + r] for r in reasons):
+        sys.exit("FAIL: %s dropped %d, by reason %s" % (name, s["dropped"],
+                 {r: s["dropped_" + r] for r in reasons}))
+for r in reasons:
+    if sum(s["dropped_" + r] for s in subs.values()) != d.get(r, 0):
+        sys.exit("FAIL: drops.%s %d, per subscriber %s" % (r, d.get(r, 0),
+                 {n: s["dropped_" + r] for n, s in subs.items()}))
+out1 = sorted(subs)[1::2]
+if not all(subs[n]["dropped_tx_full"] > 0 for n in out1):
+    sys.exit("FAIL: out1's subscribers %s not refused by its TX queue: %s"
+             % (out1, {n: subs[n]["dropped_tx_full"] for n in out1}))
+print("per subscriber: " + ", ".join("%s ring_full %d tx_full %d" % (n, s["dropped_ring_full"],
+      s["dropped_tx_full"]) for n, s in sorted(subs.items())))
 PY
 /usr/bin/python3 "$ROOT/tests/tools/live_check.py" --versions "$W/versions" --feed "$W/feed/a.pcap" \
 	--out-pcap "$W/out.pcap" --status "$W/status.json" --drops --uncaptured-port out1 \

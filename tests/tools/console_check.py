@@ -305,10 +305,23 @@ def check_subscribers(c, keeper, trouble):
             f"{first['name']!r} with class {first['cls']!r}")
     if "bad" not in first["cells"].get("dropped/s", ["", ""])[1]:
         die(f"subscribers: {trouble}'s dropped/s cell is not marked: {first['cells'].get('dropped/s')}")
+    # Drops by reason (docs/console.md, "Subscribers"): a column each, summing to dropped;
+    # the troubled one's reason (its port's TX queue refuses every frame) is marked.
+    reasons = [k for k in doc["subscribers"][trouble] if k.startswith("dropped_")]
+    if not reasons:
+        die("subscribers: /status counts no drop reason per subscriber")
+    for name, s in doc["subscribers"].items():
+        if s["dropped"] != sum(s[k] for k in reasons):
+            die(f"subscribers: {name} dropped {s['dropped']} != {[(k, s[k]) for k in reasons]}")
+    why = first["cells"].get("dropped_tx_full", ["", ""])
+    if number(why[0]) != doc["subscribers"][trouble]["dropped"] or "bad" not in why[1]:
+        die(f"subscribers: {trouble}'s dropped_tx_full cell {why}, /status of sample {v['sample']} "
+            f"says dropped {doc['subscribers'][trouble]['dropped']}")
     flagged = [r["name"] for r in v["rows"] if "trouble-now" in r["cls"]]
     print(f"subscribers: sample {v['sample']}: {n} counters of {len(names)} subscribers as /status "
-          f"says ({len(retransmit)} of retransmission each); {trouble} flagged and first (dropped {first['cells']['dropped'][0]}, "
-          f"{first['cells']['dropped/s'][0]}/s); flagged: {flagged}; summary: {v['summary']!r}")
+          f"says ({len(retransmit)} of retransmission, {len(reasons)} drop reasons each); {trouble} flagged and "
+          f"first (dropped {first['cells']['dropped'][0]}, {first['cells']['dropped/s'][0]}/s, all "
+          f"dropped_tx_full, marked); flagged: {flagged}; summary: {v['summary']!r}")
 
 
 def check_live(c, trouble):
