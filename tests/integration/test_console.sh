@@ -123,6 +123,11 @@ exprs += [a["expr"] for a in dash["annotations"]["list"]]
 names = {n for e in exprs for n in re.findall(r"\baster_[a-z_]+", e)}
 missing = sorted(names - have)
 assert not missing, "series not in /metrics: %s" % missing
+# the console's panels: per line, upstream recovery, retransmissions, drops by reason
+want = {"aster_line_won_total", "aster_line_lost_total", "aster_feed_recovered_total",
+        "aster_feed_recovery_open_ranges", "aster_subscriber_retransmit_messages_total",
+        "aster_subscriber_dropped_tx_full_total"}
+assert want <= names, "no panel queries %s" % sorted(want - names)
 print("grafana: %d panels, %d queries over %d series, all in /metrics" % (len(dash["panels"]), len(exprs), len(names)))
 PY
 echo "PASS $TEST_NAME"
