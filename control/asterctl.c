@@ -24,6 +24,7 @@
 
 #include "api.h"
 #include "ctl_proto.h"
+#include "yaml_doc.h"
 
 #define DEFAULT_SOCKET "/run/aster/asterctl.sock"
 
@@ -46,24 +47,25 @@ static const char *cmd_name = "";
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: asterctl [--socket PATH | --server https://HOST:PORT --cert FILE --key FILE\n"
-	    "                [--cacert FILE]] COMMAND [ARGS]\n"
-	    "  apply -f ROUTING.yaml [--dry-run]\n"
-	    "  add-subscriber NAME --feed F --port P --dst-mac M --dst-ip I --dst-port N\n"
-	    "                 --session S --symbols 'PAT,PAT' [--types T] [--max-payload N]\n"
-	    "  remove-subscriber NAME\n"
-	    "  add-pattern SUBSCRIBER PATTERN\n"
-	    "  remove-pattern SUBSCRIBER PATTERN\n"
-	    "  get feeds|subscribers [-o json]\n"
-	    "  stats [-o json]\n"
-	    "  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
-	    "  status [-o json]\n"
-	    "The socket defaults to $ASTERCTL_SOCKET, else " DEFAULT_SOCKET ".\n"
-	    "--server drives a remote aster-control over its HTTPS API with a client\n"
-	    "certificate; defaults: $ASTERCTL_SERVER, $ASTERCTL_CERT, $ASTERCTL_KEY,\n"
-	    "$ASTERCTL_CACERT (else the system's CAs).\n");
+	fprintf(f,
+		"usage: asterctl [--config FILE] [--socket PATH | --server https://HOST:PORT\n"
+		"                --cert FILE --key FILE [--cacert FILE]] COMMAND [ARGS]\n"
+		"  apply -f ROUTING.yaml [--dry-run]\n"
+		"  add-subscriber NAME --feed F --port P --dst-mac M --dst-ip I --dst-port N\n"
+		"                 --session S --symbols 'PAT,PAT' [--types T] [--max-payload N]\n"
+		"  remove-subscriber NAME\n"
+		"  add-pattern SUBSCRIBER PATTERN\n"
+		"  remove-pattern SUBSCRIBER PATTERN\n"
+		"  get feeds|subscribers [-o json]\n"
+		"  stats [-o json]\n"
+		"  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
+		"  status [-o json]\n"
+		"The socket defaults to $ASTERCTL_SOCKET, else " DEFAULT_SOCKET ".\n"
+		"--server drives a remote aster-control over its HTTPS API with a client\n"
+		"certificate; defaults: $ASTERCTL_SERVER, $ASTERCTL_CERT, $ASTERCTL_KEY,\n"
+		"$ASTERCTL_CACERT (else the system's CAs), then the config file.\n"
+		"The config file (YAML: server, cert, key, cacert, socket) is --config FILE, else\n"
+		"$ASTERCTL_CONFIG, else ~/.config/aster/asterctl.conf when it exists.\n");
 }
 
 static int die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -770,6 +772,110 @@ static const char *env(const char *name)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/*
+ * The config file (docs/console.md, "asterctl --server"): what a desk would otherwise
+ * repeat on every command. Options and the environment win over it.
+ */
+enum { CONF_SERVER, CONF_CERT, CONF_KEY, CONF_CACERT, CONF_SOCKET, CONF__N };
+
+static const struct yaml_doc_key conf_keys[CONF__N] = {
+    [CONF_SERVER] = {"server", YAML_DOC_STR, false, 9, 1024, 0, NULL, NULL},
+    [CONF_CERT] = {"cert", YAML_DOC_STR, false, 1, 1024, 0, NULL, NULL},
+    [CONF_KEY] = {"key", YAML_DOC_STR, false, 1, 1024, 0, NULL, NULL},
+    [CONF_CACERT] = {"cacert", YAML_DOC_STR, false, 1, 1024, 0, NULL, NULL},
+    [CONF_SOCKET] = {"socket", YAML_DOC_STR, false, 1, 107, 0, NULL, NULL},
+};
+
+/* A file named in the config: `~/` is $HOME's, a relative path the config file's
+ * directory's. Must be readable now (cert, key, cacert), so a typo is said with its line. */
+static char *conf_path(struct yaml_doc *d, const yaml_node_t *v, int k, const char *conf,
+		       bool readable)
+{
+	const char *p = yaml_doc_str(v, &conf_keys[k]);
+	const char *home = getenv("HOME");
+	const char *slash = strrchr(conf, '/');
+	char *out = NULL;
+	int n;
+
+	if (strncmp(p, "~/", 2) == 0 && home != NULL)
+		n = asprintf(&out, "%s/%s", home, p + 2);
+	else if (p[0] != '/' && slash != NULL)
+		n = asprintf(&out, "%.*s/%s", (int)(slash - conf), conf, p);
+	else
+		n = asprintf(&out, "%s", p);
+	if (n < 0)
+		die(EXIT_ERR, "out of memory");
+	if (readable && access(out, R_OK) != 0) {
+		yaml_doc_error(d, v, conf_keys[k].name, "cannot read \"%s\": %s", out,
+			       strerror(errno));
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
+/* Read `path` into `t`: what the file sets (main() merges it under the options and the
+ * environment). Exits with one line "FILE:LINE: key: ..." when the file is wrong. */
+static void load_config(struct target *t, const char *path, bool named)
+{
+	const char **dst[CONF__N] = {
+	    [CONF_CERT] = &t->cert, [CONF_KEY] = &t->key, [CONF_CACERT] = &t->cacert};
+	yaml_node_t *v[CONF__N];
+	struct yaml_doc d;
+	char err[512];
+	int rc;
+
+	/* The default file is optional: absent, or out of sight (a $HOME not ours). */
+	if (!named && access(path, F_OK) != 0)
+		return;
+	rc = yaml_doc_load_file(&d, path, err, sizeof(err));
+	if (rc == 0)
+		rc = yaml_doc_map(&d, yaml_doc_root(&d), "config", conf_keys, CONF__N, v, NULL);
+	if (rc == 0 && v[CONF_SERVER] != NULL && v[CONF_SOCKET] != NULL)
+		rc = yaml_doc_error(&d, v[CONF_SOCKET], "socket",
+				    "excludes server (one or the other)");
+	if (rc == 0 && v[CONF_SERVER] != NULL &&
+	    strncmp(yaml_doc_str(v[CONF_SERVER], &conf_keys[CONF_SERVER]), "https://", 8) != 0)
+		rc = yaml_doc_error(&d, v[CONF_SERVER], "server", "\"%s\" is not https://HOST:PORT",
+				    yaml_doc_str(v[CONF_SERVER], &conf_keys[CONF_SERVER]));
+	if (rc == 0 && v[CONF_SERVER] != NULL && (v[CONF_CERT] == NULL || v[CONF_KEY] == NULL))
+		rc = yaml_doc_error(&d, v[CONF_SERVER], "server",
+				    "needs cert and key (a client certificate)");
+	if (rc == 0 && v[CONF_SERVER] != NULL)
+		t->server = strdup(yaml_doc_str(v[CONF_SERVER], &conf_keys[CONF_SERVER]));
+	if (rc == 0 && v[CONF_SOCKET] != NULL)
+		t->sock = conf_path(&d, v[CONF_SOCKET], CONF_SOCKET, path, false);
+	for (int k = CONF_CERT; rc == 0 && k <= CONF_CACERT; k++) {
+		if (v[k] != NULL && (*dst[k] = conf_path(&d, v[k], k, path, true)) == NULL)
+			rc = -EINVAL;
+	}
+	yaml_doc_fini(&d);
+	if (rc != 0)
+		die(EXIT_USAGE, "%s", err);
+}
+
+/* The first of an option, the environment, the config file that is set. */
+static const char *first_of(const char *opt, const char *envv, const char *file)
+{
+	return opt != NULL ? opt : envv != NULL ? envv : file;
+}
+
+/* --config, else $ASTERCTL_CONFIG, else ~/.config/aster/asterctl.conf if it exists. */
+static void config(struct target *t, const char *named)
+{
+	const char *home = getenv("HOME");
+	char dflt[4096];
+
+	if (named == NULL)
+		named = env("ASTERCTL_CONFIG");
+	if (named != NULL) {
+		load_config(t, named, true);
+	} else if (home != NULL && home[0] != '\0') {
+		snprintf(dflt, sizeof(dflt), "%s/.config/aster/asterctl.conf", home);
+		load_config(t, dflt, false);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -786,7 +892,10 @@ int main(int argc, char **argv)
 	    {"health", cmd_health},
 	    {"status", cmd_status},
 	};
+	/* the config file's values: static, so they live (and stay reachable) until exit */
+	static struct target file;
 	struct target t = {0};
+	const char *conf = NULL;
 	int i = 1;
 
 	while (i < argc && argv[i][0] == '-') {
@@ -800,6 +909,8 @@ int main(int argc, char **argv)
 			t.key = opt_value(argc, argv, &i);
 		} else if (strcmp(argv[i], "--cacert") == 0) {
 			t.cacert = opt_value(argc, argv, &i);
+		} else if (strcmp(argv[i], "--config") == 0) {
+			conf = opt_value(argc, argv, &i);
 		} else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return EXIT_OK;
@@ -810,13 +921,21 @@ int main(int argc, char **argv)
 	}
 	if (t.sock != NULL && t.server != NULL)
 		die(EXIT_USAGE, "--socket and --server exclude each other");
-	/* Options win over the environment; --socket over $ASTERCTL_SERVER too. */
+	/* Options win over the environment, the environment over the config file;
+	 * --socket over $ASTERCTL_SERVER too. */
+	config(&file, conf);
 	if (t.sock == NULL && t.server == NULL)
 		t.server = env("ASTERCTL_SERVER");
+	if (t.sock == NULL && t.server == NULL)
+		t.sock = env("ASTERCTL_SOCKET");
+	if (t.sock == NULL && t.server == NULL) {
+		t.server = file.server;
+		t.sock = file.sock;
+	}
 	if (t.server != NULL) {
-		t.cert = t.cert != NULL ? t.cert : env("ASTERCTL_CERT");
-		t.key = t.key != NULL ? t.key : env("ASTERCTL_KEY");
-		t.cacert = t.cacert != NULL ? t.cacert : env("ASTERCTL_CACERT");
+		t.cert = first_of(t.cert, env("ASTERCTL_CERT"), file.cert);
+		t.key = first_of(t.key, env("ASTERCTL_KEY"), file.key);
+		t.cacert = first_of(t.cacert, env("ASTERCTL_CACERT"), file.cacert);
 		/* Mutual TLS or nothing: the API refuses a client without a certificate. */
 		if (strncmp(t.server, "https://", 8) != 0)
 			die(EXIT_USAGE, "--server: \"%s\" is not https://HOST:PORT", t.server);
@@ -826,7 +945,7 @@ int main(int argc, char **argv)
 		die(EXIT_USAGE, "--cert, --key and --cacert go with --server");
 	}
 	if (t.sock == NULL)
-		t.sock = env("ASTERCTL_SOCKET") != NULL ? env("ASTERCTL_SOCKET") : DEFAULT_SOCKET;
+		t.sock = DEFAULT_SOCKET;
 	if (i == argc) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -4,7 +4,8 @@
 # - no client certificate, one of another CA, an expired one: refused at the handshake,
 #   and aster-control logs who and why; a certificate of the CA that no role names: 403;
 # - asterctl --server runs the CLI scenario of test_control_cli.sh (cli_scenario.sh) with
-#   the same output, errors and exit statuses as on the local socket;
+#   the same output, errors and exit statuses as on the local socket, its server and
+#   certificate from its config file; a bad config file is one line FILE:LINE: key;
 # - the read role (desk-bob) reads; its changes get 403 and are audited as denied with
 #   its identity and address;
 # - bad input to every endpoint gets a one-line JSON 4xx and leaves the table alone
@@ -78,8 +79,47 @@ code=$(curl -s -o "$W/eve.json" -w '%{http_code}' --cacert "$C/ca.pem" --cert "$
 	fail "eve (no role): HTTP $code: $(cat "$W/eve.json")"
 echo "eve (no role): 403: $(cat "$W/eve.json")"
 
-# The CLI scenario of test_control_cli.sh, through the HTTPS API.
-ACTL=("${ALICE[@]}")
+# asterctl's config file (docs/console.md, "asterctl --server"): a path relative to the
+# file, one under ~/, one absolute; read from --config, $ASTERCTL_CONFIG and
+# ~/.config/aster/asterctl.conf; options win over it. A bad one: one line FILE:LINE: key,
+# exit 2.
+mkdir -p "$W/desk/.config/aster" "$W/desk/tls"
+cp "$C/ops-alice.pem" "$W/desk/.config/aster/alice.pem"
+cp "$C/ops-alice.key" "$W/desk/tls/alice.key"
+printf '# ops-alice on her desk\nserver: %s\ncert: alice.pem\nkey: ~/tls/alice.key\ncacert: %s\n' \
+	"$URL" "$C/ca.pem" >"$W/desk/.config/aster/asterctl.conf"
+conf_bad() { # conf_bad NAME 'EXPECTED ERROR' < config text
+	local rc=0
+	cat >"$W/$1.conf"
+	HOME="$W/desk" "$ASTERCTL" --config "$W/$1.conf" status >/dev/null 2>"$W/$1.err" || rc=$?
+	[ "$rc" = 2 ] && [ "$(wc -l <"$W/$1.err")" = 1 ] && grep -qxF "asterctl: $W/$1.conf:$2" "$W/$1.err" ||
+		fail "config $1: exit $rc: $(cat "$W/$1.err") (want $W/$1.conf:$2)"
+	echo "config $1: exit 2: $(cat "$W/$1.err")"
+}
+printf 'server: %s\ncert: alice.pem\nkey: k\nkeey: x\n' "$URL" |
+	conf_bad unknown-key '4: keey: unknown key (expected one of: server, cert, key, cacert, socket)'
+printf 'server: http://127.0.0.1:%s\ncert: a\nkey: b\n' "$HTTPS" |
+	conf_bad not-https "1: server: \"http://127.0.0.1:$HTTPS\" is not https://HOST:PORT"
+printf 'server: %s\ncert: %s\nkey: nokey.pem\n' "$URL" "$C/ops-alice.pem" |
+	conf_bad no-key-file "3: key: cannot read \"$W/nokey.pem\": No such file or directory"
+printf 'server: %s\ncert: %s\n' "$URL" "$C/ops-alice.pem" |
+	conf_bad no-key '1: server: needs cert and key (a client certificate)'
+printf 'server: %s\nsocket: /run/x.sock\n' "$URL" | conf_bad both '2: socket: excludes server (one or the other)'
+printf 'server: [a\n' | conf_bad syntax "2: syntax error: did not find expected ',' or ']'"
+RC=0
+ASTERCTL_CONFIG="$W/absent.conf" "$ASTERCTL" status >/dev/null 2>"$W/absent.err" || RC=$?
+[ "$RC" = 2 ] && grep -qxF "asterctl: $W/absent.conf: cannot read: No such file or directory" "$W/absent.err" ||
+	fail "\$ASTERCTL_CONFIG naming no file: exit $RC: $(cat "$W/absent.err")"
+HOME="$W/desk" "$ASTERCTL" status -o json >"$W/conf_home.json" 2>&1 ||
+	fail "asterctl with ~/.config/aster/asterctl.conf: $(cat "$W/conf_home.json")"
+printf 'server: %s\ncert: %s\nkey: %s\ncacert: %s\n' "$URL" "$C/ops-alice.pem" "$C/ops-alice.key" \
+	"$C/ca.pem" >"$W/env.conf"
+env HOME=/nonexistent ASTERCTL_CONFIG="$W/env.conf" "$ASTERCTL" get feeds >"$W/conf_env.out" 2>&1 ||
+	fail "asterctl with \$ASTERCTL_CONFIG: $(cat "$W/conf_env.out")"
+echo "config: ~/.config/aster/asterctl.conf and \$ASTERCTL_CONFIG drive the remote API"
+
+# The CLI scenario of test_control_cli.sh, through the HTTPS API, with the config file.
+ACTL=(env HOME="$W/desk" "$ASTERCTL" --config "$W/desk/.config/aster/asterctl.conf")
 . "$(dirname "$0")/cli_scenario.sh"
 gen feed --messages 2000 --symbols 50 --subscribers 4 --seed 5
 cli_scenario "$W/feed/routing.yaml"
@@ -101,6 +141,12 @@ code=$(curl -s -o "$W/bob_post.json" -w '%{http_code}' --cacert "$C/ca.pem" --ce
 	fail "desk-bob POST add-pattern: HTTP $code: $(cat "$W/bob_post.json")"
 [ "$(version)" = "$V" ] || fail "the read role moved the version from $V to $(version)"
 echo "desk-bob (read): reads; changes refused: $(cat "$W/bob_add.err")"
+# Options win over the config file: ops-alice's file with desk-bob's certificate is bob.
+RC=0
+HOME="$W/desk" "$ASTERCTL" --cert "$C/desk-bob.pem" --key "$C/desk-bob.key" add-pattern sub0001 '^ZZZ$' \
+	>/dev/null 2>"$W/bob_conf.err" || RC=$?
+[ "$RC" = 1 ] && grep -qF '"desk-bob" may not change the table' "$W/bob_conf.err" ||
+	fail "--cert over the config file: exit $RC: $(cat "$W/bob_conf.err")"
 
 # Bad input to every endpoint: 4xx, one line, the table unchanged. The YAML error must
 # read as asterctl on the appliance prints it.
@@ -132,9 +178,9 @@ assert find("ops-alice", "apply -f", "ok")[0]["after"] == 1, remote[:3]
 assert find("ops-alice", "add-subscriber s5", "ok"), remote
 assert find("ops-alice", "add-subscriber s7", "error: limit"), remote
 denied = find("desk-bob", "add-pattern sub0001", "denied")
-assert len(denied) == 2 and all(d["before"] == d["after"] for d in denied), denied
+assert len(denied) == 3 and all(d["before"] == d["after"] for d in denied), denied
 assert not [l for l in remote if l["identity"] not in ("ops-alice", "desk-bob")], remote
-print("audit: %d changes over HTTPS, each with identity and address; desk-bob denied twice" % len(remote))
+print("audit: %d changes over HTTPS, each with identity and address; desk-bob denied 3 times" % len(remote))
 PY
 cli_health_down
 
