@@ -331,11 +331,86 @@ int ctl_delta_decode(const uint8_t *buf, uint32_t len, uint32_t n, struct rd_op 
 	return 0;
 }
 
+/*
+ * The digest is a polynomial hash over the prime field of 2^61 - 1: h = sum of
+ * (byte + 1) * X^(bytes after it). Unlike a running hash it composes: the digest of A then
+ * B is H(A) * X^|B| + H(B), so aster-control keeps it for a table of 100 000 patterns by
+ * hashing again only the subscribers a change touches (docs/control.md, "The control
+ * protocol"), and the dataplane hashes an APPLY's text in one pass to the same value.
+ */
+#define DIGEST_P ((UINT64_C(1) << 61) - 1)
+#define DIGEST_X UINT64_C(0x0ba5e1f0a7c3d2b9) /* any element of the field but 0 and 1 */
+
+static uint64_t digest_reduce(unsigned __int128 v)
+{
+	uint64_t r = (uint64_t)(v & DIGEST_P) + (uint64_t)(v >> 61);
+
+	/* v < 2^122: both halves below 2^61, r below 2P + 2 */
+	if (r >= DIGEST_P)
+		r -= DIGEST_P;
+	if (r >= DIGEST_P)
+		r -= DIGEST_P;
+	return r;
+}
+
+static uint64_t digest_mul(uint64_t a, uint64_t b)
+{
+	return digest_reduce((unsigned __int128)a * b);
+}
+
+static uint64_t digest_pow(uint64_t x, uint64_t e)
+{
+	uint64_t r = 1;
+
+	for (; e != 0; e >>= 1, x = digest_mul(x, x))
+		if (e & 1)
+			r = digest_mul(r, x);
+	return r;
+}
+
+void ctl_digest_part(const char *text, size_t len, struct ctl_digest_part *out)
+{
+	uint64_t xp[9], h = 0;
+	size_t i = 0;
+
+	xp[0] = 1;
+	for (int k = 1; k <= 8; k++)
+		xp[k] = digest_mul(xp[k - 1], DIGEST_X);
+	/* eight bytes per step: one multiplication on the dependency chain, not eight */
+	for (; i + 8 <= len; i += 8) {
+		unsigned __int128 sum = (unsigned __int128)h * xp[8];
+
+		for (int k = 0; k < 8; k++)
+			sum += (unsigned __int128)((uint8_t)text[i + (size_t)k] + 1u) * xp[7 - k];
+		h = digest_reduce(sum);
+	}
+	for (; i < len; i++)
+		h = digest_reduce((unsigned __int128)h * DIGEST_X + (uint8_t)text[i] + 1u);
+	out->h = h;
+	out->xp = digest_pow(DIGEST_X, len);
+}
+
+void ctl_digest_cat(struct ctl_digest_part *acc, const struct ctl_digest_part *b)
+{
+	acc->h = digest_reduce((unsigned __int128)acc->h * b->xp + b->h);
+	acc->xp = digest_mul(acc->xp, b->xp);
+}
+
+uint64_t ctl_digest_value(const struct ctl_digest_part *d)
+{
+	/* the length (in xp) mixed in, then spread over 64 bits (splitmix64's finaliser) */
+	uint64_t z = d->h ^ (d->xp * UINT64_C(0x9e3779b97f4a7c15));
+
+	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+	z ^= z >> 31;
+	return z != 0 ? z : 1;
+}
+
 uint64_t ctl_table_digest(const char *text, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	struct ctl_digest_part d;
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (uint8_t)text[i]) * 0x100000001b3ull;
-	return h != 0 ? h : 1;
+	ctl_digest_part(text, len, &d);
+	return ctl_digest_value(&d);
 }

@@ -7,8 +7,8 @@
  * (one of the structs below, by type) then, for some types, text (YAML or JSON) or the
  * encoded operations of a delta. All integers little-endian, fixed width; no pointers,
  * bools, enums or size_t on the wire. A connection starts with HELLO, whose
- * proto_version the dataplane checks (a mismatch, e.g. an aster-control of protocol 1,
- * is answered with ERROR "protocol version 1 not supported, this dataplane speaks 2"
+ * proto_version the dataplane checks (a mismatch, e.g. an aster-control of protocol 2,
+ * is answered with ERROR "protocol version 2 not supported, this dataplane speaks 3"
  * and the connection closed); its reply says what the dataplane can take (limits JSON)
  * and what is in force (version and digest). Every reply echoes the seq of its request.
  *
@@ -18,6 +18,12 @@
  * table (APPLY) stays for a dataplane that just said HELLO, one at another version, and
  * large changes. It also adds the dataplane's limits to HELLO_REPLY and the digest of
  * the table in force to HELLO_REPLY and STATUS_REPLY.
+ *
+ * Version 3 keeps every message of version 2 and changes what table_digest is: a hash
+ * that composes (ctl_table_digest), so that aster-control sends every change as a DELTA
+ * with the digest of the table it makes without rendering the whole table. Peers of
+ * version 2 would compute another digest and see drift forever: they are refused at
+ * HELLO like any other version.
  */
 #ifndef ASTER_CTL_PROTO_H
 #define ASTER_CTL_PROTO_H
@@ -26,7 +32,7 @@
 #include <stdint.h>
 
 #define CTL_MAGIC	  0x52545341u /* "ASTR" as bytes on the wire */
-#define CTL_PROTO_VERSION 2u
+#define CTL_PROTO_VERSION 3u
 #define CTL_MAX_PAYLOAD	  (64u << 20) /* a routing table of 100 000+ patterns fits */
 #define CTL_NAME_LEN	  32
 
@@ -183,10 +189,25 @@ int ctl_delta_decode(const uint8_t *buf, uint32_t len, uint32_t n, struct rd_op 
 		     char **strings, char *err, size_t errlen);
 
 /*
- * The digest of a table: FNV-1a (64 bits) of its YAML exactly as APPLY carried it, never
- * 0. Both sides compute it, so that aster-control sees drift in what is in force, not
- * only in the version number (a detection of tables that differ, not a signature).
+ * The digest of a table: a 64-bit hash of its YAML exactly as APPLY carried it, never 0.
+ * Both sides compute it, so that aster-control sees drift in what is in force, not only
+ * in the version number (a detection of tables that differ, not a signature). Protocol
+ * 3: a polynomial hash that composes (ctl_digest_cat), so that the digest of a table
+ * after a delta costs what the delta touched, not the table (protocol 2's FNV-1a of
+ * the whole text cost a pass over 100 000 patterns per change).
  */
 uint64_t ctl_table_digest(const char *text, size_t len);
+
+/* A piece of text as the digest sees it: its hash and X^length. The empty text is
+ * {0, 1}. */
+struct ctl_digest_part {
+	uint64_t h;
+	uint64_t xp;
+};
+void ctl_digest_part(const char *text, size_t len, struct ctl_digest_part *out);
+/* `acc` becomes the part of acc's text followed by b's. */
+void ctl_digest_cat(struct ctl_digest_part *acc, const struct ctl_digest_part *b);
+/* The digest of the text a part stands for: ctl_table_digest of that text. */
+uint64_t ctl_digest_value(const struct ctl_digest_part *d);
 
 #endif

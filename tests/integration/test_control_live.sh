@@ -68,15 +68,15 @@ assert any(k.startswith("rx") and v > 0 for k, v in h["lcores"].items()), h
 assert isinstance(h["reasons"], list), h
 print("telemetry /aster/health:", json.dumps(h))
 PY
-# A peer of the previous protocol version (1: no deltas) is refused with
+# A peer of the previous protocol version (2: another table digest) is refused with
 # EPROTONOSUPPORT and a line saying both versions; the dataplane and aster-control's
 # connection carry on.
 rc=0
-/usr/bin/python3 "$ROOT/tests/tools/ctl_client.py" "$W/dp.sock" raw-version 1 >"$W/v1.out" 2>&1 || rc=$?
-[ "$rc" = 1 ] && /usr/bin/python3 -c 'import errno,json,sys; r=json.load(open(sys.argv[1])); assert r["error"] == -errno.EPROTONOSUPPORT and r["text"] == "protocol version 1 not supported, this dataplane speaks 2", r' "$W/v1.out" ||
-	fail "HELLO of protocol version 1: exit $rc: $(cat "$W/v1.out")"
+/usr/bin/python3 "$ROOT/tests/tools/ctl_client.py" "$W/dp.sock" raw-version 2 >"$W/v1.out" 2>&1 || rc=$?
+[ "$rc" = 1 ] && /usr/bin/python3 -c 'import errno,json,sys; r=json.load(open(sys.argv[1])); assert r["error"] == -errno.EPROTONOSUPPORT and r["text"] == "protocol version 2 not supported, this dataplane speaks 3", r' "$W/v1.out" ||
+	fail "HELLO of protocol version 2: exit $rc: $(cat "$W/v1.out")"
 [ "$(status_field 'r["dataplane"]["connected"]')" = True ] || fail "aster-control lost the dataplane after a bad HELLO"
-echo "protocol version 1 refused: $(cat "$W/v1.out")"
+echo "protocol version 2 refused: $(cat "$W/v1.out")"
 capture_start "$W/out.pcap"
 
 # The change driver (tests/tools/live_drive.py): each step one change, by apply -f or by

@@ -19,7 +19,7 @@ import struct
 import sys
 
 MAGIC = 0x52545341
-PROTO = 2
+PROTO = 3
 HELLO, HELLO_REPLY, APPLY, APPLY_REPLY, STATUS, STATUS_REPLY, ERROR, DELTA = range(1, 9)
 KINDS = {"sub+": 1, "sub-": 2, "sub~": 3, "pattern+": 4, "pattern-": 5}
 HDR = struct.Struct("<IHHII")

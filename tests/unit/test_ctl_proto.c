@@ -23,7 +23,7 @@ Test(ctl_proto, hello_bytes)
 	struct ctl_hello h = {.proto_version = CTL_PROTO_VERSION, .pid = 0x1234};
 	static const uint8_t want_hdr[16] = {
 	    'A', 'S', 'T', 'R', /* magic 0x52545341 little-endian */
-	    2,	 0,		/* version 2 */
+	    3,	 0,		/* version 3 */
 	    1,	 0,		/* type HELLO */
 	    7,	 0,   0,   0,	/* seq */
 	    40,	 0,   0,   0,	/* len: the 40-byte fixed part */
@@ -335,10 +335,49 @@ Test(ctl_proto, hello_reply_with_limits)
 	cr_expect(memcmp(text, limits, text_len) == 0);
 }
 
-/* FNV-1a 64 of the bytes, never 0 (0 means "no table"). */
+/* Never 0 (0 means "no table"); tells texts apart, a byte or a length; and composes: the
+ * digest of a text cut anywhere into pieces, joined with ctl_digest_cat, is the digest
+ * of the whole (what aster-control relies on after a delta). */
 Test(ctl_proto, table_digest)
 {
-	cr_expect_eq(ctl_table_digest("", 0), 0xcbf29ce484222325ull);
-	cr_expect_eq(ctl_table_digest("a", 1), 0xaf63dc4c8601ec8cull);
+	char text[2000];
+	uint32_t seed = 12345;
+
+	cr_expect_neq(ctl_table_digest("", 0), 0);
+	cr_expect_neq(ctl_table_digest("a", 1), ctl_table_digest("b", 1));
+	cr_expect_neq(ctl_table_digest("a", 1), ctl_table_digest("a\0", 2));
 	cr_expect_neq(ctl_table_digest("feeds: []\n", 10), ctl_table_digest("feeds: []\n ", 11));
+	cr_expect_neq(ctl_table_digest("ab", 2), ctl_table_digest("ba", 2));
+	for (size_t i = 0; i < sizeof(text); i++) {
+		seed = seed * 1103515245u + 12345u;
+		text[i] = (char)(seed >> 16);
+	}
+	for (int round = 0; round < 200; round++) {
+		struct ctl_digest_part acc = {0, 1}, piece;
+		size_t at = 0, len;
+
+		seed = seed * 1103515245u + 12345u;
+		len = (seed >> 8) % sizeof(text);
+		while (at < len) {
+			size_t n;
+
+			seed = seed * 1103515245u + 12345u;
+			n = (seed >> 8) % 40;
+			if (n > len - at)
+				n = len - at;
+			ctl_digest_part(text + at, n, &piece);
+			ctl_digest_cat(&acc, &piece);
+			at += n;
+		}
+		cr_assert_eq(ctl_digest_value(&acc), ctl_table_digest(text, len),
+			     "round %d: %zu bytes in pieces", round, len);
+	}
+	/* one byte changed anywhere changes the digest */
+	for (size_t i = 0; i < 64; i++) {
+		uint64_t d = ctl_table_digest(text, 64);
+
+		text[i] ^= 0x20;
+		cr_expect_neq(ctl_table_digest(text, 64), d, "byte %zu", i);
+		text[i] ^= 0x20;
+	}
 }
