@@ -124,10 +124,10 @@ int rd_parse_sub(const struct routing_config *cfg, const char *text, bool settin
 	feed = map_scalar(&d, yaml_doc_root(&d), "feed");
 	port = map_scalar(&d, yaml_doc_root(&d), "port");
 	if (feed != NULL && routing_config_feed_index(cfg, feed) < 0) {
-		rc = fail(err, errlen, -ENOENT, "subscriber \"%s\": feed \"%s\": no such feed",
+		rc = fail(err, errlen, -ENOENT, "subscriber \"%s\": unknown feed \"%s\"",
 			  name != NULL ? name : "", feed);
 	} else if (port != NULL && routing_config_port_index(cfg, port) < 0) {
-		rc = fail(err, errlen, -ENOENT, "subscriber \"%s\": port \"%s\": no such port",
+		rc = fail(err, errlen, -ENOENT, "subscriber \"%s\": unknown port \"%s\"",
 			  name != NULL ? name : "", port);
 	} else {
 		/* existing names only: [a-z0-9_-], nothing to quote */

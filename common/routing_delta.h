@@ -63,8 +63,8 @@ uint32_t rd_kind_parse(const char *name);
  * Apply `n` operations to `cfg`, in order, all or none. 0 with `*undo` (malloc'd, n
  * entries; pass to rd_undo_all or rd_forget_all), or -errno with `err` one line naming
  * the operation's subscriber and what is wrong ("subscriber \"x\": no such subscriber",
- * "subscriber \"x\": pattern \"^(A\": missing close paren", "subscriber \"x\": feed
- * \"f\": no such feed") and `cfg` as it was.
+ * "subscriber \"x\": pattern \"^(A\": missing close paren", "subscriber \"x\":
+ * unknown feed \"f\"") and `cfg` as it was.
  */
 int rd_apply_all(struct routing_config *cfg, const struct rd_op *ops, uint32_t n,
 		 struct rd_undo **undo, char *err, size_t errlen);

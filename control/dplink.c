@@ -2,6 +2,7 @@
 /* The dataplane link: see dplink.h for the design and the sync rule. */
 #include "dplink.h"
 #include "ctl_proto.h"
+#include "routing_delta.h"
 #include "settings.h"
 
 #include <errno.h>
@@ -33,7 +34,8 @@ struct op {
 	uint64_t deadline_ns; /* set when it starts going out */
 	bool sync;	      /* the link's own push, or a probe */
 	bool dry_run;
-	uint64_t version, digest; /* APPLY: what it carries */
+	bool delta;		  /* a DELTA: refused for being stale, not for its table */
+	uint64_t version, digest; /* APPLY, DELTA: the table it makes */
 	dplink_apply_fn apply_done;
 	dplink_status_fn status_done;
 	void *arg;
@@ -46,10 +48,11 @@ struct dplink {
 	uint32_t seq;
 	bool up; /* HELLO answered */
 
-	/* the table to keep in force */
+	/* the table to keep in force; its text rendered only for a full push */
 	uint64_t version;
-	const char *yaml;
 	uint64_t digest;
+	dplink_text_fn text;
+	void *text_arg;
 
 	/* what the dataplane told us */
 	uint32_t pid;
@@ -167,11 +170,13 @@ void dplink_close(struct dplink *l)
 	free(l);
 }
 
-void dplink_set_table(struct dplink *l, uint64_t version, const char *yaml)
+void dplink_set_table(struct dplink *l, uint64_t version, uint64_t digest, dplink_text_fn text,
+		      void *arg)
 {
 	l->version = version;
-	l->yaml = yaml;
-	l->digest = yaml != NULL ? ctl_table_digest(yaml, strlen(yaml)) : 0;
+	l->digest = digest;
+	l->text = text;
+	l->text_arg = arg;
 }
 
 int dplink_fd(const struct dplink *l)
@@ -280,8 +285,8 @@ static int queue(struct dplink *l, struct op *op, uint16_t type, const void *fix
 	return 0;
 }
 
-static int queue_apply(struct dplink *l, uint64_t version, const char *yaml, bool dry_run,
-		       bool sync, dplink_apply_fn done, void *arg)
+static int queue_apply(struct dplink *l, uint64_t version, uint64_t digest, const char *yaml,
+		       bool dry_run, bool sync, dplink_apply_fn done, void *arg)
 {
 	struct op *op = calloc(1, sizeof(*op));
 	struct ctl_apply req = {
@@ -299,7 +304,7 @@ static int queue_apply(struct dplink *l, uint64_t version, const char *yaml, boo
 	    .sync = sync,
 	    .dry_run = dry_run,
 	    .version = version,
-	    .digest = ctl_table_digest(yaml, len),
+	    .digest = digest != 0 ? digest : ctl_table_digest(yaml, len),
 	    .apply_done = done,
 	    .arg = arg,
 	};
@@ -311,14 +316,70 @@ int dplink_apply(struct dplink *l, uint64_t version, const char *yaml, bool dry_
 {
 	if (!dplink_connected(l))
 		return -ENOTCONN;
-	return queue_apply(l, version, yaml, dry_run, false, done, arg);
+	return queue_apply(l, version, 0, yaml, dry_run, false, done, arg);
+}
+
+/* The current table's text (rendered by its owner on demand), or NULL. */
+static const char *table_text(struct dplink *l)
+{
+	return l->text != NULL && l->version != 0 ? l->text(l->text_arg) : NULL;
 }
 
 int dplink_push(struct dplink *l, dplink_apply_fn done, void *arg)
 {
-	if (l->yaml == NULL || l->version == 0)
+	const char *yaml;
+
+	if (!dplink_connected(l))
+		return -ENOTCONN;
+	yaml = table_text(l);
+	if (yaml == NULL)
 		return -ENODATA;
-	return dplink_apply(l, l->version, l->yaml, false, done, arg);
+	return queue_apply(l, l->version, l->digest, yaml, false, false, done, arg);
+}
+
+int dplink_delta(struct dplink *l, uint64_t base, uint64_t version, uint64_t digest,
+		 const struct rd_op *ops, uint32_t n_ops, bool dry_run, dplink_apply_fn done,
+		 void *arg)
+{
+	struct ctl_delta req = {
+	    .base_version = base,
+	    .table_version = version,
+	    .table_digest = digest,
+	    .flags = dry_run ? CTL_APPLY_DRY_RUN : 0,
+	    .n_ops = n_ops,
+	};
+	struct op *op;
+	uint8_t *text;
+	size_t len;
+	int rc;
+
+	if (!dplink_connected(l))
+		return -ENOTCONN;
+	if (n_ops == 0 || n_ops > CTL_DELTA_MAX_OPS)
+		return -EINVAL;
+	text = ctl_delta_encode(ops, n_ops, &len);
+	if (text == NULL)
+		return -ENOMEM;
+	req.text_len = (uint32_t)len;
+	op = calloc(1, sizeof(*op));
+	if (op == NULL) {
+		free(text);
+		return -ENOMEM;
+	}
+	*op = (struct op){
+	    .kind = OP_APPLY,
+	    .want = CTL_APPLY_REPLY,
+	    .timeout_ms = l->set->dataplane_timeout_ms,
+	    .dry_run = dry_run,
+	    .delta = true,
+	    .version = version,
+	    .digest = digest,
+	    .apply_done = done,
+	    .arg = arg,
+	};
+	rc = queue(l, op, CTL_DELTA, &req, sizeof(req), (const char *)text, len);
+	free(text);
+	return rc;
 }
 
 static int queue_status(struct dplink *l, bool sync, dplink_status_fn done, void *arg)
@@ -349,12 +410,23 @@ int dplink_status(struct dplink *l, dplink_status_fn done, void *arg)
  * Push when the dataplane does not have the store's table, unless that exact table was
  * refused by that exact dataplane already, or a push is on its way.
  */
+/* Whether a push of the current table (whole or as a delta) is on its way already. */
+static bool push_queued(const struct dplink *l)
+{
+	for (const struct op *op = l->head; op != NULL; op = op->next)
+		if (op->kind == OP_APPLY && !op->dry_run && op->version == l->version &&
+		    op->digest == l->digest)
+			return true;
+	return false;
+}
+
 static void sync_if_needed(struct dplink *l)
 {
+	const char *yaml;
 	int rc;
 
-	if (!dplink_connected(l) || l->version == 0 || l->yaml == NULL || l->sync_queued ||
-	    dplink_in_sync(l))
+	if (!dplink_connected(l) || l->version == 0 || l->text == NULL || l->sync_queued ||
+	    dplink_in_sync(l) || push_queued(l))
 		return;
 	if (same_table(l)) {
 		/* Already in force (aster-control restarted, the dataplane did not). */
@@ -367,7 +439,9 @@ static void sync_if_needed(struct dplink *l)
 		"aster-control: dataplane at table version %" PRIu64 ", store at %" PRIu64
 		": pushing the full table\n",
 		l->dp_version, l->version);
-	rc = queue_apply(l, l->version, l->yaml, false, true, NULL, NULL);
+	yaml = table_text(l);
+	rc = yaml != NULL ? queue_apply(l, l->version, l->digest, yaml, false, true, NULL, NULL)
+			  : -ENOMEM;
 	if (rc == 0) {
 		l->sync_queued = true;
 		return;
@@ -463,7 +537,9 @@ static int on_apply(struct dplink *l, struct op *op, const uint8_t *payload, uin
 				"aster-control: dataplane at table version %" PRIu64
 				" (build %.3f ms, publish %.3f ms)\n",
 				rep.table_version, rep.build_ns / 1e6, rep.publish_ns / 1e6);
-		} else {
+		} else if (!op->delta) {
+			/* a refused DELTA leaves the table as it was: the sync rule pushes the
+			 * whole table next (docs/control.md, "Change flow") */
 			l->refused_digest = op->digest;
 			l->refused_boot = l->boot_id;
 			set_error(l, "dataplane refused table version %" PRIu64 ": %s", op->version,

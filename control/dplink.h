@@ -35,6 +35,7 @@
 
 struct settings;
 struct dplink;
+struct rd_op;
 
 /* What an APPLY came back with. */
 struct dplink_result {
@@ -64,11 +65,17 @@ struct dplink_limits {
 typedef void (*dplink_apply_fn)(void *arg, int rc, const struct dplink_result *res);
 typedef void (*dplink_status_fn)(void *arg, int rc, const char *json, size_t len);
 
-/* The table the link keeps the dataplane in sync with; owned by the caller, who
- * updates it with dplink_set_table after each change. */
+/* The canonical YAML of the table set with dplink_set_table, for a full push; owned by
+ * the caller and valid until the next dplink_set_table. NULL: out of memory. */
+typedef const char *(*dplink_text_fn)(void *arg);
+
+/* The table the link keeps the dataplane in sync with, by version and digest
+ * (ctl_table_digest of its text); `text` renders the text when a full push needs it, so
+ * that a change sent as a DELTA renders nothing. */
 struct dplink *dplink_open(const struct settings *s);
 void dplink_close(struct dplink *l);
-void dplink_set_table(struct dplink *l, uint64_t version, const char *yaml);
+void dplink_set_table(struct dplink *l, uint64_t version, uint64_t digest, dplink_text_fn text,
+		      void *arg);
 
 /* The socket to poll (or -1) and for what (POLLIN, and POLLOUT while a request is
  * partly sent). */
@@ -87,8 +94,18 @@ int dplink_tick(struct dplink *l);
  */
 int dplink_apply(struct dplink *l, uint64_t version, const char *yaml, bool dry_run,
 		 dplink_apply_fn done, void *arg);
-/* Queue an APPLY of the current table (dplink_set_table) now, after a change. */
+/* Queue an APPLY of the current table (dplink_set_table) now, after a change. 0,
+ * -ENOTCONN, -ENODATA (no table: version 0). */
 int dplink_push(struct dplink *l, dplink_apply_fn done, void *arg);
+/*
+ * Queue a DELTA (docs/control.md, "Changes as deltas"): the `n_ops` operations taking the
+ * table `base` to `version`, whose digest is `digest` (dry run: built and checked, not
+ * published). The dataplane refuses it with -ESTALE, changing nothing, unless `base` is
+ * in force there. 0, -ENOTCONN, -ENOMEM, -EINVAL (no operations, or too many).
+ */
+int dplink_delta(struct dplink *l, uint64_t base, uint64_t version, uint64_t digest,
+		 const struct rd_op *ops, uint32_t n_ops, bool dry_run, dplink_apply_fn done,
+		 void *arg);
 /* Queue a STATUS: `done` gets the stats JSON. 0 or -ENOTCONN. */
 int dplink_status(struct dplink *l, dplink_status_fn done, void *arg);
 

@@ -176,16 +176,14 @@ static int table_open(struct server_ctx *ctx)
 		store_close(ctx->store);
 		return -1;
 	}
-	if (ctx->version != 0) {
-		ctx->yaml = table_emit_yaml(ctx->cfg);
-		if (ctx->yaml == NULL) {
-			fprintf(stderr,
-				"aster-control: cannot render table version %" PRIu64 ": %s\n",
-				ctx->version, strerror(errno));
-			routing_config_free(ctx->cfg);
-			store_close(ctx->store);
-			return -1;
-		}
+	/* The digest by pieces (what drift is judged by); the text is rendered only when a
+	 * full push needs it (server_table_text). */
+	if (table_digest_init(&ctx->digest, ctx->cfg) < 0) {
+		fprintf(stderr, "aster-control: cannot render table version %" PRIu64 ": %s\n",
+			ctx->version, strerror(ENOMEM));
+		routing_config_free(ctx->cfg);
+		store_close(ctx->store);
+		return -1;
 	}
 	fprintf(stderr, "aster-control: table version %" PRIu64 ": %u feeds, %u subscribers\n",
 		ctx->version, ctx->cfg->n_feeds, ctx->cfg->n_subs);
@@ -233,7 +231,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aster-control: out of memory\n");
 		goto out_link;
 	}
-	dplink_set_table(ctx.link, ctx.version, ctx.yaml);
+	dplink_set_table(ctx.link, ctx.version, ctx.version != 0 ? ctx.digest.value : 0,
+			 server_table_text, &ctx);
 
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
@@ -273,6 +272,7 @@ out_link:
 	audit_close(ctx.audit);
 out_cfg:
 	free(ctx.yaml);
+	table_digest_fini(&ctx.digest);
 	routing_config_free(ctx.cfg);
 	store_close(ctx.store);
 	return rc;

@@ -316,40 +316,56 @@ static json_t *cmd_status(struct server_ctx *ctx, json_t *req)
 
 /* ------------------------------------------------------------------ changes */
 
-/* Issue 3 §7: limits, checked on the table a change would produce. */
-static int check_limits(const struct settings *set, const struct routing_config *cfg, char *err,
-			size_t errlen)
+/* Issue 3 §7: limits, checked on the table a change would produce; one subscriber's. */
+static int check_sub_limits(const struct settings *set, const struct rc_subscriber *s, char *err,
+			    size_t errlen)
 {
+	if (s->n_symbols > set->max_patterns) {
+		snprintf(err, errlen,
+			 "limit: subscriber \"%s\": %u patterns, at most %u allowed "
+			 "(max_patterns_per_subscriber)",
+			 s->name, s->n_symbols, set->max_patterns);
+		return -E2BIG;
+	}
+	for (uint32_t p = 0; p < s->n_symbols; p++) {
+		size_t len = strlen(s->symbols[p]);
+
+		if (len > set->max_pattern_len) {
+			snprintf(err, errlen,
+				 "limit: subscriber \"%s\": pattern \"%.40s%s\" is %zu bytes, "
+				 "at most %u allowed (max_pattern_length)",
+				 s->name, s->symbols[p], len > 40 ? "..." : "", len,
+				 set->max_pattern_len);
+			return -E2BIG;
+		}
+	}
+	return 0;
+}
+
+/* The limits on `cfg`: every subscriber's, or, with `ops`, those of the subscribers the
+ * operations name (the others are as they were, within the limits). */
+static int check_limits(const struct settings *set, const struct routing_config *cfg,
+			const struct rd_op *ops, uint32_t n_ops, char *err, size_t errlen)
+{
+	int rc = 0;
+
 	if (cfg->n_subs > set->max_subscribers) {
 		snprintf(err, errlen, "limit: %u subscribers, at most %u allowed (max_subscribers)",
 			 cfg->n_subs, set->max_subscribers);
 		return -E2BIG;
 	}
-	for (uint32_t i = 0; i < cfg->n_subs; i++) {
-		const struct rc_subscriber *s = &cfg->subs[i];
-
-		if (s->n_symbols > set->max_patterns) {
-			snprintf(err, errlen,
-				 "limit: subscriber \"%s\": %u patterns, at most %u allowed "
-				 "(max_patterns_per_subscriber)",
-				 s->name, s->n_symbols, set->max_patterns);
-			return -E2BIG;
-		}
-		for (uint32_t p = 0; p < s->n_symbols; p++) {
-			size_t len = strlen(s->symbols[p]);
-
-			if (len > set->max_pattern_len) {
-				snprintf(
-				    err, errlen,
-				    "limit: subscriber \"%s\": pattern \"%.40s%s\" is %zu bytes, "
-				    "at most %u allowed (max_pattern_length)",
-				    s->name, s->symbols[p], len > 40 ? "..." : "", len,
-				    set->max_pattern_len);
-				return -E2BIG;
-			}
-		}
+	if (ops == NULL) {
+		for (uint32_t i = 0; rc == 0 && i < cfg->n_subs; i++)
+			rc = check_sub_limits(set, &cfg->subs[i], err, errlen);
+		return rc;
 	}
-	return 0;
+	for (uint32_t k = 0; rc == 0 && k < n_ops; k++) {
+		int i = routing_config_sub_index(cfg, ops[k].sub);
+
+		if (i >= 0)
+			rc = check_sub_limits(set, &cfg->subs[i], err, errlen);
+	}
+	return rc;
 }
 
 static json_t *diff_lines(const char *diff)
@@ -366,57 +382,64 @@ static json_t *diff_lines(const char *diff)
 	return a;
 }
 
-/* The new table for a change request, or NULL with err filled. */
-static struct routing_config *edit(struct server_ctx *ctx, const char *cmd, json_t *req, char *err,
-				   size_t errlen)
+/* A change request as a table change (table.h): an edit as its operations, an apply as
+ * the operations from the table in force to the file's table, or that table whole. 0,
+ * or -errno with err filled. */
+static int change_of(struct server_ctx *ctx, const char *cmd, json_t *req, struct table_change *c,
+		     char *err, size_t errlen)
 {
 	const char *sub = str_field(req, "subscriber"), *pat = str_field(req, "pattern");
 	const char *name = str_field(req, "name");
 
+	memset(c, 0, sizeof(*c));
 	if (strcmp(cmd, "apply") == 0) {
 		const char *text = str_field(req, "yaml"), *file = str_field(req, "file");
+		struct routing_config *next;
 
 		if (text == NULL) {
 			snprintf(err, errlen, "apply: no routing YAML in the request");
-			return NULL;
+			return -EINVAL;
 		}
-		return routing_config_parse(text, json_string_length(json_object_get(req, "yaml")),
+		errno = 0;
+		next = routing_config_parse(text, json_string_length(json_object_get(req, "yaml")),
 					    file != NULL ? file : "routing.yaml", err, errlen);
+		if (next == NULL)
+			return errno != 0 ? -errno : -EINVAL;
+		return table_change_replace(ctx->cfg, next, c, err, errlen);
 	}
 	if (strcmp(cmd, "add-subscriber") == 0) {
 		json_t *o = json_object_get(req, "subscriber");
-		struct routing_config *cfg;
 		char *text;
+		int rc;
 
 		if (!json_is_object(o)) {
 			snprintf(err, errlen,
 				 "add-subscriber: no subscriber object in the request");
-			return NULL;
+			return -EINVAL;
 		}
 		/* A JSON object is a YAML flow mapping: the routing loader validates it. */
 		text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
 		if (text == NULL) {
 			snprintf(err, errlen, "add-subscriber: out of memory");
-			return NULL;
+			return -ENOMEM;
 		}
-		cfg = table_add_subscriber(ctx->cfg, text, err, errlen);
+		rc = table_change_add_subscriber(ctx->cfg, text, c, err, errlen);
 		free(text);
-		return cfg;
+		return rc;
 	}
 	if (strcmp(cmd, "remove-subscriber") == 0) {
 		if (name == NULL) {
 			snprintf(err, errlen, "remove-subscriber: name missing");
-			return NULL;
+			return -EINVAL;
 		}
-		return table_remove_subscriber(ctx->cfg, name, err, errlen);
+		return table_change_remove_subscriber(ctx->cfg, name, c, err, errlen);
 	}
 	if (sub == NULL || pat == NULL) {
 		snprintf(err, errlen, "%s: subscriber and pattern required", cmd);
-		return NULL;
+		return -EINVAL;
 	}
-	if (strcmp(cmd, "add-pattern") == 0)
-		return table_add_pattern(ctx->cfg, sub, pat, err, errlen);
-	return table_remove_pattern(ctx->cfg, sub, pat, err, errlen);
+	return table_change_pattern(ctx->cfg, sub, pat, strcmp(cmd, "add-pattern") == 0, c, err,
+				    errlen);
 }
 
 /* The command as an operator would have typed it, for the audit log. */
@@ -515,10 +538,8 @@ static json_t *dataplane_json(int rc, const struct dplink_result *res)
  * one control message, and the limits its last HELLO said (docs/control.md). The dry run
  * checks the rest when the dataplane is there.
  */
-static int check_dataplane_limits(const struct server_ctx *ctx, const struct routing_config *cfg,
-				  const char *yaml, char *err, size_t errlen)
+static int check_message_size(const char *yaml, char *err, size_t errlen)
 {
-	const struct dplink_limits *lim = dplink_limits(ctx->link);
 	size_t len = strlen(yaml);
 
 	if (len + sizeof(struct ctl_apply) > CTL_MAX_PAYLOAD) {
@@ -528,6 +549,14 @@ static int check_dataplane_limits(const struct server_ctx *ctx, const struct rou
 			 len, CTL_MAX_PAYLOAD - (unsigned)sizeof(struct ctl_apply));
 		return -E2BIG;
 	}
+	return 0;
+}
+
+static int check_dataplane_limits(const struct server_ctx *ctx, const struct routing_config *cfg,
+				  char *err, size_t errlen)
+{
+	const struct dplink_limits *lim = dplink_limits(ctx->link);
+
 	if (!lim->known)
 		return 0;
 	if (lim->max_subscribers != 0 && cfg->n_subs > lim->max_subscribers) {
@@ -564,18 +593,26 @@ static int check_dataplane_limits(const struct server_ctx *ctx, const struct rou
 	return 0;
 }
 
-/* A change between its checks and its reply: it may wait for the dataplane twice (the
- * dry run, then the APPLY). One at a time (server_ctx.change_busy). */
+/*
+ * A change between its checks and its reply (docs/control.md, "Change flow"): it may wait
+ * for the dataplane twice (the dry run, then the push). One at a time
+ * (server_ctx.change_busy). Said as operations (tc.ops) it is checked, stored and sent as
+ * such, and costs what it touches; said whole (tc.full) it is rendered, stored as a
+ * snapshot and pushed whole.
+ */
 struct change {
 	struct server_ctx *ctx;
 	struct server_peer peer;
 	char identity[128], address[128];
 	char cmd[32], what[512];
-	struct routing_config *next;
-	char *yaml;
-	json_t *reply; /* built so far */
+	struct table_change tc;
+	struct table_digest digest; /* of the table the change makes */
+	char *yaml;		    /* its text: a whole change, or a dry run sent whole */
+	json_t *reply;		    /* built so far */
 	uint64_t before;
-	bool dry; /* the operator's dry run */
+	bool dry;	    /* the operator's dry run */
+	bool checked_whole; /* the dry run went as an APPLY */
+	bool pushed_whole;  /* the push went as an APPLY */
 	server_reply_fn done;
 	void *arg;
 };
@@ -583,20 +620,97 @@ struct change {
 static void change_finish(struct change *ch, json_t *reply)
 {
 	ch->ctx->change_busy = false;
-	routing_config_free(ch->next);
+	table_change_fini(&ch->tc);
+	table_digest_fini(&ch->digest);
 	free(ch->yaml);
 	json_decref(ch->reply);
 	ch->done(ch->arg, reply);
 	free(ch);
 }
 
+const char *server_table_text(void *arg)
+{
+	struct server_ctx *ctx = arg;
+
+	if (ctx->yaml == NULL && ctx->version != 0)
+		ctx->yaml = table_emit_yaml(ctx->cfg);
+	return ctx->yaml;
+}
+
+/* The table a change said as operations makes, as text (a dry run sent whole); NULL when
+ * out of memory or the operations no longer apply. */
+static char *change_text(struct change *ch)
+{
+	struct server_ctx *ctx = ch->ctx;
+	struct rd_undo *undo;
+	char err[ERR_LEN];
+	char *yaml;
+
+	if (rd_apply_all(ctx->cfg, ch->tc.ops, ch->tc.n_ops, &undo, err, sizeof(err)) < 0)
+		return NULL;
+	yaml = table_emit_yaml(ctx->cfg);
+	rd_undo_all(ctx->cfg, undo, ch->tc.n_ops);
+	return yaml;
+}
+
 static void change_pushed(void *arg, int rc, const struct dplink_result *res)
 {
 	struct change *ch = arg;
-	json_t *r = json_incref(ch->reply);
+	json_t *r;
 
+	if (rc == 0 && res->status != 0 && !ch->pushed_whole) {
+		/* The DELTA found another table in force (or could not be built there): the
+		 * table goes whole, as after any drift (docs/control.md, "Sync rule"). */
+		ch->pushed_whole = true;
+		rc = dplink_push(ch->ctx->link, change_pushed, ch);
+		if (rc == 0)
+			return;
+	}
+	r = json_incref(ch->reply);
 	json_object_set_new(r, "dataplane", dataplane_json(rc, res));
+	if (rc == 0)
+		json_object_set_new(json_object_get(r, "dataplane"), "sent",
+				    json_string(ch->pushed_whole ? "table" : "delta"));
 	change_finish(ch, r);
+}
+
+/* The change made in memory and in the store: 0, or -errno with err filled and nothing
+ * changed. */
+static int change_store(struct change *ch, uint64_t *after, char *err, size_t errlen)
+{
+	struct server_ctx *ctx = ch->ctx;
+	struct rd_undo *undo = NULL;
+	int rc;
+
+	if (ch->tc.full != NULL) {
+		rc = store_commit_text(ctx->store, ch->tc.full, &ch->tc, ch->yaml, after, err,
+				       errlen);
+		if (rc < 0)
+			return rc;
+		routing_config_free(ctx->cfg);
+		ctx->cfg = ch->tc.full;
+		ch->tc.full = NULL;
+		free(ctx->yaml);
+		ctx->yaml = ch->yaml;
+		ch->yaml = NULL;
+	} else {
+		/* checked before the dry run on this very table: they apply again */
+		rc = rd_apply_all(ctx->cfg, ch->tc.ops, ch->tc.n_ops, &undo, err, errlen);
+		if (rc < 0)
+			return rc;
+		rc = store_commit(ctx->store, ctx->cfg, &ch->tc, after, err, errlen);
+		if (rc < 0) {
+			rd_undo_all(ctx->cfg, undo, ch->tc.n_ops);
+			return rc;
+		}
+		rd_forget_all(undo, ch->tc.n_ops);
+		free(ctx->yaml);
+		ctx->yaml = NULL; /* rendered when a full push needs it */
+	}
+	table_digest_fini(&ctx->digest);
+	ctx->digest = ch->digest;
+	memset(&ch->digest, 0, sizeof(ch->digest));
+	return 0;
 }
 
 /* Recorded, stored, pushed. */
@@ -605,6 +719,7 @@ static void change_commit(struct change *ch)
 	struct server_ctx *ctx = ch->ctx;
 	char err[ERR_LEN] = "", result[ERR_LEN + 8];
 	uint64_t after = ch->before;
+	bool at_base = dplink_in_sync(ctx->link) && dplink_dp_version(ctx->link) == ch->before;
 	json_t *r;
 	int rc;
 
@@ -617,32 +732,50 @@ static void change_commit(struct change *ch)
 					  ch->cmd, strerror(-rc)));
 		return;
 	}
-	rc = store_replace(ctx->store, ch->next, ch->yaml, &after, err, sizeof(err));
+	rc = change_store(ch, &after, err, sizeof(err));
 	if (rc < 0) {
 		snprintf(result, sizeof(result), "error: %s", err);
 		audit(ctx, &ch->peer, ch->what, result, ch->before, ch->before);
 		change_finish(ch, fail_as(KIND_INTERNAL, "%s: store: %s", ch->cmd, err));
 		return;
 	}
-	routing_config_free(ctx->cfg);
-	free(ctx->yaml);
-	ctx->cfg = ch->next;
-	ctx->yaml = ch->yaml;
-	ch->next = NULL;
-	ch->yaml = NULL;
 	ctx->version = after;
-	dplink_set_table(ctx->link, after, ctx->yaml);
+	dplink_set_table(ctx->link, after, ctx->digest.value, server_table_text, ctx);
 	/* Stored first, then pushed: the store is the truth a restart or resync starts from.
 	 * The outcome line completes the "pending" one; if it cannot be written the change
 	 * stands, recorded by that line (docs/control.md, "Audit log format"). */
 	audit(ctx, &ch->peer, ch->what, "ok", ch->before, after);
 	json_object_set_new(ch->reply, "version", json_integer((json_int_t)after));
-	rc = dplink_push(ctx->link, change_pushed, ch);
+	if (ch->tc.full == NULL && ch->tc.n_ops > 0 && at_base) {
+		rc = dplink_delta(ctx->link, ch->before, after, ctx->digest.value, ch->tc.ops,
+				  ch->tc.n_ops, false, change_pushed, ch);
+	} else {
+		ch->pushed_whole = true;
+		rc = dplink_push(ctx->link, change_pushed, ch);
+	}
 	if (rc != 0) {
 		r = json_incref(ch->reply);
 		json_object_set_new(r, "dataplane", dataplane_json(rc, NULL));
 		change_finish(ch, r);
 	}
+}
+
+static void change_checked(void *arg, int rc, const struct dplink_result *res);
+
+/* The dry run of the table whole (a change said whole, or a dataplane not at the table
+ * the operations start from). */
+static void change_check_whole(struct change *ch)
+{
+	ch->checked_whole = true;
+	if (ch->yaml == NULL)
+		ch->yaml = change_text(ch);
+	if (ch->yaml == NULL) {
+		change_finish(ch, fail_as(KIND_INTERNAL, "%s: cannot render the table: %s", ch->cmd,
+					  strerror(ENOMEM)));
+		return;
+	}
+	if (dplink_apply(ch->ctx->link, ch->before + 1, ch->yaml, true, change_checked, ch) != 0)
+		change_checked(ch, -ENOTCONN, NULL);
 }
 
 /* The dataplane built the table without publishing it (or could not be asked). */
@@ -652,6 +785,11 @@ static void change_checked(void *arg, int rc, const struct dplink_result *res)
 	char result[ERR_LEN + 64];
 	json_t *r;
 
+	if (rc == 0 && res->status == -ESTALE && !ch->checked_whole) {
+		/* another table in force there than the one the operations start from */
+		change_check_whole(ch);
+		return;
+	}
 	if (rc == 0 && res->status != 0) {
 		/* Nothing stored: the dataplane would refuse it (docs/control.md). */
 		if (!ch->dry) {
@@ -680,98 +818,105 @@ static void change_checked(void *arg, int rc, const struct dplink_result *res)
 	change_commit(ch);
 }
 
+/*
+ * The checks aster-control makes itself, on the table the change makes: the operations
+ * applied to the table in force (the validator of common/routing_delta.c), the limits,
+ * the digest of the result; then undone, so that the table in force stays what readers
+ * see until the change is stored. A change said whole is checked on its table and
+ * rendered. 0, or -errno with err filled.
+ */
+static int change_prepare(struct change *ch, char *err, size_t errlen)
+{
+	struct server_ctx *ctx = ch->ctx;
+	const struct settings *set = ctx->set;
+	struct rd_undo *undo;
+	int rc;
+
+	if (ch->tc.full != NULL) {
+		rc = check_limits(set, ch->tc.full, NULL, 0, err, errlen);
+		if (rc == 0 && (ch->yaml = table_emit_yaml(ch->tc.full)) == NULL) {
+			snprintf(err, errlen, "%s: cannot render the table: %s", ch->cmd,
+				 strerror(ENOMEM));
+			return -ENOMEM;
+		}
+		if (rc == 0)
+			rc = check_message_size(ch->yaml, err, errlen);
+		if (rc == 0)
+			rc = check_dataplane_limits(ctx, ch->tc.full, err, errlen);
+		if (rc == 0)
+			rc = table_digest_init(&ch->digest, ch->tc.full);
+		return rc;
+	}
+	rc = rd_apply_all(ctx->cfg, ch->tc.ops, ch->tc.n_ops, &undo, err, errlen);
+	if (rc < 0)
+		return rc;
+	rc = check_limits(set, ctx->cfg, ch->tc.ops, ch->tc.n_ops, err, errlen);
+	if (rc == 0)
+		rc = check_dataplane_limits(ctx, ctx->cfg, err, errlen);
+	if (rc == 0)
+		rc = table_digest_next(&ch->digest, &ctx->digest, ctx->cfg, ch->tc.ops,
+				       ch->tc.n_ops);
+	rd_undo_all(ctx->cfg, undo, ch->tc.n_ops);
+	if (rc == -ENOMEM && err[0] == '\0')
+		snprintf(err, errlen, "%s: out of memory", ch->cmd);
+	return rc;
+}
+
 static void cmd_change(struct server_ctx *ctx, const struct server_peer *peer, const char *cmd,
 		       json_t *req, server_reply_fn done, void *arg)
 {
 	bool dry = json_is_true(json_object_get(req, "dry_run"));
-	char err[ERR_LEN] = "", result[ERR_LEN + 8], what[512], *diff = NULL, *yaml = NULL;
-	struct routing_config *next;
+	char err[ERR_LEN] = "", result[ERR_LEN + 8], what[512];
 	uint64_t before = ctx->version;
-	size_t n_changes = 0;
 	struct change *ch;
 	json_t *r;
-	int rc, why;
+	int rc;
 
 	command_text(cmd, req, what, sizeof(what));
-	errno = 0;
-	next = edit(ctx, cmd, req, err, sizeof(err));
-	why = errno;
-	if (next != NULL && check_limits(ctx->set, next, err, sizeof(err)) < 0) {
-		routing_config_free(next);
-		next = NULL;
-		why = E2BIG;
-	}
-	if (next != NULL) {
-		yaml = table_emit_yaml(next);
-		if (yaml == NULL) {
-			why = errno;
-			snprintf(err, sizeof(err), "%s: cannot render the table: %s", cmd,
-				 strerror(why));
-		} else if ((rc = check_dataplane_limits(ctx, next, yaml, err, sizeof(err))) < 0) {
-			why = -rc;
-		}
-		if (yaml == NULL || err[0] != '\0') {
-			routing_config_free(next);
-			free(yaml);
-			next = NULL;
-			yaml = NULL;
-		}
-	}
-	if (next == NULL) {
-		/* Nothing was stored: the running table is unchanged (issue 3 §"Tests"). */
-		if (err[0] == '\0')
-			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(why));
-		snprintf(result, sizeof(result), "error: %s", err);
-		if (!dry)
-			audit_refusal(ctx, peer, what, result);
-		done(arg, fail_as(why == ENOENT	  ? KIND_NOT_FOUND
-				  : why == EEXIST ? KIND_CONFLICT
-				  : why == E2BIG  ? KIND_LIMIT
-				  : why == ENOMEM ? KIND_INTERNAL
-						  : KIND_INVALID,
-				  "%s", err));
-		return;
-	}
-	diff = table_diff(ctx->cfg, next, &n_changes);
-	if (diff == NULL) {
-		routing_config_free(next);
-		free(yaml);
-		done(arg, fail_as(KIND_INTERNAL, "%s: cannot compute the diff: %s", cmd,
-				  strerror(errno)));
-		return;
-	}
-	r = ok();
-	json_object_set_new(r, "changes", json_integer((json_int_t)n_changes));
-	json_object_set_new(r, "diff", diff_lines(diff));
-	json_object_set_new(r, "version_before", json_integer((json_int_t)before));
-	free(diff);
-	ch = n_changes != 0 ? calloc(1, sizeof(*ch)) : NULL;
+	ch = calloc(1, sizeof(*ch));
 	if (ch == NULL) {
-		routing_config_free(next);
-		free(yaml);
-		if (n_changes != 0) {
-			json_decref(r);
-			done(arg, fail_as(KIND_INTERNAL, "%s: out of memory", cmd));
-			return;
-		}
-		json_object_set_new(r, "version", json_integer((json_int_t)before));
-		json_object_set_new(r, "dry_run", json_boolean(dry));
-		if (!dry)
-			audit_refusal(ctx, peer, what, "no changes");
-		done(arg, r);
+		done(arg, fail_as(KIND_INTERNAL, "%s: out of memory", cmd));
 		return;
 	}
 	*ch = (struct change){
 	    .ctx = ctx,
 	    .peer = *peer,
-	    .next = next,
-	    .yaml = yaml,
-	    .reply = r,
 	    .before = before,
 	    .dry = dry,
 	    .done = done,
 	    .arg = arg,
 	};
+	rc = change_of(ctx, cmd, req, &ch->tc, err, sizeof(err));
+	if (rc == 0 && ch->tc.n_changes != 0)
+		rc = change_prepare(ch, err, sizeof(err));
+	if (rc < 0) {
+		/* Nothing was stored: the running table is unchanged (issue 3 §"Tests"). */
+		if (err[0] == '\0')
+			snprintf(err, sizeof(err), "%s: %s", cmd, strerror(-rc));
+		snprintf(result, sizeof(result), "error: %s", err);
+		if (!dry)
+			audit_refusal(ctx, peer, what, result);
+		change_finish(ch, fail_as(rc == -ENOENT	  ? KIND_NOT_FOUND
+					  : rc == -EEXIST ? KIND_CONFLICT
+					  : rc == -E2BIG  ? KIND_LIMIT
+					  : rc == -ENOMEM ? KIND_INTERNAL
+							  : KIND_INVALID,
+					  "%s", err));
+		return;
+	}
+	r = ok();
+	json_object_set_new(r, "changes", json_integer((json_int_t)ch->tc.n_changes));
+	json_object_set_new(r, "diff", diff_lines(ch->tc.diff));
+	json_object_set_new(r, "version_before", json_integer((json_int_t)before));
+	if (ch->tc.n_changes == 0) {
+		json_object_set_new(r, "version", json_integer((json_int_t)before));
+		json_object_set_new(r, "dry_run", json_boolean(dry));
+		if (!dry)
+			audit_refusal(ctx, peer, what, "no changes");
+		change_finish(ch, r);
+		return;
+	}
+	ch->reply = r;
 	/* The caller's strings live only as long as its request: keep copies. */
 	if (peer->identity != NULL) {
 		snprintf(ch->identity, sizeof(ch->identity), "%s", peer->identity);
@@ -785,8 +930,15 @@ static void cmd_change(struct server_ctx *ctx, const struct server_peer *peer, c
 	snprintf(ch->what, sizeof(ch->what), "%s", what);
 	ctx->change_busy = true;
 	/* Stored only once the dataplane has built it in a dry run, when it is there. */
-	if (dplink_apply(ctx->link, before + 1, yaml, true, change_checked, ch) != 0)
+	if (!dplink_connected(ctx->link)) {
 		change_checked(ch, -ENOTCONN, NULL);
+	} else if (ch->tc.full != NULL || !dplink_in_sync(ctx->link) ||
+		   dplink_dp_version(ctx->link) != before) {
+		change_check_whole(ch);
+	} else if (dplink_delta(ctx->link, before, before + 1, ch->digest.value, ch->tc.ops,
+				ch->tc.n_ops, true, change_checked, ch) != 0) {
+		change_check_whole(ch);
+	}
 }
 
 /* ------------------------------------------------------------------ dispatch */

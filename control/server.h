@@ -28,6 +28,8 @@
 
 #include <jansson.h>
 
+#include "table.h"
+
 struct settings;
 struct store;
 struct audit;
@@ -59,7 +61,9 @@ struct server_ctx {
 	struct dplink *link;
 	struct health *health;
 	struct routing_config *cfg; /* the table in force (never NULL) */
-	char *yaml;		    /* its canonical YAML; NULL for the empty version 0 */
+	char *yaml;		    /* its canonical YAML once rendered (server_table_text); NULL
+				     * until a full push needs it, and for version 0 */
+	struct table_digest digest; /* of that text, kept by pieces (table.h) */
 	uint64_t version;
 	struct server_acl_entry acl_cache[SERVER_ACL_CACHE]; /* zeroed by the owner */
 	bool change_busy; /* a change waits for the dataplane: the next one waits for it */
@@ -130,5 +134,10 @@ bool server_execute_async(struct server_ctx *ctx, const struct server_peer *peer
 			  server_reply_fn done, void *arg);
 /* The same, waiting for the reply: while the dataplane answers, only its link runs. */
 json_t *server_execute(struct server_ctx *ctx, const struct server_peer *peer, json_t *req);
+
+/* The canonical YAML of the table in force (a struct server_ctx *), rendered on first use
+ * after a change: what dplink pushes whole (dplink_text_fn). NULL for version 0 or when out
+ * of memory. */
+const char *server_table_text(void *ctx);
 
 #endif

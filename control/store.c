@@ -1180,10 +1180,11 @@ static int commit(struct store *st, const struct routing_config *cfg, const stru
 	return 0;
 }
 
-int store_commit(struct store *st, const struct routing_config *cfg, const struct table_change *c,
-		 uint64_t *version, char *err, size_t errlen)
+int store_commit_text(struct store *st, const struct routing_config *cfg,
+		      const struct table_change *c, const char *yaml, uint64_t *version, char *err,
+		      size_t errlen)
 {
-	char *yaml = NULL;
+	char *own = NULL;
 	int rc;
 
 	if (st == NULL || cfg == NULL || c == NULL || version == NULL)
@@ -1192,16 +1193,21 @@ int store_commit(struct store *st, const struct routing_config *cfg, const struc
 		*version = st->head;
 		return 0;
 	}
-	if (c->full != NULL || c->n_ops == 0) {
-		yaml = table_emit_yaml(cfg);
-		if (yaml == NULL) {
-			set_err(err, errlen, "%s: out of memory", st->path);
-			return -ENOMEM;
-		}
+	if (c->full == NULL && c->n_ops > 0)
+		yaml = NULL; /* a journal entry, no snapshot */
+	else if (yaml == NULL && (yaml = own = table_emit_yaml(cfg)) == NULL) {
+		set_err(err, errlen, "%s: out of memory", st->path);
+		return -ENOMEM;
 	}
 	rc = commit(st, cfg, c, yaml, c->diff, c->n_changes, version, err, errlen);
-	free(yaml);
+	free(own);
 	return rc;
+}
+
+int store_commit(struct store *st, const struct routing_config *cfg, const struct table_change *c,
+		 uint64_t *version, char *err, size_t errlen)
+{
+	return store_commit_text(st, cfg, c, NULL, version, err, errlen);
 }
 
 int store_replace(struct store *st, const struct routing_config *cfg, const char *yaml,

@@ -51,6 +51,11 @@ int store_load(struct store *st, struct routing_config **cfg, uint64_t *version,
  */
 int store_commit(struct store *st, const struct routing_config *cfg, const struct table_change *c,
 		 uint64_t *version, char *err, size_t errlen);
+/* The same, with `yaml` the canonical text of `cfg` when the caller has it (a change said
+ * whole is stored as that text: not rendered again); NULL: rendered when needed. */
+int store_commit_text(struct store *st, const struct routing_config *cfg,
+		      const struct table_change *c, const char *yaml, uint64_t *version, char *err,
+		      size_t errlen);
 
 /*
  * Make `cfg` the table, whole (a snapshot version; `yaml` its canonical text, NULL:

@@ -273,46 +273,53 @@ static void emit_recovery(struct sbuf *b, const struct rc_recovery *r)
 		  r->tries);
 }
 
-static char *emit(const struct routing_config *cfg, const struct edit *e)
+/* The text before the subscribers: feeds and ports. */
+static void emit_head(struct sbuf *b, const struct routing_config *cfg)
 {
-	struct sbuf b = {0};
 	char ip[16];
-	bool any;
 
-	sb_puts(&b, cfg->n_feeds > 0 ? "feeds:\n" : "feeds: []\n");
+	sb_puts(b, cfg->n_feeds > 0 ? "feeds:\n" : "feeds: []\n");
 	for (uint32_t fi = 0; fi < cfg->n_feeds; fi++) {
 		const struct rc_feed *f = &cfg->feeds[fi];
 
-		sb_puts(&b, "  - name: ");
-		sb_quote(&b, f->name);
-		sb_puts(&b, "\n    protocol: \"" RC_PROTOCOL_ITCH50 "\"\n    lines:\n");
+		sb_puts(b, "  - name: ");
+		sb_quote(b, f->name);
+		sb_puts(b, "\n    protocol: \"" RC_PROTOCOL_ITCH50 "\"\n    lines:\n");
 		for (uint32_t li = 0; li < f->n_lines; li++) {
-			sb_puts(&b, "      - {name: ");
-			sb_quote(&b, f->lines[li].name);
+			sb_puts(b, "      - {name: ");
+			sb_quote(b, f->lines[li].name);
 			ipv4_str(f->lines[li].group, ip);
-			sb_printf(&b, ", group: \"%s\", port: %u}\n", ip, f->lines[li].port);
+			sb_printf(b, ", group: \"%s\", port: %u}\n", ip, f->lines[li].port);
 		}
 		if (f->recovery.enabled)
-			emit_recovery(&b, &f->recovery);
+			emit_recovery(b, &f->recovery);
 	}
-	sb_puts(&b, cfg->n_ports > 0 ? "ports:\n" : "ports: []\n");
+	sb_puts(b, cfg->n_ports > 0 ? "ports:\n" : "ports: []\n");
 	for (uint32_t pi = 0; pi < cfg->n_ports; pi++) {
 		const struct rc_port *p = &cfg->ports[pi];
 
-		sb_puts(&b, "  - name: ");
-		sb_quote(&b, p->name);
-		sb_puts(&b, "\n");
+		sb_puts(b, "  - name: ");
+		sb_quote(b, p->name);
+		sb_puts(b, "\n");
 		/* Optional keys only when set, so the text says what the operator said. */
 		if (p->src_ip != 0) {
 			ipv4_str(p->src_ip, ip);
-			sb_printf(&b, "    src_ip: \"%s\"\n", ip);
+			sb_printf(b, "    src_ip: \"%s\"\n", ip);
 		}
 		if (p->src_port != 0)
-			sb_printf(&b, "    src_port: %u\n", p->src_port);
+			sb_printf(b, "    src_port: %u\n", p->src_port);
 		if (p->retransmit_port != 0)
-			sb_printf(&b, "    retransmit: {port: %u, rate: %u}\n", p->retransmit_port,
+			sb_printf(b, "    retransmit: {port: %u, rate: %u}\n", p->retransmit_port,
 				  p->retransmit_rate);
 	}
+}
+
+static char *emit(const struct routing_config *cfg, const struct edit *e)
+{
+	struct sbuf b = {0};
+	bool any;
+
+	emit_head(&b, cfg);
 	any = e->add_sub_text != NULL;
 	for (uint32_t si = 0; si < cfg->n_subs && !any; si++)
 		any = (int64_t)si != e->skip_sub;
@@ -1268,6 +1275,16 @@ static int pattern_ops(struct table_change *c, const struct rc_subscriber *a,
 	return rc;
 }
 
+static bool same_patterns(const struct rc_subscriber *a, const struct rc_subscriber *b)
+{
+	if (a->n_symbols != b->n_symbols)
+		return false;
+	for (uint32_t i = 0; i < a->n_symbols; i++)
+		if (strcmp(a->symbols[i], b->symbols[i]) != 0)
+			return false;
+	return true;
+}
+
 /* The operations taking `from` to `to`; -EAGAIN when they cannot say it or it is large. */
 static int replace_ops(struct table_change *c, const struct routing_config *from,
 		       const struct routing_config *to)
@@ -1302,7 +1319,8 @@ static int replace_ops(struct table_change *c, const struct routing_config *from
 			rc = text != NULL ? add_op(c, RD_SUB_SET, 0, b->name, NULL, text) : -ENOMEM;
 			free(text);
 		}
-		if (rc == 0)
+		/* unchanged patterns (repeats included, which the table may hold): nothing */
+		if (rc == 0 && !same_patterns(a, b))
 			rc = pattern_ops(c, a, b, &n_patterns);
 	}
 	/* joiners at their final positions, in order: the rest keep their order */
@@ -1357,5 +1375,122 @@ int table_change_replace(const struct routing_config *cfg, struct routing_config
 	c->ops = NULL;
 	c->n_owned = c->n_ops = 0;
 	c->full = next;
+	return 0;
+}
+
+/* ------------------------------------------------------------------ the digest by pieces */
+
+/* The digest part of emit_sub's text for subscriber i; false when out of memory. */
+static bool sub_part(const struct routing_config *cfg, uint32_t i, struct ctl_digest_part *out)
+{
+	struct sbuf b = {0};
+
+	emit_sub(&b, cfg, i, &no_edit);
+	if (sb_finish(&b) == NULL)
+		return false;
+	ctl_digest_part(b.p, b.len, out);
+	free(b.p);
+	return true;
+}
+
+/* The value of the pieces: head, the subscribers' line, every subscriber (emit's order). */
+static void digest_total(struct table_digest *d)
+{
+	static const char some[] = "subscribers:\n", none[] = "subscribers: []\n";
+	struct ctl_digest_part acc = d->head, line;
+
+	if (d->n > 0)
+		ctl_digest_part(some, sizeof(some) - 1, &line);
+	else
+		ctl_digest_part(none, sizeof(none) - 1, &line);
+	ctl_digest_cat(&acc, &line);
+	for (uint32_t i = 0; i < d->n; i++)
+		ctl_digest_cat(&acc, &d->subs[i].part);
+	d->value = ctl_digest_value(&acc);
+}
+
+void table_digest_fini(struct table_digest *d)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		free(d->subs[i].name);
+	free(d->subs);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Room for n subscribers, named as cfg's. */
+static int digest_alloc(struct table_digest *d, const struct routing_config *cfg)
+{
+	memset(d, 0, sizeof(*d));
+	d->subs = calloc(cfg->n_subs + 1, sizeof(*d->subs));
+	if (d->subs == NULL)
+		return -ENOMEM;
+	for (; d->n < cfg->n_subs; d->n++)
+		if ((d->subs[d->n].name = strdup(cfg->subs[d->n].name)) == NULL) {
+			table_digest_fini(d);
+			return -ENOMEM;
+		}
+	return 0;
+}
+
+int table_digest_init(struct table_digest *d, const struct routing_config *cfg)
+{
+	struct sbuf b = {0};
+	int rc = digest_alloc(d, cfg);
+
+	if (rc < 0)
+		return rc;
+	emit_head(&b, cfg);
+	if (sb_finish(&b) == NULL) {
+		table_digest_fini(d);
+		return -ENOMEM;
+	}
+	ctl_digest_part(b.p, b.len, &d->head);
+	free(b.p);
+	for (uint32_t i = 0; i < d->n; i++)
+		if (!sub_part(cfg, i, &d->subs[i].part)) {
+			table_digest_fini(d);
+			return -ENOMEM;
+		}
+	digest_total(d);
+	return 0;
+}
+
+static bool named_by(const struct rd_op *ops, uint32_t n_ops, const char *name)
+{
+	for (uint32_t k = 0; k < n_ops; k++)
+		if (ops[k].sub != NULL && strcmp(ops[k].sub, name) == 0)
+			return true;
+	return false;
+}
+
+int table_digest_next(struct table_digest *out, const struct table_digest *prev,
+		      const struct routing_config *cfg, const struct rd_op *ops, uint32_t n_ops)
+{
+	uint32_t j = 0;
+	int rc = digest_alloc(out, cfg);
+
+	if (rc < 0)
+		return rc;
+	out->head = prev->head; /* operations change no feed or port */
+	for (uint32_t i = 0; i < out->n; i++) {
+		const char *name = out->subs[i].name;
+		uint32_t k = j;
+
+		if (!named_by(ops, n_ops, name)) {
+			/* the subscribers no operation names keep their order: look ahead */
+			while (k < prev->n && strcmp(prev->subs[k].name, name) != 0)
+				k++;
+			if (k < prev->n) {
+				out->subs[i].part = prev->subs[k].part;
+				j = k + 1;
+				continue;
+			}
+		}
+		if (!sub_part(cfg, i, &out->subs[i].part)) {
+			table_digest_fini(out);
+			return -ENOMEM;
+		}
+	}
+	digest_total(out);
 	return 0;
 }

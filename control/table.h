@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ctl_proto.h"
 #include "routing_delta.h"
 
 struct routing_config;
@@ -87,5 +88,30 @@ void table_change_fini(struct table_change *c);
 /* One subscriber of `cfg` as the mapping an operation carries: every setting, and its
  * patterns when `with_patterns` (malloc'd, or NULL + errno). */
 char *table_emit_sub(const struct routing_config *cfg, uint32_t i, bool with_patterns);
+
+/*
+ * The digest of a table's canonical YAML (ctl_table_digest of table_emit_yaml's text) kept
+ * by pieces: the text before the subscribers and each subscriber's item. After a change
+ * said as operations only the subscribers they name are rendered and hashed again, so
+ * the digest a DELTA carries costs what the change touched (docs/control.md).
+ */
+struct table_digest_sub {
+	char *name;
+	struct ctl_digest_part part; /* its item of `subscribers` */
+};
+struct table_digest {
+	struct ctl_digest_part head; /* feeds and ports */
+	uint32_t n;
+	struct table_digest_sub *subs;
+	uint64_t value; /* the digest */
+};
+
+/* The pieces of `cfg`, every one rendered (a whole table). 0 or -ENOMEM. */
+int table_digest_init(struct table_digest *d, const struct routing_config *cfg);
+/* The pieces of `cfg`, the table `prev` was made from with the `n_ops` operations applied:
+ * the subscribers they name rendered again, the others' pieces taken from `prev`. */
+int table_digest_next(struct table_digest *out, const struct table_digest *prev,
+		      const struct routing_config *cfg, const struct rd_op *ops, uint32_t n_ops);
+void table_digest_fini(struct table_digest *d);
 
 #endif

@@ -49,6 +49,7 @@ static void setup(void)
 	ctx.store = store_open(set.db, err, sizeof(err));
 	CHECK(ctx.store != NULL);
 	CHECK(store_load(ctx.store, &ctx.cfg, &ctx.version, err, sizeof(err)) == 0);
+	CHECK(table_digest_init(&ctx.digest, ctx.cfg) == 0);
 	ctx.audit = audit_open(set.audit_log);
 	ctx.link = dplink_open(&set);
 	ctx.health = health_open(&set);

@@ -5,7 +5,8 @@ the model to a file for `asterctl apply -f` or by the imperative command that ma
 same change (add or remove a pattern or a subscriber, change a type filter). Every step
 must move the store by exactly one version (the next number, but after aster-control was
 killed: docs/control.md, "Durability") and be in force in the dataplane when asterctl
-returns. The versions made are appended to W/made.txt; the model persists in
+returns. The versions made are appended to W/made.txt, and the model each one was made
+to be is written to W/applied/vN.json; the model persists in
 W/model.yaml between runs (first taken from W/feed/routing.yaml).
 
     live_drive.py W FIRST LAST SEED ASTERCTL [ASTERCTL ARGS...]
@@ -86,6 +87,10 @@ for step in range(first, last + 1):
     prev = v
     with open(f"{w}/made.txt", "a") as f:
         f.write(f"{v}\n")
+    # what this version was made to be, for tests that rebuild it from the store
+    os.makedirs(f"{w}/applied", exist_ok=True)
+    with open(f"{w}/applied/v{v}.json", "w") as f:
+        json.dump({k: cfg[k] for k in ("feeds", "ports", "subscribers")}, f)
     worst = max(worst, d["round_trip_ns"])
     times.append(d["round_trip_ns"])
 cfg["x-extra"] = extra

@@ -68,20 +68,34 @@ static const char base[] = "feeds:\n"
 			   "    session: \"\"\n"
 			   "    symbols: [\"^G\"]\n";
 
-/* Apply the change's operations to a copy of `from`: it must equal `want`. */
+/*
+ * Apply the change's operations to a copy of `from`: it must equal `want`. And the digest
+ * aster-control keeps by pieces (table_digest_next: only the subscribers the operations
+ * name rendered again) must be the digest of the whole text, what a dataplane computes
+ * from an APPLY of that table: else drift would be seen after every delta.
+ */
 static void check_ops(const struct routing_config *from, const struct table_change *c,
 		      const struct routing_config *want)
 {
 	struct routing_config *got = copy(from);
+	struct table_digest before, after;
 	struct rd_undo *undo;
 	char *a, *b;
 
 	cr_assert_null(c->full, "said whole, expected operations");
+	cr_assert_eq(table_digest_init(&before, got), 0);
 	cr_assert_eq(rd_apply_all(got, c->ops, c->n_ops, &undo, err, sizeof(err)), 0, "%s", err);
 	rd_forget_all(undo, c->n_ops);
 	a = table_emit_yaml(got);
 	b = table_emit_yaml(want);
 	cr_expect(table_equal(got, want), "operations reached\n%s\nexpected\n%s", a, b);
+	cr_assert_eq(table_digest_next(&after, &before, got, c->ops, c->n_ops), 0);
+	cr_expect_eq(after.value, ctl_table_digest(a, strlen(a)),
+		     "digest by pieces %#llx, of the whole text %#llx:\n%s",
+		     (unsigned long long)after.value,
+		     (unsigned long long)ctl_table_digest(a, strlen(a)), a);
+	table_digest_fini(&before);
+	table_digest_fini(&after);
 	free(a);
 	free(b);
 	routing_config_free(got);
@@ -195,6 +209,28 @@ Test(routing_delta, applies_said_as_operations)
 		check_replace(text, cases[i].ops);
 		free(text);
 	}
+}
+
+/* A subscriber holding a pattern twice (a table may) does not make a change of another
+ * subscriber go whole: its unchanged patterns need no operation. */
+Test(routing_delta, repeats_elsewhere_keep_operations)
+{
+	char *from_text = edit(base, "[\"^G\"]", "[\"^G\", \"^G\"]");
+	char *to_text = edit(from_text, "max_payload: 128", "max_payload: 1000");
+	char *to2 = edit(to_text, "\"x #y\", ", "");
+	struct routing_config *from = parse(from_text), *to = parse(to2);
+	struct table_change c;
+
+	cr_assert_eq(table_change_replace(from, copy(to), &c, err, sizeof(err)), 0, "%s", err);
+	cr_assert_null(c.full, "a change of alpha and beta said whole");
+	cr_expect_eq(c.n_ops, 2);
+	check_ops(from, &c, to);
+	table_change_fini(&c);
+	routing_config_free(from);
+	routing_config_free(to);
+	free(from_text);
+	free(to_text);
+	free(to2);
 }
 
 /* Many subscribers, random edits of every kind: operations always reach the target. */
@@ -320,10 +356,10 @@ Test(routing_delta, bad_operations_give_one_line)
 	    "subscriber \"alpha\": pattern \"^MS\" already present",
 	    "subscriber \"gamma\": pattern \"^G\" is its only one (remove the subscriber instead)",
 	    "subscriber \"alpha\": no pattern \"^MS\" at that position",
-	    "subscriber \"eps\": feed \"nope\": no such feed",
+	    "subscriber \"eps\": unknown feed \"nope\"",
 	    "subscriber \"alpha\": already exists",
 	    NULL,
-	    "subscriber \"alpha\": port \"out9\": no such port",
+	    "subscriber \"alpha\": unknown port \"out9\"",
 	    "subscriber \"zeta\": no such subscriber",
 	    "unknown change kind 99",
 	};
