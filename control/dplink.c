@@ -252,6 +252,26 @@ static void start_head(struct dplink *l)
 	}
 }
 
+/*
+ * What the socket takes of the head request at once, so that it is on its way before the
+ * caller goes on (a change's audit line is synced while the dataplane works). An error
+ * is left for the event loop to see (dplink_on_io): callbacks never run from the call
+ * that queued their request.
+ */
+static void send_now(struct dplink *l)
+{
+	struct op *op = l->head;
+
+	while (l->fd >= 0 && op != NULL && op->off < op->len) {
+		ssize_t w =
+		    send(l->fd, op->msg + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (w <= 0)
+			return;
+		op->off += (size_t)w;
+	}
+}
+
 /* Encode and queue a request; the HELLO of a new connection goes first. */
 static int queue(struct dplink *l, struct op *op, uint16_t type, const void *fixed,
 		 size_t fixed_len, const char *text, size_t text_len)
@@ -282,6 +302,8 @@ static int queue(struct dplink *l, struct op *op, uint16_t type, const void *fix
 		l->head = op;
 	l->tail = op;
 	start_head(l);
+	if (l->head == op)
+		send_now(l);
 	return 0;
 }
 

@@ -54,12 +54,17 @@ struct server {
 	struct client *polled[SERVER_MAX_CLIENTS + 1]; /* fds[i] <-> polled[i]; [0] = listener */
 };
 
-static uint64_t now_ms(void)
+static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ms(void)
+{
+	return now_ns() / 1000000u;
 }
 
 /* ------------------------------------------------------------------ replies */
@@ -613,6 +618,9 @@ struct change {
 	bool dry;	    /* the operator's dry run */
 	bool checked_whole; /* the dry run went as an APPLY */
 	bool pushed_whole;  /* the push went as an APPLY */
+	/* where its time went (the reply's "timing_ms"): aster-control's own checks and
+	 * store, and the waits for the dataplane */
+	uint64_t t_start, t_checks, t_dry_run, t_store, t_sent;
 	server_reply_fn done;
 	void *arg;
 };
@@ -671,6 +679,11 @@ static void change_pushed(void *arg, int rc, const struct dplink_result *res)
 	if (rc == 0)
 		json_object_set_new(json_object_get(r, "dataplane"), "sent",
 				    json_string(ch->pushed_whole ? "table" : "delta"));
+	json_object_set_new(r, "timing_ms",
+			    json_pack("{s:f, s:f, s:f, s:f}", "checks", (double)ch->t_checks / 1e6,
+				      "dry_run", (double)ch->t_dry_run / 1e6, "store",
+				      (double)ch->t_store / 1e6, "push",
+				      (double)(now_ns() - ch->t_sent) / 1e6));
 	change_finish(ch, r);
 }
 
@@ -723,6 +736,8 @@ static void change_commit(struct change *ch)
 	json_t *r;
 	int rc;
 
+	ch->t_dry_run = now_ns() - ch->t_start - ch->t_checks;
+	ch->t_start = now_ns();
 	/* Recorded before it is made: a change the audit log cannot take is not made. */
 	rc = audit(ctx, &ch->peer, ch->what, "pending", ch->before, ch->before);
 	if (rc < 0) {
@@ -740,12 +755,11 @@ static void change_commit(struct change *ch)
 		return;
 	}
 	ctx->version = after;
+	ch->t_store = now_ns() - ch->t_start;
+	ch->t_sent = now_ns();
 	dplink_set_table(ctx->link, after, ctx->digest.value, server_table_text, ctx);
-	/* Stored first, then pushed: the store is the truth a restart or resync starts from.
-	 * The outcome line completes the "pending" one; if it cannot be written the change
-	 * stands, recorded by that line (docs/control.md, "Audit log format"). */
-	audit(ctx, &ch->peer, ch->what, "ok", ch->before, after);
 	json_object_set_new(ch->reply, "version", json_integer((json_int_t)after));
+	/* Stored first, then pushed: the store is the truth a restart or resync starts from. */
 	if (ch->tc.full == NULL && ch->tc.n_ops > 0 && at_base) {
 		rc = dplink_delta(ctx->link, ch->before, after, ctx->digest.value, ch->tc.ops,
 				  ch->tc.n_ops, false, change_pushed, ch);
@@ -753,6 +767,10 @@ static void change_commit(struct change *ch)
 		ch->pushed_whole = true;
 		rc = dplink_push(ctx->link, change_pushed, ch);
 	}
+	/* The outcome line completes the "pending" one, synced while the dataplane applies
+	 * the change, before the reply; if it cannot be written the change stands, recorded
+	 * by that line (docs/control.md, "Audit log format"). */
+	audit(ctx, &ch->peer, ch->what, "ok", ch->before, after);
 	if (rc != 0) {
 		r = json_incref(ch->reply);
 		json_object_set_new(r, "dataplane", dataplane_json(rc, NULL));
@@ -881,6 +899,7 @@ static void cmd_change(struct server_ctx *ctx, const struct server_peer *peer, c
 	*ch = (struct change){
 	    .ctx = ctx,
 	    .peer = *peer,
+	    .t_start = now_ns(),
 	    .before = before,
 	    .dry = dry,
 	    .done = done,
@@ -904,6 +923,7 @@ static void cmd_change(struct server_ctx *ctx, const struct server_peer *peer, c
 					  "%s", err));
 		return;
 	}
+	ch->t_checks = now_ns() - ch->t_start;
 	r = ok();
 	json_object_set_new(r, "changes", json_integer((json_int_t)ch->tc.n_changes));
 	json_object_set_new(r, "diff", diff_lines(ch->tc.diff));
