@@ -252,13 +252,9 @@ static void start_head(struct dplink *l)
 	}
 }
 
-/*
- * What the socket takes of the head request at once, so that it is on its way before the
- * caller goes on (a change's audit line is synced while the dataplane works). An error
- * is left for the event loop to see (dplink_on_io): callbacks never run from the call
- * that queued their request.
- */
-static void send_now(struct dplink *l)
+/* Send what the socket takes of the head request: 0 (all, or the socket is full), or
+ * -errno. */
+static int send_head(struct dplink *l)
 {
 	struct op *op = l->head;
 
@@ -266,10 +262,11 @@ static void send_now(struct dplink *l)
 		ssize_t w =
 		    send(l->fd, op->msg + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (w <= 0)
-			return;
+		if (w < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 		op->off += (size_t)w;
 	}
+	return 0;
 }
 
 /* Encode and queue a request; the HELLO of a new connection goes first. */
@@ -302,8 +299,11 @@ static int queue(struct dplink *l, struct op *op, uint16_t type, const void *fix
 		l->head = op;
 	l->tail = op;
 	start_head(l);
+	/* on its way before the caller goes on (a change's audit line is synced while the
+	 * dataplane works); an error is left for the event loop to see (dplink_on_io), so
+	 * that callbacks never run from the call that queued their request */
 	if (l->head == op)
-		send_now(l);
+		send_head(l);
 	return 0;
 }
 
@@ -665,19 +665,10 @@ static void on_message(struct dplink *l)
 
 static void send_some(struct dplink *l)
 {
-	struct op *op = l->head;
+	int rc = send_head(l);
 
-	while (l->fd >= 0 && op != NULL && op->off < op->len) {
-		ssize_t w =
-		    send(l->fd, op->msg + op->off, op->len - op->off, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (w < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				disconnect(l, "send", -errno);
-			return;
-		}
-		op->off += (size_t)w;
-	}
+	if (rc < 0)
+		disconnect(l, "send", rc);
 }
 
 static void receive_some(struct dplink *l)
