@@ -307,29 +307,41 @@ static int queue(struct dplink *l, struct op *op, uint16_t type, const void *fix
 	return 0;
 }
 
+/* A request answered by APPLY_REPLY (an APPLY or a DELTA) making table `version`. */
+static struct op *apply_op(struct dplink *l, uint64_t version, uint64_t digest, bool dry_run,
+			   bool delta, dplink_apply_fn done, void *arg)
+{
+	struct op *op = calloc(1, sizeof(*op));
+
+	if (op != NULL)
+		*op = (struct op){
+		    .kind = OP_APPLY,
+		    .want = CTL_APPLY_REPLY,
+		    .timeout_ms = l->set->dataplane_timeout_ms,
+		    .dry_run = dry_run,
+		    .delta = delta,
+		    .version = version,
+		    .digest = digest,
+		    .apply_done = done,
+		    .arg = arg,
+		};
+	return op;
+}
+
 static int queue_apply(struct dplink *l, uint64_t version, uint64_t digest, const char *yaml,
 		       bool dry_run, bool sync, dplink_apply_fn done, void *arg)
 {
-	struct op *op = calloc(1, sizeof(*op));
 	struct ctl_apply req = {
 	    .table_version = version,
 	    .flags = dry_run ? CTL_APPLY_DRY_RUN : 0,
 	};
 	size_t len = strlen(yaml);
+	struct op *op = apply_op(l, version, digest != 0 ? digest : ctl_table_digest(yaml, len),
+				 dry_run, false, done, arg);
 
 	if (op == NULL)
 		return -ENOMEM;
-	*op = (struct op){
-	    .kind = OP_APPLY,
-	    .want = CTL_APPLY_REPLY,
-	    .timeout_ms = l->set->dataplane_timeout_ms,
-	    .sync = sync,
-	    .dry_run = dry_run,
-	    .version = version,
-	    .digest = digest != 0 ? digest : ctl_table_digest(yaml, len),
-	    .apply_done = done,
-	    .arg = arg,
-	};
+	op->sync = sync;
 	return queue(l, op, CTL_APPLY, &req, sizeof(req), yaml, len);
 }
 
@@ -383,23 +395,9 @@ int dplink_delta(struct dplink *l, uint64_t base, uint64_t version, uint64_t dig
 	if (text == NULL)
 		return -ENOMEM;
 	req.text_len = (uint32_t)len;
-	op = calloc(1, sizeof(*op));
-	if (op == NULL) {
-		free(text);
-		return -ENOMEM;
-	}
-	*op = (struct op){
-	    .kind = OP_APPLY,
-	    .want = CTL_APPLY_REPLY,
-	    .timeout_ms = l->set->dataplane_timeout_ms,
-	    .dry_run = dry_run,
-	    .delta = true,
-	    .version = version,
-	    .digest = digest,
-	    .apply_done = done,
-	    .arg = arg,
-	};
-	rc = queue(l, op, CTL_DELTA, &req, sizeof(req), (const char *)text, len);
+	op = apply_op(l, version, digest, dry_run, true, done, arg);
+	rc = op != NULL ? queue(l, op, CTL_DELTA, &req, sizeof(req), (const char *)text, len)
+			: -ENOMEM;
 	free(text);
 	return rc;
 }
