@@ -17,6 +17,7 @@
 #include "feed_moldudp64.h"
 #include "frame.h"
 #include "fuzz.h"
+#include "fuzz_arbiter.h"
 #include "itch50.h"
 #include "stats.h"
 
@@ -53,44 +54,8 @@ static void walk(const uint8_t *p, uint32_t len)
 
 /* ---- arbiter script ---- */
 
-#define MAX_OPS 512
-
 static struct arbiter arb;
 static uint8_t sessions[4][MOLD_SESSION_LEN];
-static uint8_t hstate[MAX_OPS + 1]; /* 1 kept by the arbiter, 2 released */
-static uint64_t last_seq;
-static int any_delivered;
-
-static void f_deliver(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip)
-{
-	(void)ctx;
-	CHECK(skip < pkt->n_msgs);
-	CHECK(!any_delivered || pkt->seq + skip > last_seq);
-	last_seq = pkt->seq + pkt->n_msgs - 1;
-	any_delivered = 1;
-}
-
-static void f_release(void *ctx, void *handle)
-{
-	uintptr_t h = (uintptr_t)handle;
-
-	(void)ctx;
-	CHECK(h >= 1 && h <= MAX_OPS && hstate[h] == 1);
-	hstate[h] = 2;
-}
-
-static void f_new_session(void *ctx, const uint8_t *session)
-{
-	(void)ctx;
-	(void)session;
-	any_delivered = 0;
-}
-
-static const struct arbiter_ops fops = {
-    .deliver = f_deliver,
-    .release = f_release,
-    .new_session = f_new_session,
-};
 
 /*
  * 4 bytes per operation: [op/line/session] [seq delta, signed] [n_msgs] [time step].
@@ -103,15 +68,14 @@ static void run_script(const uint8_t *d, size_t size)
 
 	if (size < 2)
 		return;
-	memset(hstate, 0, sizeof(hstate));
-	any_delivered = 0;
+	fuzz_arbiter_reset();
 	for (int s = 0; s < 4; s++) {
 		memcpy(sessions[s], "SESSION-0 ", MOLD_SESSION_LEN);
 		sessions[s][8] = (uint8_t)('0' + s);
 	}
 	arbiter_init(&arb, (uint8_t)(1 + d[0] % 3), (uint16_t)(1 + d[1] % 8), d[1] & 0x80 ? 50 : 0,
-		     &fops, NULL);
-	for (size_t i = 2; i + 4 <= size && n_ops < MAX_OPS; i += 4) {
+		     &fuzz_arbiter_ops, NULL);
+	for (size_t i = 2; i + 4 <= size && n_ops < FUZZ_ARB_OPS; i += 4) {
 		uint8_t op = d[i] & 7;
 		now += d[i + 3];
 		if (op == 6) {
@@ -132,17 +96,17 @@ static void run_script(const uint8_t *d, size_t size)
 		    .n_msgs = (uint16_t)(d[i + 2] % 40),
 		    .line = (uint8_t)((d[i] >> 3) & 3), /* 3 may exceed n_lines: tolerated */
 		};
-		hstate[h] = 1;
+		fuzz_hstate[h] = 1;
 		if (!arbiter_accept(&arb, &p, now)) {
-			CHECK(hstate[h] == 1);
-			hstate[h] = 3;
+			CHECK(fuzz_hstate[h] == 1);
+			fuzz_hstate[h] = 3;
 		}
 		CHECK(arb.n_held <= arb.hold_max);
 	}
 	arbiter_flush(&arb);
 	CHECK(arb.n_held == 0);
 	for (uint32_t h = 1; h <= n_ops; h++)
-		CHECK(hstate[h] == 2 || hstate[h] == 3);
+		CHECK(fuzz_hstate[h] == 2 || fuzz_hstate[h] == 3);
 	CHECK(arb.c.gaps <= arb.c.gap_messages);
 }
 

@@ -13,50 +13,16 @@
 
 #include "arbiter.h"
 #include "fuzz.h"
+#include "fuzz_arbiter.h"
 #include "recovery.h"
 #include "routing_config.h"
 
 #define SERVER_IP   0x0a000005u
 #define SERVER_PORT 26400
-#define MAX_OPS	    512
 #define HOLD_MAX    32
 
 static struct arbiter arb;
 static struct recovery rec;
-static uint8_t hstate[MAX_OPS + 1]; /* 1 kept by the arbiter, 2 released, 3 refused */
-static uint64_t last_seq;
-static int any_delivered;
-
-static void f_deliver(void *ctx, const struct arbiter_pkt *pkt, uint16_t skip)
-{
-	(void)ctx;
-	CHECK(skip < pkt->n_msgs);
-	CHECK(!any_delivered || pkt->seq + skip > last_seq);
-	last_seq = pkt->seq + pkt->n_msgs - 1;
-	any_delivered = 1;
-}
-
-static void f_release(void *ctx, void *handle)
-{
-	uintptr_t h = (uintptr_t)handle;
-
-	(void)ctx;
-	CHECK(h >= 1 && h <= MAX_OPS && hstate[h] == 1);
-	hstate[h] = 2;
-}
-
-static void f_new_session(void *ctx, const uint8_t *session)
-{
-	(void)ctx;
-	(void)session;
-	any_delivered = 0;
-}
-
-static const struct arbiter_ops fops = {
-    .deliver = f_deliver,
-    .release = f_release,
-    .new_session = f_new_session,
-};
 
 static void check_ranges(void)
 {
@@ -88,12 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 	uint64_t seq = 1, now = 1;
 	uint32_t n_ops = 0;
 
-	memset(hstate, 0, sizeof(hstate));
-	any_delivered = 0;
-	arbiter_init(&arb, 2, HOLD_MAX, 10, &fops, NULL);
+	fuzz_arbiter_reset();
+	arbiter_init(&arb, 2, HOLD_MAX, 10, &fuzz_arbiter_ops, NULL);
 	recovery_init(&rec, &cfg, 1000000);
 	recovery_attach(&rec, &arb);
-	for (size_t i = 0; i + 5 <= size && n_ops < MAX_OPS; i += 5) {
+	for (size_t i = 0; i + 5 <= size && n_ops < FUZZ_ARB_OPS; i += 5) {
 		uint8_t kind = d[i] & 7;
 		int64_t step = (int8_t)d[i + 2];
 
@@ -124,18 +89,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 				p.seq = step < 0 && (uint64_t)-step >= last.seq
 					    ? 1
 					    : last.seq + (uint64_t)step;
-				hstate[h] = 1;
+				fuzz_hstate[h] = 1;
 				recovery_answer(&rec, &arb, kind == 5 ? SERVER_IP : SERVER_IP + 1,
 						SERVER_PORT, &p, now, &kept);
 			} else {
 				seq = step < 0 && (uint64_t)-step >= seq ? 1 : seq + (uint64_t)step;
 				p.seq = seq;
-				hstate[h] = 1;
+				fuzz_hstate[h] = 1;
 				kept = arbiter_accept(&arb, &p, now);
 			}
 			if (!kept) {
-				CHECK(hstate[h] == 1);
-				hstate[h] = 3;
+				CHECK(fuzz_hstate[h] == 1);
+				fuzz_hstate[h] = 3;
 			}
 		}
 		check_ranges();
@@ -143,6 +108,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *d, size_t size)
 	arbiter_flush(&arb);
 	CHECK(arb.n_held == 0);
 	for (uint32_t h = 1; h <= n_ops; h++)
-		CHECK(hstate[h] == 2 || hstate[h] == 3);
+		CHECK(fuzz_hstate[h] == 2 || fuzz_hstate[h] == 3);
 	return 0;
 }
