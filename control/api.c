@@ -59,8 +59,9 @@ static const struct api_endpoint endpoints[] = {
     {.path = "history",
      .method = "GET",
      .kind = API_HISTORY,
+     .cmd = "history",
      .fields = {{"before", JSON_STRING, false}, {"limit", JSON_STRING, false}}},
-    {.path = "history/", .method = "GET", .kind = API_HISTORY_VERSION},
+    {.path = "history/", .method = "GET", .kind = API_HISTORY_VERSION, .cmd = "history-version"},
 };
 
 #define N_ENDPOINTS (sizeof(endpoints) / sizeof(endpoints[0]))

@@ -57,6 +57,9 @@ static void usage(FILE *f)
 		"  add-pattern SUBSCRIBER PATTERN\n"
 		"  remove-pattern SUBSCRIBER PATTERN\n"
 		"  get feeds|subscribers [-o json]\n"
+		"  get --version N [--diff] [-o json]   version N as applied (canonical YAML),\n"
+		"                                        or its diff against the version before\n"
+		"  history [--before N] [--limit N] [-o json]\n"
 		"  stats [-o json]\n"
 		"  health [-o json]      exit 0 healthy, 1 degraded, 2 down, 3 unknown\n"
 		"  status [-o json]\n"
@@ -125,6 +128,32 @@ static size_t take(char *data, size_t size, size_t n, void *arg)
 	return size * n;
 }
 
+/* A GET endpoint's URL for `req`: one version's number in the path, the other string
+ * arguments (numbers asterctl checked) as the query. */
+static void get_url(char *url, size_t len, const char *server, const struct api_endpoint *e,
+		    const json_t *req)
+{
+	int n = snprintf(url, len, "%s%s%s", server, API_PREFIX, e->path);
+	char sep = '?';
+	const char *k;
+	json_t *v;
+
+	json_object_foreach((json_t *)req, k, v)
+	{
+		if (!json_is_string(v) || strcmp(k, "cmd") == 0 || strcmp(k, "what") == 0)
+			continue;
+		if (e->kind == API_HISTORY_VERSION && strcmp(k, "version") == 0)
+			n += snprintf(url + n, n < (int)len ? len - (size_t)n : 0, "%s",
+				      json_string_value(v));
+		else
+			n += snprintf(url + n, n < (int)len ? len - (size_t)n : 0, "%c%s=%s", sep,
+				      k, json_string_value(v)),
+			    sep = '&';
+	}
+	if (n >= (int)len)
+		die(EXIT_ERR, "request too long for a URL");
+}
+
 /* The request over the HTTPS API: the endpoint api.h names for it, the same reply. */
 static json_t *call_https(const struct target *t, json_t *req, int fail_code)
 {
@@ -141,7 +170,10 @@ static json_t *call_https(const struct target *t, json_t *req, int fail_code)
 
 	if (e == NULL)
 		die(EXIT_ERR, "no API endpoint for this command");
-	snprintf(url, sizeof(url), "%s%s%s", t->server, API_PREFIX, e->path);
+	if (strcmp(e->method, "GET") == 0)
+		get_url(url, sizeof(url), t->server, e, req);
+	else
+		snprintf(url, sizeof(url), "%s%s%s", t->server, API_PREFIX, e->path);
 	if (strcmp(e->method, "POST") == 0) {
 		json_t *o = api_body(e, req);
 
@@ -649,13 +681,106 @@ static void print_subscribers(json_t *r)
 	print_table(&t);
 }
 
+/* A version number argument, as the history requests carry it (a string). */
+static const char *version_arg(const char *opt, const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (v[0] < '1' || v[0] > '9' || *end != '\0' || errno != 0 || n > INT64_MAX)
+		die(EXIT_USAGE, "%s: \"%s\" is not a number from 1", opt, v);
+	return v;
+}
+
+/* get --version N [--diff] [-o json]: one version rebuilt by the store. */
+static int get_version(const struct target *tg, int argc, char **argv)
+{
+	const char *text, *v;
+	bool diff = false, json;
+	json_t *r;
+	int i = 1;
+
+	v = version_arg("--version", opt_value(argc, argv, &i));
+
+	if (i + 1 < argc && strcmp(argv[i + 1], "--diff") == 0) {
+		diff = true;
+		i++;
+	}
+	json = parse_output(argc, argv, i + 1);
+	r = call(tg, json_pack("{s:s, s:s}", "cmd", "history-version", "version", v), EXIT_ERR);
+	if (json) {
+		print_json(r);
+	} else {
+		text = json_string_value(json_object_get(r, diff ? "diff" : "yaml"));
+		fputs(text != NULL ? text : "", stdout);
+		if (text != NULL && text[0] != '\0' && text[strlen(text) - 1] != '\n')
+			putchar('\n');
+	}
+	json_decref(r);
+	return EXIT_OK;
+}
+
+/* history [--before N] [--limit N] [-o json]: the versions, newest first, who made each. */
+static int cmd_history(const struct target *tg, int argc, char **argv)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "history"), *r, *v;
+	struct table t = {.n_cols = 5};
+	bool json;
+	size_t k;
+	int i = 1;
+
+	for (; i + 1 < argc; i++) {
+		const char *opt = argv[i], *val;
+
+		if (strcmp(opt, "--before") != 0 && strcmp(opt, "--limit") != 0)
+			break;
+		val = version_arg(opt, opt_value(argc, argv, &i));
+		json_object_set_new(req, opt + 2, json_string(val));
+	}
+	json = parse_output(argc, argv, i);
+	r = call(tg, req, EXIT_ERR);
+	if (json) {
+		print_json(r);
+		json_decref(r);
+		return EXIT_OK;
+	}
+	row(&t, "VERSION", "APPLIED AT", "BY", "CHANGES", "COMMAND");
+	json_array_foreach(json_object_get(r, "versions"), k, v)
+	{
+		char ver[24], ch[24], by[64];
+		json_t *who = json_object_get(v, "identity");
+		const char *cmd = json_string_value(json_object_get(v, "command"));
+
+		if (who != NULL)
+			snprintf(by, sizeof(by), "%s", json_string_value(who));
+		else if (json_object_get(v, "uid") != NULL)
+			snprintf(by, sizeof(by), "uid %" JSON_INTEGER_FORMAT,
+				 json_integer_value(json_object_get(v, "uid")));
+		else
+			snprintf(by, sizeof(by), "-");
+		row(&t, num(ver, json_object_get(v, "version")),
+		    json_string_value(json_object_get(v, "applied_at")), by,
+		    json_is_true(json_object_get(v, "whole"))
+			? "whole table"
+			: num(ch, json_object_get(v, "changes")),
+		    cmd != NULL ? cmd : "-");
+	}
+	print_table(&t);
+	json_decref(r);
+	return EXIT_OK;
+}
+
 static int cmd_get(const struct target *tg, int argc, char **argv)
 {
 	bool json;
 	json_t *r;
 
+	if (argc >= 2 && strcmp(argv[1], "--version") == 0)
+		return get_version(tg, argc, argv);
 	if (argc < 2 || (strcmp(argv[1], "feeds") != 0 && strcmp(argv[1], "subscribers") != 0))
-		die(EXIT_USAGE, "say what: feeds or subscribers");
+		die(EXIT_USAGE, "say what: feeds, subscribers or --version N");
 	json = parse_output(argc, argv, 2);
 	r = call(tg, json_pack("{s:s, s:s}", "cmd", "get", "what", argv[1]), EXIT_ERR);
 	if (json)
@@ -888,6 +1013,7 @@ int main(int argc, char **argv)
 	    {"add-pattern", cmd_simple_change},
 	    {"remove-pattern", cmd_simple_change},
 	    {"get", cmd_get},
+	    {"history", cmd_history},
 	    {"stats", cmd_stats},
 	    {"health", cmd_health},
 	    {"status", cmd_status},

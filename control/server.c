@@ -5,6 +5,7 @@
 #include "ctl_proto.h"
 #include "dplink.h"
 #include "health.h"
+#include "history.h"
 #include "routing_config.h"
 #include "settings.h"
 #include "store.h"
@@ -969,9 +970,10 @@ struct command {
 };
 
 static const struct command commands[] = {
-    {"apply", true},	   {"add-subscriber", true}, {"remove-subscriber", true},
-    {"add-pattern", true}, {"remove-pattern", true}, {"get", false},
-    {"stats", false},	   {"health", false},	     {"status", false},
+    {"apply", true},	   {"add-subscriber", true},   {"remove-subscriber", true},
+    {"add-pattern", true}, {"remove-pattern", true},   {"get", false},
+    {"stats", false},	   {"health", false},	       {"status", false},
+    {"history", false},	   {"history-version", false},
 };
 
 /* The allow-list verdict for (uid, gid), from the cache while it is fresh. */
@@ -1091,6 +1093,10 @@ bool server_execute_async(struct server_ctx *ctx, const struct server_peer *peer
 		done(arg, cmd_get(ctx, req));
 	else if (strcmp(cmd, "health") == 0)
 		done(arg, cmd_health(ctx, req));
+	else if (strcmp(cmd, "history") == 0)
+		done(arg, history_list(ctx, peer, req));
+	else if (strcmp(cmd, "history-version") == 0)
+		done(arg, history_version(ctx, peer, req));
 	else
 		done(arg, cmd_status(ctx, req));
 	return true;
