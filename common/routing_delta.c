@@ -206,7 +206,7 @@ static int sub_index(const struct routing_config *cfg, const char *name, char *e
 }
 
 static int apply_sub_add(struct routing_config *cfg, const struct rd_op *op, struct rd_undo *u,
-			 char *err, size_t errlen)
+			 uint32_t removed, char *err, size_t errlen)
 {
 	struct rc_subscriber s, *v;
 	int rc = rd_parse_sub(cfg, op->text, false, &s, err, errlen);
@@ -221,7 +221,7 @@ static int apply_sub_add(struct routing_config *cfg, const struct rd_op *op, str
 	else if (op->pos > cfg->n_subs)
 		rc = fail(err, errlen, -EINVAL, "subscriber \"%s\": position %u past the end (%u)",
 			  s.name, op->pos, cfg->n_subs);
-	else if ((v = realloc(cfg->subs, (cfg->n_subs + 2) * sizeof(*v))) == NULL)
+	else if ((v = realloc(cfg->subs, (cfg->n_subs + 2 + removed) * sizeof(*v))) == NULL)
 		rc = fail(err, errlen, -ENOMEM, "subscriber \"%s\": out of memory", s.name);
 	if (rc < 0) {
 		rd_sub_fini(&s);
@@ -273,13 +273,13 @@ static int apply_sub_set(struct routing_config *cfg, const struct rd_op *op, str
 }
 
 static int apply_pattern_add(struct routing_config *cfg, const struct rd_op *op, struct rd_undo *u,
-			     char *err, size_t errlen)
+			     uint32_t removed, char *err, size_t errlen)
 {
 	int i = sub_index(cfg, op->sub, err, errlen), rc;
 	struct rc_subscriber *s;
 	char msg[RC_ERR_LEN], *copy;
 	char **syms;
-	uint32_t *lines;
+	uint32_t *lines, room;
 
 	if (i < 0)
 		return i;
@@ -296,10 +296,13 @@ static int apply_pattern_add(struct routing_config *cfg, const struct rd_op *op,
 		return fail(err, errlen, rc, "subscriber \"%s\": pattern \"%s\": %s", s->name,
 			    op->pattern, msg);
 	copy = strdup(op->pattern);
-	syms = copy != NULL ? realloc(s->symbols, (s->n_symbols + 1) * sizeof(*syms)) : NULL;
+	/* Room for the patterns that removals earlier in the list may put back when it is
+	 * undone (undo_one never allocates): never shrink below what they took. */
+	room = s->n_symbols + 1 + removed;
+	syms = copy != NULL ? realloc(s->symbols, room * sizeof(*syms)) : NULL;
 	if (syms != NULL)
 		s->symbols = syms;
-	lines = syms != NULL ? realloc(s->symbol_lines, (s->n_symbols + 1) * sizeof(*lines)) : NULL;
+	lines = syms != NULL ? realloc(s->symbol_lines, room * sizeof(*lines)) : NULL;
 	if (lines == NULL) {
 		free(copy);
 		return fail(err, errlen, -ENOMEM, "subscriber \"%s\": out of memory", s->name);
@@ -398,8 +401,8 @@ int rd_apply_all(struct routing_config *cfg, const struct rd_op *ops, uint32_t n
 		 struct rd_undo **undo, char *err, size_t errlen)
 {
 	struct rd_undo *u = calloc(n ? n : 1, sizeof(*u));
+	uint32_t i, sub_removed = 0, pat_removed = 0;
 	int rc = 0;
-	uint32_t i;
 
 	*undo = NULL;
 	if (u == NULL)
@@ -408,19 +411,23 @@ int rd_apply_all(struct routing_config *cfg, const struct rd_op *ops, uint32_t n
 		u[i].kind = ops[i].kind;
 		switch (ops[i].kind) {
 		case RD_SUB_ADD:
-			rc = apply_sub_add(cfg, &ops[i], &u[i], err, errlen);
+			/* room for what earlier removals may put back (undo_one never
+			 * allocates) */
+			rc = apply_sub_add(cfg, &ops[i], &u[i], sub_removed, err, errlen);
 			break;
 		case RD_SUB_REMOVE:
 			rc = apply_sub_remove(cfg, &ops[i], &u[i], err, errlen);
+			sub_removed++;
 			break;
 		case RD_SUB_SET:
 			rc = apply_sub_set(cfg, &ops[i], &u[i], err, errlen);
 			break;
 		case RD_PATTERN_ADD:
-			rc = apply_pattern_add(cfg, &ops[i], &u[i], err, errlen);
+			rc = apply_pattern_add(cfg, &ops[i], &u[i], pat_removed, err, errlen);
 			break;
 		case RD_PATTERN_REMOVE:
 			rc = apply_pattern_remove(cfg, &ops[i], &u[i], err, errlen);
+			pat_removed++;
 			break;
 		default:
 			rc = fail(err, errlen, -EINVAL, "unknown change kind %u", ops[i].kind);

@@ -311,6 +311,40 @@ Test(routing_delta, all_or_nothing)
 	routing_config_free(orig);
 }
 
+/*
+ * Undo never allocates: it puts removed subscribers and patterns back into the room
+ * their arrays kept. An add after removals must not shrink an array below that room
+ * (found by fuzz_request: under the sanitizers undoing the list below wrote past it).
+ */
+Test(routing_delta, undo_after_removals_then_an_add)
+{
+	struct routing_config *cfg = parse(base), *orig = copy(cfg);
+	struct rd_undo *undo;
+	const struct rd_op ops[] = {
+	    {.kind = RD_PATTERN_REMOVE, .sub = "alpha", .pos = 0, .pattern = "^AAPL$"},
+	    {.kind = RD_PATTERN_REMOVE, .sub = "alpha", .pos = 0, .pattern = "^MS"},
+	    {.kind = RD_PATTERN_REMOVE, .sub = "alpha", .pos = 0, .pattern = "x #y"},
+	    {.kind = RD_PATTERN_ADD, .sub = "alpha", .pattern = "^NEW"},
+	    {.kind = RD_SUB_REMOVE, .sub = "alpha"},
+	    {.kind = RD_SUB_REMOVE, .sub = "beta"},
+	    {.kind = RD_SUB_REMOVE, .sub = "gamma"},
+	    {.kind = RD_SUB_ADD,
+	     .pos = 0,
+	     .text = "{name: eps, feed: itch, port: out0, dst: {mac: \"02:00:00:00:01:05\", ip: "
+		     "10.1.1.5, port: 1}, session: E, symbols: [E]}"},
+	    {.kind = RD_SUB_REMOVE, .sub = "nobody"},
+	};
+
+	cr_expect_eq(rd_apply_all(cfg, ops, 9, &undo, err, sizeof(err)), -ENOENT, "%s", err);
+	cr_expect(table_equal(cfg, orig), "a failed list left a change behind");
+	cr_assert_eq(rd_apply_all(cfg, ops, 8, &undo, err, sizeof(err)), 0, "%s", err);
+	cr_expect_eq(cfg->n_subs, 1);
+	rd_undo_all(cfg, undo, 8);
+	cr_expect(table_equal(cfg, orig), "undo did not restore the table");
+	routing_config_free(cfg);
+	routing_config_free(orig);
+}
+
 static void expect_error(const struct rd_op *op, int rc, const char *msg)
 {
 	struct routing_config *cfg = parse(base), *orig = copy(cfg);
