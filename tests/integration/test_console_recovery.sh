@@ -1,13 +1,14 @@
 #!/bin/bash
 # The console's feeds page while a feed recovers from its exchange's re-request server
 # (docs/console.md, "Feeds"; docs/protocol.md §6.3), in a real browser: the exchange
-# (tests/tools/exchange_sim.py, atleast.sh's test bed) multicasts an A/B feed with 3 %
-# loss per line and 2 % on both, and answers re-requests 150 ms late, so ranges stay open
-# a while; aster-control serves the console. tests/tools/console_check.py --recovery
-# reads the feeds page twice, 2 s apart, with no reload: the recovery summary (state,
-# open ranges, held packets, recovered, requests, ...), the counters and the lines equal
-# the /status document of the sample the page shows, and the messages recovered rose in
-# between. The page's screenshot is saved in the test log directory.
+# (tests/tools/exchange_sim.py, atleast.sh's test bed) multicasts an A/B feed whose line
+# B is down (every packet lost) and whose line A loses 4 %, and answers re-requests 150 ms
+# late, so ranges stay open a while; aster-control serves the console.
+# tests/tools/console_check.py --recovery --down B reads the feeds page twice, 2 s apart,
+# with no reload: the recovery summary (state, open ranges, held packets, recovered,
+# requests, ...), the counters and the lines equal the /status document of the sample the
+# page shows, the messages recovered rose in between, and line B, which carried nothing,
+# is flagged "never wins". The page's screenshot is saved in the test log directory.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/netns.sh"
@@ -32,12 +33,12 @@ control_start
 	>"$W/apply.out" 2>&1 || fail "apply: $(cat "$W/apply.out")"
 grep -qF "dataplane: version 1 in force" "$W/apply.out" || fail "apply not in force: $(cat "$W/apply.out")"
 
-atl_sim recovering "$W/feed/a.pcap" --loss A=0.03 --loss B=0.03 --loss-both 0.02 --seed 9 \
+atl_sim recovering "$W/feed/a.pcap" --loss A=0.04 --loss B=1 --seed 9 \
 	--pps 250 --answer-delay-us 150000 --heartbeat-ms 50 --tail-s 0.3 --linger-s 0.5 &
 sim=$!
 shots="${ASTER_TEST_LOG_DIR:-$W}/console"
 /usr/bin/python3 "$ROOT/tests/tools/console_check.py" --url "http://127.0.0.1:$PORT" --out "$shots" \
-	--recovery >"$W/console.log" 2>&1 || {
+	--recovery --down B >"$W/console.log" 2>&1 || {
 	cat "$W/console.log"
 	kill "$sim" 2>/dev/null || true
 	fail "$(grep -m1 FAIL "$W/console.log" || tail -n 1 "$W/console.log")"

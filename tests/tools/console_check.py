@@ -3,7 +3,7 @@
 
     console_check.py --url http://127.0.0.1:PORT --out DIR --trouble SUBSCRIBER
                      --by IDENTITY --diff TEXT
-    console_check.py --url http://127.0.0.1:PORT --out DIR --recovery
+    console_check.py --url http://127.0.0.1:PORT --out DIR --recovery [--down LINE]
 
 Drives headless Chromium (Debian's chromium and chromium-driver, through Selenium)
 against a running aster-control with a live dataplane and traffic, and checks each page
@@ -24,7 +24,8 @@ of the console (docs/console.md) against what aster-control serves at the same m
 
 With --recovery (a feed recovering from its exchange's server while the page is open),
 only the feeds page: its recovery summary, counters and lines as /status says, twice,
-and the messages recovered must have risen in between, with no reload.
+and the messages recovered must have risen in between, with no reload; each --down LINE
+has carried nothing and is flagged "never wins".
 
 A screenshot of each page is saved in DIR. Prints what it compared; exit 1 with one
 line on the first mismatch. Shares no code with aster: it reads the documents and the
@@ -214,7 +215,7 @@ def read_feeds(c):
       return {sample: Number(document.body.dataset.sample), feeds: out};""")
 
 
-def check_feeds(c, keeper):
+def check_feeds(c, keeper, down=()):
     v = read_feeds(c)
     doc = keeper.doc(v["sample"])
     if sorted(v["feeds"]) != sorted(doc["feeds"]):
@@ -238,10 +239,10 @@ def check_feeds(c, keeper):
         if r and not shown["state"]:
             die(f"feeds: {name} reports recovery figures but the page shows no recovery state")
         # Per line (docs/console.md, "Feeds"): packets, won and lost as /status says; every
-        # message won by one line or recovered, every duplicate lost by one line (this
-        # feed has no recovery: no answer is a duplicate); both lines carry traffic, so
-        # neither has won nothing; a line is flagged "never wins" exactly when it won none
-        # in the last second while another did.
+        # message won by one line or recovered, every duplicate lost by one line (or an
+        # answer of the recovery server); a line that carries traffic has won some, a line
+        # that is down (`down`) has received and won nothing and is flagged "never wins";
+        # a line is flagged exactly when it won none in the last second while another did.
         lines = counters.get("lines") or die(f"feeds: /status has no lines for {name}")
         if sorted(shown["lines"]) != sorted(lines):
             die(f"feeds: {name} shows lines {sorted(shown['lines'])}, /status has {sorted(lines)}")
@@ -251,8 +252,11 @@ def check_feeds(c, keeper):
                     die(f"feeds: {name} line {ln} {k} = {shown['lines'][ln].get(k)}, /status of "
                         f"sample {v['sample']} says {want}")
                 n += 1
-            if lc["won"] <= 0:
-                die(f"feeds: {name} line {ln} won {lc['won']} while both lines carry the feed")
+            if ln in down and (lc["packets"] or lc["won"] or not shown["lines"][ln]["flagged"]):
+                die(f"feeds: {name} line {ln} is down but shows {lc} (flagged "
+                    f"{shown['lines'][ln]['flagged']})")
+            if ln not in down and lc["won"] <= 0:
+                die(f"feeds: {name} line {ln} won {lc['won']} while it carries the feed")
         rates = {ln: float(l["won/s"].replace(",", "")) if l["won/s"] not in ("", "-") else 0.0
                  for ln, l in shown["lines"].items()}
         for ln, l in shown["lines"].items():
@@ -275,19 +279,21 @@ def check_feeds(c, keeper):
     v["doc"] = doc
     won = {ln: l["won"] for ln, l in first["lines"].items()}
     lost = {ln: l["lost"] for ln, l in first["lines"].items()}
+    flagged = [ln for ln, l in first["lines"].items() if l["flagged"]]
     print(f"feeds: sample {v['sample']}: {n} counters of {len(doc['feeds'])} feed(s) as /status says, "
           f"{r} of them in the recovery summary (state {first['state']!r}); "
-          f"messages/s shown {first['counters']['messages'][1]}; per line won {won}, lost {lost}")
+          f"messages/s shown {first['counters']['messages'][1]}; per line won {won}, lost {lost}; "
+          f"flagged \"never wins\": {flagged}")
     return v
 
 
-def check_recovery(c, keeper):
+def check_recovery(c, keeper, down):
     """Recovery live: the summary follows /status and the recovered figure rises."""
     c.js("window.__asterMarker = 'no reload'")
-    a = check_feeds(c, keeper)
+    a = check_feeds(c, keeper, down)
     feed = next(iter(a["doc"]["feeds"]))
     time.sleep(2.0)
-    b = check_feeds(c, keeper)
+    b = check_feeds(c, keeper, down)
     ra, rb = (number(x["feeds"][feed]["recovery"].get("recovered")) for x in (a, b))
     if ra is None or rb is None or rb <= ra:
         die(f"recovery: messages recovered shown {ra} then {rb}: not rising while the feed recovers")
@@ -455,6 +461,8 @@ def main():
     ap.add_argument("--by")
     ap.add_argument("--diff")
     ap.add_argument("--recovery", action="store_true")
+    ap.add_argument("--down", action="append", default=[],
+                    help="with --recovery: a line that carries nothing (flagged never wins)")
     a = ap.parse_args()
     if not a.recovery and not (a.trouble and a.by and a.diff):
         ap.error("--trouble, --by and --diff, or --recovery")
@@ -468,7 +476,7 @@ def main():
         c.wait("the first sample", "return Number(document.body.dataset.sample) > 0", 15)
         if a.recovery:
             c.show("feeds")
-            check_recovery(c, keeper)
+            check_recovery(c, keeper, set(a.down))
             c.shot("feeds", "console-feeds-recovery.png")
             c.collect_log("feeds")
             if c.errors:
