@@ -744,9 +744,17 @@ static int try_connect(struct dplink *l)
 	if (fd < 0)
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		uint32_t backoff = l->backoff_ms;
+
 		rc = -errno;
 		close(fd);
 		disconnect(l, "connect", rc);
+		if (rc == -ENOENT || rc == -ECONNREFUSED) {
+			/* Nobody listens yet: look again soon, and keep the backoff for a
+			 * dataplane that answers and then fails (docs/control.md). */
+			l->next_connect_ns = now_ns() + (uint64_t)DPLINK_ABSENT_MS * 1000000u;
+			l->backoff_ms = backoff;
+		}
 		return rc;
 	}
 	l->fd = fd;

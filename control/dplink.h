@@ -15,10 +15,13 @@
  * is pushed when what the dataplane has in force differs from the store's table (its
  * version, or, when the dataplane says it, the digest of its text), or when its boot_id
  * changed (it restarted). A push the dataplane refused, or a table over the 64 MiB a
- * message carries, is not tried again until the table or the dataplane changes. While the
- * dataplane is down the link reconnects with exponential backoff (DPLINK_BACKOFF_MIN_MS
- * doubling to DPLINK_BACKOFF_MAX_MS); meanwhile the dataplane, if it is still running,
- * keeps forwarding with its last table (fail-static).
+ * message carries, is not tried again until the table or the dataplane changes. While no
+ * dataplane listens (no socket, or nobody accepting on it) the link tries every
+ * DPLINK_ABSENT_MS, so a restarted dataplane gets its table as soon as it listens; a
+ * dataplane that was reached and then failed (HELLO refused, a timeout, a closed
+ * connection) is tried again with exponential backoff (DPLINK_BACKOFF_MIN_MS doubling to
+ * DPLINK_BACKOFF_MAX_MS). Meanwhile the dataplane, if it is still running, keeps forwarding
+ * with its last table (fail-static).
  */
 #ifndef ASTER_CONTROL_DPLINK_H
 #define ASTER_CONTROL_DPLINK_H
@@ -27,6 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define DPLINK_ABSENT_MS      20 /* a connect() refused at once: a few syscalls a try */
 #define DPLINK_BACKOFF_MIN_MS 100
 #define DPLINK_BACKOFF_MAX_MS 5000
 #define DPLINK_CHECK_MS	      2000
