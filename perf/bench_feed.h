@@ -67,6 +67,13 @@ struct bench_feed {
 
 int bench_kind_parse(const char *s, enum bench_kind *k);
 
+/* The feed every benchmark uses unless its options say otherwise (docs/performance.md). */
+#define BENCH_PARAMS_DEFAULT                                                                       \
+	{                                                                                          \
+		.n_subs = 64, .n_symbols = 8000, .n_patterns = 1000, .kind = BENCH_EXACT,          \
+		.n_packets = 20000, .seed = 1                                                      \
+	}
+
 /* The workload and EAL options every benchmark takes, for its getopt_long table; a
  * benchmark's own options use other letters. */
 #define BENCH_FEED_OPTIONS                                                                         \

@@ -366,12 +366,7 @@ int main(int argc, char **argv)
 	    {"count", required_argument, NULL, 'C'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench_params p = {.n_subs = 64,
-				 .n_symbols = 8000,
-				 .n_patterns = 1000,
-				 .kind = BENCH_EXACT,
-				 .n_packets = 20000,
-				 .seed = 1};
+	struct bench_params p = BENCH_PARAMS_DEFAULT;
 	double seconds = 2.0, load = 0.25, pps = 0;
 	bool requests = false;
 	uint16_t count = 100;

@@ -119,12 +119,7 @@ int main(int argc, char **argv)
 	    {"seed", required_argument, NULL, 's'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench_params p = {.n_subs = 64,
-				 .n_symbols = 8000,
-				 .n_patterns = 1000,
-				 .kind = BENCH_EXACT,
-				 .n_packets = 20000,
-				 .seed = 1};
+	struct bench_params p = BENCH_PARAMS_DEFAULT;
 	uint32_t loops = 5, cpu = 0;
 	int huge = 0, c;
 	char prefix[64], lcores[64], err[1024], model[256];

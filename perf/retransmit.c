@@ -180,13 +180,7 @@ int main(int argc, char **argv)
 	    {"cpu", required_argument, NULL, 'c'},
 	    {NULL, 0, NULL, 0},
 	};
-	struct bench_params p = {.n_subs = 64,
-				 .n_symbols = 8000,
-				 .n_patterns = 1000,
-				 .kind = BENCH_EXACT,
-				 .n_packets = 20000,
-				 .seed = 1,
-				 .history = 100000};
+	struct bench_params p = BENCH_PARAMS_DEFAULT;
 	uint32_t count = 100, n_req = 200000, passes = 3, cpu = 0;
 	int huge = 0, c;
 	char prefix[64], lcores[64], err[1024];
@@ -197,6 +191,7 @@ int main(int argc, char **argv)
 	bench_prog = "aster-bench-retransmit";
 	snprintf(prefix, sizeof(prefix), "aster-bench-%d", (int)getpid());
 	opterr = 0;
+	p.history = 100000; /* what each served subscriber keeps */
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'C':
